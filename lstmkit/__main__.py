@@ -1,0 +1,6 @@
+"""``python -m lstmkit`` runs the CLI."""
+
+from lstmkit.cli import main
+
+if __name__ == "__main__":
+    main()
