@@ -1,0 +1,223 @@
+"""lstmkit.nn LSTM/GRU/RNN against torch.nn, with weights copied both ways.
+
+The reference for padded batches is torch.nn on a PackedSequence of the same batch.
+"""
+
+import itertools
+
+import pytest
+import torch
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from lstmkit.nn import GRU, LSTM, RNN
+
+TOL = dict(atol=1e-5, rtol=1e-5)
+I, H, T, B = 5, 6, 7, 4
+
+KINDS = {
+    "lstm": (LSTM, torch.nn.LSTM, {}),
+    "gru": (GRU, torch.nn.GRU, {}),
+    "rnn": (RNN, torch.nn.RNN, {}),
+    "rnn_relu": (RNN, torch.nn.RNN, {"nonlinearity": "relu"}),
+}
+
+
+def make_pair(kind, num_layers, bidirectional, batch_first, engine, seed=0):
+    ours_cls, torch_cls, extra = KINDS[kind]
+    torch.manual_seed(seed)
+    ref = torch_cls(I, H, num_layers=num_layers, bidirectional=bidirectional, batch_first=batch_first, **extra)
+    ours = ours_cls(I, H, num_layers=num_layers, bidirectional=bidirectional, batch_first=batch_first,
+                    engine=engine, **extra)
+    ours.load_state_dict(ref.state_dict())
+    return ours, ref
+
+
+def run_torch(ref, x, hx, lengths, batch_first):
+    """torch.nn on a PackedSequence (or the plain tensor when lengths is None)."""
+    if lengths is None:
+        return ref(x, hx)
+    packed = pack_padded_sequence(x, lengths, batch_first=batch_first, enforce_sorted=False)
+    out, hidden = ref(packed, hx)
+    out, _ = pad_packed_sequence(out, batch_first=batch_first, total_length=T)
+    return out, hidden
+
+
+def flat(hidden):
+    return list(hidden) if isinstance(hidden, tuple) else [hidden]
+
+
+CASES = list(itertools.product(
+    ["lstm", "gru", "rnn", "rnn_relu"],  # kind
+    [1, 2],  # num_layers
+    [False, True],  # bidirectional
+    [False, True],  # batch_first
+    [False, True],  # with hx
+    [False, True],  # with lengths
+    ["fused", "reference"],
+))
+
+
+@pytest.mark.parametrize("kind,num_layers,bidirectional,batch_first,with_hx,with_lengths,engine", CASES)
+def test_matches_torch_forward_and_gradients(kind, num_layers, bidirectional, batch_first, with_hx, with_lengths,
+                                             engine):
+    ours, ref = make_pair(kind, num_layers, bidirectional, batch_first, engine)
+    D = 2 if bidirectional else 1
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn((B, T, I) if batch_first else (T, B, I), generator=g)
+    lengths = torch.tensor([T, 3, 5, 1]) if with_lengths else None
+    hx = None
+    if with_hx:
+        h0 = torch.randn(num_layers * D, B, H, generator=g)
+        hx = (h0, torch.randn(num_layers * D, B, H, generator=g)) if kind == "lstm" else h0
+    if with_lengths:  # garbage in the padding must not matter
+        pad = ~(torch.arange(T).unsqueeze(1) < lengths.unsqueeze(0))  # (T, B)
+        pad = pad.t() if batch_first else pad
+        x = x.masked_fill(pad.unsqueeze(-1), 3.0)
+
+    x_ours = x.clone().requires_grad_(True)
+    x_ref = x.clone().requires_grad_(True)
+    out, hidden = ours(x_ours, hx, lengths=lengths)
+    ref_out, ref_hidden = run_torch(ref, x_ref, hx, lengths, batch_first)
+
+    torch.testing.assert_close(out, ref_out, **TOL)
+    for a, b in zip(flat(hidden), flat(ref_hidden)):
+        torch.testing.assert_close(a, b, **TOL)
+
+    # Gradients of a loss touching every output, w.r.t. the input and every parameter.
+    w = torch.randn(out.shape, generator=g)
+    ws = [torch.randn(s.shape, generator=g) for s in flat(hidden)]
+
+    def loss(o, hid):
+        return (o * w).sum() + sum((s * v).sum() for s, v in zip(flat(hid), ws))
+
+    loss(out, hidden).backward()
+    loss(ref_out, ref_hidden).backward()
+    torch.testing.assert_close(x_ours.grad, x_ref.grad, **TOL)
+    ref_params = dict(ref.named_parameters())
+    for name, p in ours.named_parameters():
+        torch.testing.assert_close(p.grad, ref_params[name].grad, **TOL, msg=lambda m, n=name: f"{n}: {m}")
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+def test_state_dict_loads_both_ways(kind):
+    ours_cls, torch_cls, extra = KINDS[kind]
+    ours = ours_cls(I, H, num_layers=2, bidirectional=True)
+    ref = torch_cls(I, H, num_layers=2, bidirectional=True)
+    assert list(ours.state_dict()) == list(ref.state_dict())
+    for (k, a), (_, b) in zip(ours.state_dict().items(), ref.state_dict().items()):
+        assert a.shape == b.shape, k
+    ref.load_state_dict(ours.state_dict())
+    x = torch.randn(T, B, I)
+    torch.testing.assert_close(ours(x)[0], ref(x)[0], **TOL)
+
+
+def test_no_bias_matches_torch():
+    ref = torch.nn.LSTM(I, H, bias=False, bidirectional=True)
+    ours = LSTM(I, H, bias=False, bidirectional=True)
+    ours.load_state_dict(ref.state_dict())
+    x, lengths = torch.randn(T, B, I), torch.tensor([2, T, 4, 1])
+    out, (h, c) = ours(x, lengths=lengths)
+    ref_out, (rh, rc) = run_torch(ref, x, None, lengths, False)
+    torch.testing.assert_close(out, ref_out, **TOL)
+    torch.testing.assert_close(c, rc, **TOL)
+
+
+def test_random_lengths_long_sequences_fused_equals_reference():
+    torch.manual_seed(3)
+    fused = LSTM(8, 16, num_layers=2, bidirectional=True, batch_first=True)
+    reference = LSTM(8, 16, num_layers=2, bidirectional=True, batch_first=True, engine="reference")
+    reference.load_state_dict(fused.state_dict())
+    x = torch.randn(16, 40, 8)
+    lengths = torch.randint(1, 41, (16,))
+    a, (ha, ca) = fused(x, lengths=lengths)
+    b, (hb, cb) = reference(x, lengths=lengths)
+    torch.testing.assert_close(a, b, **TOL)
+    torch.testing.assert_close(ha, hb, **TOL)
+    torch.testing.assert_close(ca, cb, **TOL)
+
+
+def test_padded_outputs_are_zero():
+    lstm = LSTM(I, H, bidirectional=True, batch_first=True)
+    lengths = torch.tensor([T, 2, 5, 1])
+    out, _ = lstm(torch.randn(B, T, I), lengths=lengths)
+    for b, n in enumerate(lengths.tolist()):
+        assert torch.all(out[b, n:] == 0)
+        assert torch.all(out[b, :n].abs().sum(-1) > 0)
+
+
+def test_return_gates_reconstruct_the_states():
+    """c_t = f c_{t-1} + i g and h_t = o tanh(c_t), read back from the returned activations."""
+    lstm = LSTM(I, H, bidirectional=True, batch_first=True, engine="fused")
+    x, lengths = torch.randn(B, T, I), torch.tensor([T, 3, 5, 1])
+    out, (h_n, c_n), gates = lstm(x, lengths=lengths, return_gates=True)
+    plain_out, _ = lstm(x, lengths=lengths)
+    torch.testing.assert_close(out, plain_out, **TOL)
+    assert set(gates) == {"l0", "l0_reverse"}
+    fw = gates["l0"]
+    assert set(fw) == {"i", "f", "g", "o", "c"} and fw["c"].shape == (B, T, H)
+    c_prev = torch.zeros(B, H)
+    for t in range(T):
+        valid = (t < lengths).unsqueeze(-1)
+        c_t = fw["f"][:, t] * c_prev + fw["i"][:, t] * fw["g"][:, t]
+        torch.testing.assert_close(fw["c"][:, t], c_t * valid, **TOL)
+        torch.testing.assert_close(out[:, t, :H], fw["o"][:, t] * torch.tanh(fw["c"][:, t]), **TOL)
+        c_prev = torch.where(valid, c_t, c_prev)
+    torch.testing.assert_close(c_n[0], c_prev, **TOL)
+    for g in gates["l0"].values():  # zero at padding
+        assert torch.all(g[1, 3:] == 0)
+
+
+def test_gru_and_rnn_gates():
+    _, _, gates = GRU(I, H)(torch.randn(T, B, I), return_gates=True)
+    assert set(gates["l0"]) == {"r", "z", "n"}
+    _, _, gates = RNN(I, H)(torch.randn(T, B, I), return_gates=True)
+    assert set(gates["l0"]) == {"h"}
+
+
+def test_orthogonal_init():
+    lstm = LSTM(I, H, num_layers=2, init="orthogonal")
+    w = lstm.weight_hh_l1[H : 2 * H]  # forget-gate block
+    torch.testing.assert_close(w @ w.t(), torch.eye(H), atol=1e-5, rtol=0)
+    assert torch.all(lstm.bias_ih_l0[H : 2 * H] == 1) and torch.all(lstm.bias_hh_l0 == 0)
+    assert torch.all(lstm.bias_ih_l0[:H] == 0)
+
+
+def test_dropout_between_layers_only_in_training():
+    lstm = LSTM(I, H, num_layers=2, dropout=0.5)
+    x = torch.randn(T, B, I)
+    lstm.eval()
+    torch.testing.assert_close(lstm(x)[0], lstm(x)[0])
+    lstm.train()
+    torch.manual_seed(0)
+    a = lstm(x, lengths=torch.tensor([T, 2, 3, 4]))[0]
+    torch.manual_seed(1)
+    b = lstm(x, lengths=torch.tensor([T, 2, 3, 4]))[0]
+    assert not torch.allclose(a, b)
+
+
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (lambda m: m(torch.randn(T, I)), "input must be a 3-D"),
+        (lambda m: m(torch.randn(T, B, I + 1)), "input_size"),
+        (lambda m: m(torch.randn(T, B, I), lengths=torch.tensor([T + 1, 1, 1, 1])), "lengths must be <="),
+        (lambda m: m(torch.randn(T, B, I), lengths=torch.tensor([0, 1, 1, 1])), "lengths must be >= 1"),
+        (lambda m: m(torch.randn(T, B, I), lengths=torch.tensor([1, 1])), "lengths must be a 1-D"),
+        (lambda m: m(torch.randn(T, B, I), lengths=torch.tensor([1.0, 1, 1, 1])), "lengths must hold integers"),
+        (lambda m: m(torch.randn(T, B, I), torch.zeros(1, B, H)), "hx must be a tuple"),
+        (lambda m: m(torch.randn(T, B, I), (torch.zeros(2, B, H), torch.zeros(1, B, H))), "hx: h_0"),
+    ],
+)
+def test_bad_input_raises_value_error_naming_the_argument(call, match):
+    with pytest.raises(ValueError, match=match):
+        call(LSTM(I, H))
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [({"engine": "cuda"}, "engine"), ({"init": "zeros"}, "init"), ({"dropout": 1.5}, "dropout"),
+     ({"num_layers": 0}, "num_layers")],
+)
+def test_bad_constructor_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        LSTM(I, H, **kwargs)
