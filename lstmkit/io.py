@@ -1,0 +1,218 @@
+"""The model folder: how a trained model is saved and loaded.
+
+A model folder holds plain data only, so loading it never unpickles anything::
+
+    model/
+      config.json        task, format_version, lstmkit_version, every hyperparameter,
+                         label maps, preprocessing settings
+      vocab.json         the vocabulary, where the task has one
+      model.safetensors  the weights (state_dict), via safetensors
+      metrics.json       validation metrics of the saved model
+      <name>.json        task extras, e.g. scaler.json for forecasters
+
+:func:`save_model_folder` writes everything into a temporary folder beside the
+target and renames it into place only when complete, so a crash leaves either
+the old folder or the new one, never a half-written one. :func:`load` reads
+``config.json``'s ``task`` and hands the folder to that task's ``load``.
+
+Lightning's ``.ckpt`` files (in a run's ``checkpoints/``) are for resuming
+training only; they are pickles. Share and deploy model folders.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from lstmkit.errors import ModelFolderError
+
+FORMAT_VERSION = 1
+"""Version of the model-folder layout; bump it when old readers cannot read new folders."""
+
+CONFIG, VOCAB, WEIGHTS, METRICS = "config.json", "vocab.json", "model.safetensors", "metrics.json"
+_RESERVED = {"config", "vocab", "metrics", "model"}
+
+
+@dataclass
+class ModelFolder:
+    """The contents of a model folder, as plain data."""
+
+    path: Path
+    config: dict
+    state_dict: dict[str, torch.Tensor]
+    vocab: dict | None = None
+    metrics: dict | None = None
+    extra: dict[str, dict] = field(default_factory=dict)
+    """Every other ``<name>.json`` in the folder, by name (``extra["scaler"]``)."""
+
+
+# ----------------------------------------------------------------------------
+# Tensors and JSON files
+# ----------------------------------------------------------------------------
+
+
+def save_tensors(path: str | Path, state_dict: dict[str, torch.Tensor]) -> None:
+    """Write a state_dict to a safetensors file.
+
+    Each tensor is copied to its own contiguous CPU storage first: safetensors
+    refuses tensors that share memory (tied weights, views) or are strided.
+    """
+    tensors = {name: t.detach().cpu().clone(memory_format=torch.contiguous_format)
+               for name, t in state_dict.items()}
+    save_file(tensors, str(path))
+
+
+def load_tensors(path: str | Path) -> dict[str, torch.Tensor]:
+    """Read a safetensors file into a dict of CPU tensors (no pickle involved)."""
+    try:
+        return load_file(str(path), device="cpu")
+    except (SafetensorError, OSError) as err:
+        raise ModelFolderError(f"{path}: cannot read the weights: {err}") from None
+
+
+def _json_default(value: Any) -> Any:
+    """Make numpy / torch scalars and arrays and Paths JSON-serialisable."""
+    if hasattr(value, "tolist"):  # numpy arrays and scalars, torch tensors
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON-serialisable: {value!r}")
+
+
+def write_json(path: str | Path, data: Any) -> None:
+    """Write ``data`` as indented UTF-8 JSON (Chinese stays readable)."""
+    text = json.dumps(data, indent=2, ensure_ascii=False, default=_json_default)
+    Path(path).write_text(text + "\n", encoding="utf-8")
+
+
+def read_json(path: str | Path) -> Any:
+    """Read a JSON file; a bad file is a :class:`ModelFolderError` naming file and line."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ModelFolderError(f"{path}, line {err.lineno}: invalid JSON: {err.msg}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ModelFolderError(f"{path}: cannot read: {err}") from None
+
+
+# ----------------------------------------------------------------------------
+# Saving
+# ----------------------------------------------------------------------------
+
+
+def save_model_folder(path: str | Path, *, config: dict, state_dict: dict[str, torch.Tensor],
+                      vocab: dict | None = None, metrics: dict | None = None,
+                      extra: dict[str, dict] | None = None) -> Path:
+    """Write a model folder at ``path`` (replacing an existing one) and return its path.
+
+    ``config`` must name the ``task``; ``format_version`` and ``lstmkit_version``
+    are added. ``extra={"scaler": {...}}`` writes ``scaler.json``.
+    """
+    from lstmkit import __version__
+
+    path = Path(path)
+    if "task" not in config:
+        raise ValueError("config must have a 'task' key naming the task")
+    for name in extra or {}:
+        if name in _RESERVED or not name or "/" in name or "\\" in name or name.startswith("."):
+            raise ValueError(f"cannot save an extra file called {name!r}")
+    if path.exists() and not path.is_dir():
+        raise ModelFolderError(f"{path}: exists and is not a folder")
+
+    config = {**config, "format_version": FORMAT_VERSION, "lstmkit_version": __version__}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        write_json(tmp / CONFIG, config)
+        if vocab is not None:
+            write_json(tmp / VOCAB, vocab)
+        save_tensors(tmp / WEIGHTS, state_dict)
+        if metrics is not None:
+            write_json(tmp / METRICS, metrics)
+        for name, data in (extra or {}).items():
+            write_json(tmp / f"{name}.json", data)
+        _replace_folder(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def _replace_folder(new: Path, target: Path) -> None:
+    """Move complete folder ``new`` to ``target``; an old ``target`` is removed only after.
+
+    POSIX cannot swap two folders atomically, so the old one is first renamed
+    aside; it is restored if the second rename fails.
+    """
+    if not target.exists():
+        os.replace(new, target)
+        return
+    old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
+    os.replace(target, old)
+    try:
+        os.replace(new, target)
+    except BaseException:
+        os.replace(old, target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------
+# Loading
+# ----------------------------------------------------------------------------
+
+
+def read_config(path: str | Path) -> dict:
+    """Read and check a model folder's ``config.json`` (without touching the weights)."""
+    path = Path(path)
+    if not path.is_dir():
+        raise ModelFolderError(f"{path}: model folder not found")
+    file = path / CONFIG
+    if not file.is_file():
+        raise ModelFolderError(f"{file}: missing; is {path} a model folder saved by lstmkit?")
+    config = read_json(file)
+    if not isinstance(config, dict):
+        raise ModelFolderError(f"{file}: must hold a JSON object")
+    if "task" not in config:
+        raise ModelFolderError(f"{file}: no 'task' key, so the task is unknown")
+    version = config.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ModelFolderError(f"{file}: 'format_version' must be an integer, got {version!r}")
+    if version > FORMAT_VERSION:
+        raise ModelFolderError(
+            f"{file}: format_version {version} is newer than this lstmkit reads "
+            f"({FORMAT_VERSION}); upgrade lstmkit")
+    return config
+
+
+def read_model_folder(path: str | Path) -> ModelFolder:
+    """Read every file of a model folder; never unpickles."""
+    path = Path(path)
+    config = read_config(path)
+    weights = path / WEIGHTS
+    if not weights.is_file():
+        raise ModelFolderError(f"{weights}: missing; the model folder has no weights")
+    state_dict = load_tensors(weights)
+    vocab = read_json(path / VOCAB) if (path / VOCAB).is_file() else None
+    metrics = read_json(path / METRICS) if (path / METRICS).is_file() else None
+    extra = {f.stem: read_json(f) for f in sorted(path.glob("*.json")) if f.stem not in _RESERVED}
+    return ModelFolder(path, config, state_dict, vocab, metrics, extra)
+
+
+def load(path: str | Path):
+    """Load any lstmkit model folder as its task's estimator (``TextClassifier``, ...)."""
+    from lstmkit.tasks import get_task_class  # lazy: tasks import torch models
+
+    config = read_config(path)
+    return get_task_class(config["task"]).load(path)

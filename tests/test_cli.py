@@ -1,0 +1,148 @@
+"""The `lstmkit` command line, end to end on small files (in process, plus real subprocesses)."""
+
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from lstmkit import __version__
+from lstmkit.cli import app
+from textdata import english_reviews
+
+TINY_SET = ["model.embedding_dim=16", "model.hidden_size=16", "model.ngram_buckets=2000", "model.ngram_dim=8",
+            "train.batch_size=16", "train.lr=0.01", "train.scheduler=none"]
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    result = runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+    return result
+
+
+def write_csv(path, texts, labels, header=("text", "label")):
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(zip(texts, labels))
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One tiny training run shared by the tests: returns (run folder, data folder)."""
+    root = tmp_path_factory.mktemp("cli")
+    write_csv(root / "train.csv", *english_reviews(300))
+    write_csv(root / "test.csv", *english_reviews(60, seed=7))
+    sets = [x for s in TINY_SET for x in ("--set", s)]
+    result = invoke("train", "text-classifier", "--train", root / "train.csv", "--out", root / "run",
+                    "--epochs", 2, "--seed", 3, *sets)
+    assert result.exit_code == 0, result.output
+    assert "validation: " in result.output
+    return root / "run", root
+
+
+def test_version():
+    assert invoke("--version").output.strip() == f"lstmkit {__version__}"
+
+
+def test_train_writes_the_run_folder(trained):
+    run, _ = trained
+    model = run / "model"
+    for name in ("config.json", "vocab.json", "model.safetensors", "metrics.json"):
+        assert (model / name).is_file()
+    config = json.loads((model / "config.json").read_text())
+    assert config["task"] == "text-classifier" and config["format_version"] >= 1
+    assert config["config"]["model"]["hidden_size"] == 16 and config["config"]["train"]["seed"] == 3
+    assert config["labels"] == ["neg", "pos"]
+    rows = list(csv.DictReader(open(run / "logs" / "metrics.csv")))
+    assert [int(r["epoch"]) for r in rows] == [0, 1] or [int(r["epoch"]) for r in rows] == [1, 2]
+    assert (run / "checkpoints" / "last.ckpt").is_file()
+    assert (run / "plots" / "loss.png").stat().st_size > 1000
+
+
+def test_rerun_resumes_from_the_last_checkpoint(trained):
+    run, root = trained
+    sets = [x for s in TINY_SET for x in ("--set", s)]
+    result = invoke("train", "text-classifier", "--train", root / "train.csv", "--out", run, "--epochs", 3,
+                    "--seed", 3, *sets)
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(open(run / "logs" / "metrics.csv")))
+    assert len(rows) == 3  # two earlier epochs kept, one more trained
+
+
+def test_evaluate_json_is_one_object(trained):
+    run, root = trained
+    result = runner.invoke(app, ["evaluate", str(run / "model"), "--data", str(root / "test.csv"), "--json"])
+    assert result.exit_code == 0
+    metrics = json.loads(result.stdout)
+    assert set(metrics) >= {"accuracy", "macro_f1", "per_class", "n"} and metrics["n"] == 60
+    assert metrics["accuracy"] > 0.8
+
+
+def test_predict_text_json_lines(trained):
+    run, _ = trained
+    result = invoke("predict", run / "model", "--text", "good great lovely", "bad awful rude", "--json")
+    lines = [json.loads(line) for line in result.stdout.strip().splitlines()]
+    assert [r["label"] for r in lines] == ["pos", "neg"]
+    assert abs(sum(lines[0]["probabilities"].values()) - 1) < 1e-4
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_predict_input_file_to_output_file(trained, tmp_path, suffix):
+    run, root = trained
+    out = tmp_path / f"pred{suffix}"
+    result = invoke("predict", run / "model", "--input", root / "test.csv", "--output", out)
+    assert result.exit_code == 0, result.output
+    if suffix == ".csv":
+        rows = list(csv.DictReader(open(out, encoding="utf-8")))
+        assert len(rows) == 60 and set(rows[0]) == {"text", "label", "prob_neg", "prob_pos"}
+    else:
+        rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+        assert len(rows) == 60 and rows[0]["label"] in ("pos", "neg")
+
+
+def test_datasets_list_and_export(tmp_path):
+    assert "chn-reviews" in invoke("datasets", "list").output
+    result = invoke("datasets", "export", "chn-reviews", "--out", tmp_path)
+    assert result.exit_code == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["test.csv", "train.csv", "valid.csv"]
+
+
+def run_cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "lstmkit", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=120)
+
+
+@pytest.mark.parametrize(
+    "make_args,message",
+    [
+        (lambda r, m, tmp: ["evaluate", m, "--data", tmp / "missing.csv", "--json"], "missing.csv"),
+        (lambda r, m, tmp: ["evaluate", tmp / "nomodel", "--data", r / "test.csv"], "nomodel"),
+        (lambda r, m, tmp: ["evaluate", m, "--data", tmp / "badcol.csv"], "review"),
+        (lambda r, m, tmp: ["evaluate", m, "--data", tmp / "badlabel.csv"], "unknown label 'meh'"),
+        (lambda r, m, tmp: ["train", "text-classifier", "--train", r / "train.csv", "--set", "model.hiden_size=3"],
+         "model.hidden_size"),
+        (lambda r, m, tmp: ["train", "text-classifier", "--train", r / "train.csv", "--set", "train.lr=fast"],
+         "train.lr"),
+        (lambda r, m, tmp: ["train", "nope", "--train", r / "train.csv"], "unknown task 'nope'"),
+        (lambda r, m, tmp: ["predict", m], "--text"),
+    ],
+)
+def test_user_errors_exit_nonzero_with_one_clear_line(trained, tmp_path, make_args, message):
+    run, root = trained
+    (tmp_path / "badcol.csv").write_text("review,label\ngood,pos\n", encoding="utf-8")
+    write_csv(tmp_path / "badlabel.csv", ["good", "bad"], ["pos", "meh"])
+    proc = run_cli(*make_args(root, run / "model", tmp_path), cwd=tmp_path)
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    assert message in proc.stderr, proc.stderr
+    assert proc.stdout == ""
+
+
+def test_module_entry_point_help():
+    proc = run_cli("--help")
+    assert proc.returncode == 0 and "train" in proc.stdout and "evaluate" in proc.stdout

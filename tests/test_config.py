@@ -1,0 +1,244 @@
+"""Configs: dict/JSON round trips, --set parsing by type, YAML errors, error texts."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import pytest
+
+from lstmkit.config import (
+    TrainConfig,
+    all_keys,
+    apply_overrides,
+    build_config,
+    check_choices,
+    config_from_dict,
+    config_to_dict,
+    invalid,
+    load_yaml,
+)
+from lstmkit.errors import ConfigError
+
+
+@dataclass
+class DataSection:
+    text_column: str = "text"
+    """Column with the text."""
+    max_len: int | None = None
+    """Truncate longer texts; None keeps all."""
+    stopwords: list[str] = field(default_factory=list)
+    """Tokens to drop."""
+    lowercase: bool = True
+    """Lowercase before tokenising."""
+    tokenizer: Literal["char", "word", "jieba"] = "char"
+    """How to split text."""
+
+    def __post_init__(self) -> None:
+        check_choices(self)
+
+
+@dataclass
+class ModelSection:
+    hidden_size: int = 64
+    """LSTM hidden units."""
+    dropout: float = 0.1
+    """Dropout probability."""
+    kernel: tuple[int, int] = (3, 3)
+    """A pair."""
+    sizes: tuple[int, ...] = (1, 2)
+    """Any number of ints."""
+
+    def __post_init__(self) -> None:
+        if self.hidden_size < 1:
+            raise invalid("hidden_size", f"must be >= 1, got {self.hidden_size}")
+
+
+@dataclass
+class ToyConfig:
+    data: DataSection = field(default_factory=DataSection)
+    model: ModelSection = field(default_factory=ModelSection)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+def test_all_keys_are_dotted_in_declaration_order():
+    keys = all_keys(ToyConfig)
+    assert keys[:5] == ["data.text_column", "data.max_len", "data.stopwords", "data.lowercase",
+                        "data.tokenizer"]
+    assert "model.hidden_size" in keys and "train.lr" in keys and "train.class_weights" in keys
+    assert len(keys) == 5 + 4 + len(all_keys(TrainConfig))
+
+
+def test_round_trip_through_json():
+    cfg = ToyConfig(DataSection(max_len=100, stopwords=["的", "了"], tokenizer="jieba"),
+                    ModelSection(hidden_size=8, kernel=(5, 1), sizes=(4,)),
+                    TrainConfig(lr=0.002, optimizer="sgd", precision="bf16-mixed"))
+    d = json.loads(json.dumps(config_to_dict(cfg), ensure_ascii=False))
+    assert d["model"]["kernel"] == [5, 1]  # tuples are JSON lists
+    assert config_from_dict(ToyConfig, d) == cfg
+    assert config_from_dict(ToyConfig, {}) == ToyConfig()
+
+
+def test_dotted_keys_are_accepted_in_dicts():
+    cfg = config_from_dict(ToyConfig, {"model.hidden_size": 7, "train": {"epochs": 2}})
+    assert cfg.model.hidden_size == 7 and cfg.train.epochs == 2
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("true", True), ("Yes", True), ("1", True), ("on", True),
+    ("false", False), ("no", False), ("0", False), ("OFF", False),
+])
+def test_bool_overrides(text, expected):
+    cfg = apply_overrides(ToyConfig(DataSection(lowercase=not expected)), [f"data.lowercase={text}"])
+    assert cfg.data.lowercase is expected
+
+
+def test_overrides_parse_by_field_type():
+    cfg = apply_overrides(ToyConfig(), [
+        "model.hidden_size=256", "train.lr=1e-3", "model.dropout=0", "data.text_column=review",
+        "data.max_len=128", "data.stopwords=a, b,,c", "model.kernel=7,2", "model.sizes=1,2,3",
+        "train.optimizer=adamw", "train.precision=bf16-mixed",
+    ])
+    assert cfg.model.hidden_size == 256 and type(cfg.model.hidden_size) is int
+    assert cfg.train.lr == 1e-3 and cfg.model.dropout == 0.0 and type(cfg.model.dropout) is float
+    assert cfg.data.text_column == "review" and cfg.data.max_len == 128
+    assert cfg.data.stopwords == ["a", "b", "c"]
+    assert cfg.model.kernel == (7, 2) and cfg.model.sizes == (1, 2, 3)
+    assert cfg.train.optimizer == "adamw" and cfg.train.precision == "bf16-mixed"
+
+
+def test_optional_overrides_take_none_and_null():
+    cfg = ToyConfig(DataSection(max_len=5))
+    assert apply_overrides(cfg, ["data.max_len=none"]).data.max_len is None
+    assert apply_overrides(cfg, ["data.max_len=null"]).data.max_len is None
+    assert apply_overrides(cfg, ["data.max_len=9"]).data.max_len == 9
+
+
+def test_later_overrides_win_and_input_is_not_mutated():
+    cfg = ToyConfig()
+    new = apply_overrides(cfg, ["train.epochs=3", "train.epochs=4"])
+    assert new.train.epochs == 4 and cfg.train.epochs == 10
+
+
+@pytest.mark.parametrize("override, words", [
+    ("data.lowercase=maybe", ["data.lowercase", "true or false", "maybe"]),
+    ("model.hidden_size=abc", ["model.hidden_size", "integer", "abc"]),
+    ("model.hidden_size=1.5", ["model.hidden_size", "integer"]),
+    ("train.lr=fast", ["train.lr", "number"]),
+    ("data.max_len=big", ["data.max_len", "big"]),
+    ("model.kernel=1,2,3", ["model.kernel", "expected 2 items"]),
+    ("train.optimizer=adan", ["train.optimizer", "'adan'", "adam, adamw, sgd, rmsprop"]),
+    ("data.tokenizer=bpe", ["data.tokenizer", "char, word, jieba"]),
+    ("train.lr=-1", ["train.lr", "must be > 0"]),          # range check in __post_init__
+    ("model.hidden_size=0", ["model.hidden_size", ">= 1"]),
+    ("train.momentum=1.5", ["train.momentum"]),
+])
+def test_bad_override_values_name_the_key(override, words):
+    with pytest.raises(ConfigError) as err:
+        apply_overrides(ToyConfig(), [override])
+    for word in words:
+        assert word in str(err.value)
+    assert "--set" in str(err.value)
+
+
+def test_unknown_key_lists_the_valid_keys():
+    with pytest.raises(ConfigError) as err:
+        apply_overrides(ToyConfig(), ["model.hiden_size=3"])
+    message = str(err.value)
+    assert message.startswith("unknown key 'model.hiden_size' in --set")
+    assert "did you mean 'model.hidden_size'?" in message
+    assert "valid keys: " + ", ".join(all_keys(ToyConfig)) in message
+
+
+def test_unknown_key_in_a_dict_names_the_source_and_full_key():
+    with pytest.raises(ConfigError, match=r"unknown key 'train\.epoch' in run\.yaml .*valid keys: "):
+        config_from_dict(ToyConfig, {"train": {"epoch": 3}}, source="run.yaml")
+
+
+def test_malformed_overrides():
+    with pytest.raises(ConfigError, match="key=value"):
+        apply_overrides(ToyConfig(), ["model.hidden_size"])
+    with pytest.raises(ConfigError, match="'model' in --set is a section"):
+        apply_overrides(ToyConfig(), ["model=3"])
+    with pytest.raises(ConfigError, match="'model' must be a mapping"):
+        config_from_dict(ToyConfig, {"model": 3})
+
+
+def test_direct_construction_checks_choices_and_ranges():
+    with pytest.raises(ConfigError, match="'optimizer'.*'adan'"):
+        TrainConfig(optimizer="adan")
+    with pytest.raises(ConfigError, match="'batch_size'.*must be > 0"):
+        TrainConfig(batch_size=0)
+
+
+def test_literal_strings_accept_yaml_numbers():
+    assert config_from_dict(TrainConfig, {"precision": 32}).precision == "32"
+    with pytest.raises(ConfigError, match="precision"):
+        config_from_dict(TrainConfig, {"precision": 16})
+    with pytest.raises(ConfigError, match="epochs"):  # a bool is not an int
+        config_from_dict(TrainConfig, {"epochs": True})
+
+
+def test_missing_required_key():
+    @dataclass
+    class Needs:
+        path: str
+        """No default."""
+
+    with pytest.raises(ConfigError, match="missing key 'path' in x.yaml"):
+        config_from_dict(Needs, {}, source="x.yaml")
+    assert config_from_dict(Needs, {"path": "a"}).path == "a"
+
+
+# --- YAML ---------------------------------------------------------------------
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_load_yaml_reads_mappings(tmp_path):
+    path = write(tmp_path / "run.yaml", "model:\n  hidden_size: 32\ntrain:\n  lr: 1e-3\n")
+    d = load_yaml(path)
+    assert d == {"model": {"hidden_size": 32}, "train": {"lr": "1e-3"}}  # YAML 1.1 reads 1e-3 as text
+    assert config_from_dict(ToyConfig, d).train.lr == 1e-3
+    assert load_yaml(write(tmp_path / "empty.yaml", "# nothing\n")) == {}
+
+
+def test_yaml_syntax_error_names_file_and_line(tmp_path):
+    path = write(tmp_path / "bad.yaml", "model:\n  hidden_size: 32\ntrain:\n  lr: [1, 2\n")
+    with pytest.raises(ConfigError) as err:
+        load_yaml(path)
+    assert str(err.value).startswith(f"{path}, line ")
+    assert str(err.value).startswith(f"{path}, line 4: invalid YAML: ")  # the unclosed list
+    assert "started on line 4" in str(err.value)
+    path = write(tmp_path / "tab.yaml", "a: 1\nb:\n\t- 2\n")
+    with pytest.raises(ConfigError, match=r"tab\.yaml, line 3: invalid YAML"):
+        load_yaml(path)
+
+
+def test_yaml_top_level_must_be_a_mapping(tmp_path):
+    with pytest.raises(ConfigError, match=r"list\.yaml: the top level must be a mapping"):
+        load_yaml(write(tmp_path / "list.yaml", "- a\n- b\n"))
+    with pytest.raises(ConfigError, match="not found"):
+        load_yaml(tmp_path / "missing.yaml")
+
+
+def test_build_config_precedence(tmp_path):
+    path = write(tmp_path / "run.yaml", "model:\n  hidden_size: 32\n  dropout: 0.3\n"
+                 "train.epochs: 7\n")
+    cfg = build_config(ToyConfig, path, ["model.dropout=0.5"],
+                       base={"model": {"hidden_size": 16}, "train": {"lr": 0.01}})
+    assert cfg.model.hidden_size == 32  # yaml beats base
+    assert cfg.model.dropout == 0.5  # --set beats yaml
+    assert cfg.train.lr == 0.01  # base beats defaults
+    assert cfg.train.epochs == 7 and cfg.train.batch_size == 32
+
+
+def test_build_config_errors_name_the_yaml_file(tmp_path):
+    path = write(tmp_path / "run.yaml", "model:\n  hidden_size: -4\n")
+    with pytest.raises(ConfigError, match=r"'model\.hidden_size' in .*run\.yaml"):
+        build_config(ToyConfig, path)

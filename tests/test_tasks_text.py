@@ -1,0 +1,119 @@
+"""The text-classifier task through its Python API: learn, save, load, predict, evaluate."""
+
+import numpy as np
+import pytest
+import torch
+
+from lstmkit import TextClassifier, load
+from lstmkit.errors import ConfigError, DataError, ModelFolderError
+from lstmkit.tasks.text import TextClassifierNet, TextModelConfig
+from textdata import BAD, FILL, GOOD, english_reviews
+
+TINY = dict(embedding_dim=16, hidden_size=16, ngram_buckets=2000, ngram_dim=8, batch_size=16, epochs=4,
+            lr=0.01, scheduler="none", patience=0)
+
+@pytest.fixture(scope="module")
+def fitted():
+    texts, labels = english_reviews(300)
+    valid = english_reviews(60, seed=1)
+    return TextClassifier(**TINY).fit(texts, labels, valid=valid)
+
+
+def test_learns_a_simple_rule(fitted):
+    texts, labels = english_reviews(100, seed=2)
+    metrics = fitted.evaluate(texts, labels)
+    assert metrics["accuracy"] > 0.9
+    assert set(metrics["per_class"]) == {"neg", "pos"} and metrics["n"] == 100
+    assert fitted.tokenizer_.to_config()["name"] == "word"  # auto: English -> words
+
+
+def test_predict_proba_rows_sum_to_one_and_follow_input_order(fitted):
+    texts = ["good great room", "awful rude staff", "the hotel", "a"]
+    proba = fitted.predict_proba(texts)
+    assert proba.shape == (4, 2)
+    np.testing.assert_allclose(proba.sum(1), 1.0, atol=1e-5)
+    # Sorting by length inside must not reorder results: score each text alone too.
+    for i, text in enumerate(texts):
+        np.testing.assert_allclose(fitted.predict_proba([text])[0], proba[i], atol=1e-5)
+    assert fitted.predict(["good great lovely", "bad awful poor"]) == ["pos", "neg"]
+
+
+def test_save_load_round_trip_gives_identical_predictions(fitted, tmp_path):
+    texts, _ = english_reviews(50, seed=3)
+    fitted.save(tmp_path / "model", metrics={"valid": fitted.valid_metrics_})
+    for name in ("config.json", "vocab.json", "model.safetensors", "metrics.json"):
+        assert (tmp_path / "model" / name).is_file()
+    same = load(tmp_path / "model")
+    assert isinstance(same, TextClassifier)
+    np.testing.assert_array_equal(same.predict_proba(texts), fitted.predict_proba(texts))
+    assert same.labels_ == fitted.labels_ and len(same.vocab_) == len(fitted.vocab_)
+
+
+def test_init_only_stores_and_fit_returns_self():
+    clf = TextClassifier(hidden_size=8)
+    assert clf.params == {"hidden_size": 8} and not hasattr(clf, "network_")
+    texts, labels = english_reviews(40)
+    clf = TextClassifier(**{**TINY, "epochs": 1})
+    assert clf.fit(texts, labels, valid=english_reviews(10, 5)) is clf
+    assert hasattr(clf, "network_") and hasattr(clf, "vocab_") and hasattr(clf, "labels_")
+
+
+def test_unknown_hyperparameter_lists_valid_ones():
+    with pytest.raises(ConfigError, match="hiden_size.*hidden_size"):
+        TextClassifier(hiden_size=3).resolved_config()
+
+
+def test_bad_hyperparameter_value_names_the_key():
+    with pytest.raises(ConfigError, match="model.pooling"):
+        TextClassifier(pooling="median").resolved_config()
+
+
+def test_unknown_label_in_evaluate_is_a_data_error(fitted):
+    with pytest.raises(DataError, match="unknown label 'meh' in example 2"):
+        fitted.evaluate(["good", "bad"], ["pos", "meh"])
+
+
+def test_one_label_only_is_a_data_error():
+    with pytest.raises(DataError, match="at least 2 distinct labels"):
+        TextClassifier(**TINY).fit(["a", "b", "c"], ["x", "x", "x"], valid=(["a"], ["x"]))
+
+
+def test_predict_before_fit_is_an_error():
+    with pytest.raises(ModelFolderError, match="not fitted"):
+        TextClassifier().predict(["x"])
+
+
+@pytest.mark.parametrize("pooling", ["last", "mean", "max", "attention", "max_mean"])
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_network_ignores_padding(pooling, cell):
+    """Logits of a text must not change when the batch around it is padded longer."""
+    torch.manual_seed(0)
+    cfg = TextModelConfig(embedding_dim=8, hidden_size=8, pooling=pooling, cell=cell, ngram_buckets=100)
+    net = TextClassifierNet(50, ["a", "b"], cfg).eval()
+    ids = torch.randint(2, 50, (1, 6))
+    alone = net(ids, torch.tensor([6]))
+    padded = torch.cat([ids, torch.randint(2, 50, (1, 9))], dim=1)
+    torch.testing.assert_close(net(padded, torch.tensor([6])), alone)
+
+
+def test_pretrained_vectors_are_loaded_and_frozen(tmp_path):
+    glove = tmp_path / "vectors.txt"
+    words = GOOD + BAD + FILL
+    rng = np.random.default_rng(0)
+    vectors = {w: rng.normal(size=6).round(4) for w in words}
+    glove.write_text("".join(f"{w} {' '.join(map(str, v))}\n" for w, v in vectors.items()), encoding="utf-8")
+    texts, labels = english_reviews(80)
+    clf = TextClassifier(pretrained_embeddings=str(glove), freeze_embeddings=True, **{**TINY, "epochs": 1})
+    clf.fit(texts, labels, valid=english_reviews(20, 1))
+    weight = clf.network_.embedding.weight
+    assert weight.shape[1] == 6 and not weight.requires_grad
+    for w in ("good", "rude", "hotel"):
+        np.testing.assert_allclose(weight[clf.vocab_.encode([w])[0]].detach().numpy(), vectors[w], atol=1e-6)
+
+
+def test_chinese_is_read_by_character():
+    texts = ["房间很干净", "服务很差劲", "非常满意", "太失望了"] * 5
+    labels = ["pos", "neg", "pos", "neg"] * 5
+    clf = TextClassifier(**{**TINY, "epochs": 1}).fit(texts, labels, valid=(texts[:4], labels[:4]))
+    assert clf.tokenizer_.to_config()["name"] == "char"
+    assert "净" in clf.vocab_
