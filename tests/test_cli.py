@@ -12,7 +12,7 @@ from lstmkit import __version__
 from lstmkit.cli import app
 from textdata import english_reviews
 
-TINY_SET = ["model.embedding_dim=16", "model.hidden_size=16", "model.ngram_buckets=2000", "model.ngram_dim=8",
+TINY_SET = ["model.embedding_dim=16", "model.hidden_size=16", "model.ngram_buckets=2000",
             "train.batch_size=16", "train.lr=0.01", "train.scheduler=none"]
 
 runner = CliRunner()

@@ -1,38 +1,51 @@
-"""The hashed n-gram bag against a per-text Python loop over the same hash."""
+"""The hashed TF-IDF n-gram layer against scikit-learn's TfidfVectorizer on the same n-grams."""
 
+import numpy as np
 import torch
+from sklearn.feature_extraction.text import TfidfVectorizer
 
-from lstmkit.nn.ngrams import _MULTIPLIERS, _SALTS, NgramBag
-
-
-def brute_force_bag(bag: NgramBag, ids: list[int]) -> torch.Tensor:
-    rows = []
-    for n in range(1, bag.max_n + 1):
-        for start in range(len(ids) - n + 1):
-            code = _SALTS[n - 1] + sum(ids[start + k] * _MULTIPLIERS[k] for k in range(n))
-            rows.append(bag.embedding.weight[code % bag.buckets])
-    return torch.stack(rows).mean(0)
+from lstmkit.nn.ngrams import _MULTIPLIERS, _SALTS, NgramTfidf, tfidf_matrix
 
 
-def test_matches_brute_force_and_ignores_padding():
+def python_hash(ids, start, n, buckets):
+    return (_SALTS[n - 1] + sum(ids[start + k] * _MULTIPLIERS[k] for k in range(n))) % buckets
+
+
+def test_features_equal_sklearn_tfidf_on_the_hashed_ngrams():
+    rng = np.random.default_rng(0)
+    texts = [list(rng.integers(2, 12, size=rng.integers(1, 15))) for _ in range(40)]
+    buckets, max_n = 50_000, 3  # large: no collisions among so few n-grams
+    layer = NgramTfidf(buckets, 2, max_n)
+    layer.fit_idf(texts)
+    ours = tfidf_matrix(layer, texts).toarray()
+
+    docs = [[str(python_hash(t, s, n, buckets)) for n in range(1, max_n + 1) for s in range(len(t) - n + 1)]
+            for t in texts]
+    vectorizer = TfidfVectorizer(analyzer=lambda d: d, sublinear_tf=True, lowercase=False)
+    reference = vectorizer.fit_transform(docs).toarray()
+    columns = [int(c) for c in vectorizer.get_feature_names_out()]
+    np.testing.assert_allclose(ours[:, columns], reference, atol=1e-6)
+    assert np.allclose(np.delete(ours, columns, axis=1), 0)
+
+
+def test_forward_is_a_linear_layer_on_those_features_and_ignores_padding():
     torch.manual_seed(0)
-    bag = NgramBag(buckets=97, dim=4, max_n=3)
     texts = [[5, 9, 2, 7, 7], [3, 4], [8]]
-    lengths = torch.tensor([len(t) for t in texts])
-    padded = torch.full((3, 5), 999)  # garbage padding must not matter
+    layer = NgramTfidf(97, 3, 2)
+    layer.fit_idf(texts)
+    torch.nn.init.normal_(layer.weight)
+    torch.nn.init.normal_(layer.bias)
+    features = torch.from_numpy(tfidf_matrix(layer, texts).toarray()).float()
+    padded = torch.full((3, 5), 999)  # garbage padding
     for i, t in enumerate(texts):
         padded[i, : len(t)] = torch.tensor(t)
-    out = bag(padded, lengths)
-    for i, t in enumerate(texts):
-        torch.testing.assert_close(out[i], brute_force_bag(bag, t))
+    out = layer(padded, torch.tensor([5, 2, 1]))
+    torch.testing.assert_close(out, features @ layer.weight + layer.bias)
 
 
 def test_order_matters_beyond_unigrams():
-    torch.manual_seed(0)
-    bag = NgramBag(buckets=1000, dim=8, max_n=2)
-    a = bag(torch.tensor([[1, 2, 3]]), torch.tensor([3]))
-    b = bag(torch.tensor([[3, 2, 1]]), torch.tensor([3]))
+    layer = NgramTfidf(1000, 4, 2)
+    torch.nn.init.normal_(layer.weight)
+    a = layer(torch.tensor([[1, 2, 3]]), torch.tensor([3]))
+    b = layer(torch.tensor([[3, 2, 1]]), torch.tensor([3]))
     assert not torch.allclose(a, b)
-    unigram = NgramBag(buckets=1000, dim=8, max_n=1)
-    torch.testing.assert_close(unigram(torch.tensor([[1, 2, 3]]), torch.tensor([3])),
-                               unigram(torch.tensor([[3, 2, 1]]), torch.tensor([3])))

@@ -9,7 +9,7 @@ from lstmkit.errors import ConfigError, DataError, ModelFolderError
 from lstmkit.tasks.text import TextClassifierNet, TextModelConfig
 from textdata import BAD, FILL, GOOD, english_reviews
 
-TINY = dict(embedding_dim=16, hidden_size=16, ngram_buckets=2000, ngram_dim=8, batch_size=16, epochs=4,
+TINY = dict(embedding_dim=16, hidden_size=16, ngram_buckets=2000, batch_size=16, epochs=4,
             lr=0.01, scheduler="none", patience=0)
 
 @pytest.fixture(scope="module")
@@ -88,7 +88,7 @@ def test_predict_before_fit_is_an_error():
 def test_network_ignores_padding(pooling, cell):
     """Logits of a text must not change when the batch around it is padded longer."""
     torch.manual_seed(0)
-    cfg = TextModelConfig(embedding_dim=8, hidden_size=8, pooling=pooling, cell=cell, ngram_buckets=100)
+    cfg = TextModelConfig(embedding_dim=8, hidden_size=8, pooling=pooling, cell=cell, ngram_buckets=100, bigram_dim=4)
     net = TextClassifierNet(50, ["a", "b"], cfg).eval()
     ids = torch.randint(2, 50, (1, 6))
     alone = net(ids, torch.tensor([6]))

