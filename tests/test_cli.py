@@ -146,3 +146,12 @@ def test_user_errors_exit_nonzero_with_one_clear_line(trained, tmp_path, make_ar
 def test_module_entry_point_help():
     proc = run_cli("--help")
     assert proc.returncode == 0 and "train" in proc.stdout and "evaluate" in proc.stdout
+
+
+def test_rerun_with_other_settings_is_refused_not_mixed(trained):
+    run, root = trained
+    sets = [x for s in TINY_SET for x in ("--set", s)]
+    result = runner.invoke(app, ["train", "text-classifier", "--train", str(root / "train.csv"), "--out", str(run),
+                                 "--epochs", "3", "--seed", "3", *sets, "--set", "model.hidden_size=8"])
+    assert result.exit_code == 2
+    assert "other settings (model.hidden_size)" in result.output

@@ -126,6 +126,13 @@ def _reverse_index(lengths: Tensor, max_len: int) -> Tensor:
     return torch.where(flipped >= 0, flipped, steps.expand_as(flipped))
 
 
+def _zero_padded(out: Tensor, valid: Tensor) -> Tensor:
+    """``out * valid``; in place when no gradient is recorded (inference), saving a copy."""
+    if torch.is_grad_enabled() and out.requires_grad:
+        return out * valid
+    return out.mul_(valid)
+
+
 def _time_gather(x: Tensor, index: Tensor) -> Tensor:
     """``x (T, B, F)`` gathered along time by ``index (T', B)`` -> ``(T', B, F)``."""
     return x.gather(0, index.unsqueeze(-1).expand(-1, -1, x.size(-1)))
@@ -347,7 +354,7 @@ class _RecurrentBase(nn.Module):
         one_call = can_freeze and (not self.bidirectional or zero_init or self.mode == "GRU")
         reverse_index = None if one_call else _reverse_index(lengths, T)
         finals: list[list[Tensor]] = [[] for _ in states]
-        layer_input = x * valid  # (T, B, I): padding values never matter
+        layer_input = x.masked_fill(~mask.unsqueeze(-1), 0.0)  # (T, B, I): padding values never matter
         for layer in range(self.num_layers):
             rows = slice(layer * D, (layer + 1) * D)
             layer_states = tuple(s[rows] for s in states)  # each (D, B, H)
@@ -355,7 +362,7 @@ class _RecurrentBase(nn.Module):
                 weights = [w for d in range(D) for w in self._frozen_weights(layer, d)]
                 x_aug = torch.cat([layer_input, padded], dim=-1)  # (T, B, I_l + 1)
                 out, fin = self._kernel(x_aug, layer_states, weights, 1, self.bidirectional, 0.0)
-                out = out * valid  # (T, B, D*H)
+                out = _zero_padded(out, valid)  # (T, B, D*H)
                 fin = list(fin)
                 if self.mode != "GRU":  # the LSTM's h keeps moving in the padding: read it at length-1
                     h_fwd = out[..., :H].gather(0, last)  # (1, B, H)
@@ -382,7 +389,7 @@ class _RecurrentBase(nn.Module):
             else:
                 weights = self._weights(layer, d)
             out, fin = self._kernel(x_d, state_d, weights, 1, False, 0.0)
-            out = out * valid  # (T, B, H)
+            out = _zero_padded(out, valid)  # (T, B, H)
             fin = list(fin)
             fin[0] = out.gather(0, last)  # h at each sequence's last step
             outs.append(out if d == 0 else _time_gather(out, reverse_index))

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
+import json
 import random
 import tempfile
 from pathlib import Path
@@ -91,6 +93,8 @@ class Estimator:
             X, y, X_valid, y_valid = holdout_split(X, y, fraction=0.1, seed=cfg.train.seed)
         else:
             X_valid, y_valid = list(valid[0]), list(valid[1])
+        if out_dir is not None:
+            check_same_run(Path(out_dir), cfg, X, y, X_valid, y_valid)
         torch.manual_seed(cfg.train.seed)
         self._prepare(X, y)
         self.network_ = self._build_network()
@@ -185,6 +189,31 @@ def _EpochHook(estimator: Estimator, callback):
             estimator.network_.train(was_training)
 
     return EpochHook()
+
+
+def check_same_run(out_dir: Path, cfg, X, y, X_valid, y_valid) -> None:
+    """Refuse to resume a run folder trained with other settings or data.
+
+    A run writes ``run.json`` (every setting but ``train.epochs``, which may grow to train
+    longer, and a SHA-256 of the data); a rerun that would resume from its checkpoints must match.
+    """
+    settings = config_to_dict(cfg)
+    settings["train"].pop("epochs", None)
+    digest = hashlib.sha256(json.dumps([X, y, X_valid, y_valid], ensure_ascii=False, default=str).encode())
+    run = {"settings": settings, "data_sha256": digest.hexdigest()}
+    path = out_dir / "run.json"
+    if path.exists() and (out_dir / "checkpoints" / "last.ckpt").exists():
+        before = json.loads(path.read_text(encoding="utf-8"))
+        if before.get("data_sha256") != run["data_sha256"]:
+            raise ConfigError(f"{out_dir} holds a run on other data; use another --out, or delete it to retrain")
+        changed = [f"{section}.{key}" for section, values in settings.items() for key, value in values.items()
+                   if before.get("settings", {}).get(section, {}).get(key) != value]
+        if changed:
+            raise ConfigError(f"{out_dir} holds a run with other settings ({', '.join(changed)}); "
+                              "use another --out, or delete it to retrain")
+        return
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(run, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
 def holdout_split(X: list, y: list, fraction: float, seed: int):

@@ -69,7 +69,7 @@ class TextDataConfig:
 class TextModelConfig:
     """The network's shape."""
 
-    embedding_dim: int = 128  # token vector size (taken from the file with pretrained_embeddings)
+    embedding_dim: int = 96  # token vector size (taken from the file with pretrained_embeddings)
     pretrained_embeddings: str | None = None  # word2vec/GloVe text file to initialise token vectors
     freeze_embeddings: bool = False  # keep pretrained vectors fixed
     embedding_init: Literal["random", "ppmi"] = "ppmi"  # without a file: random, or PPMI-SVD of the training text
@@ -78,7 +78,7 @@ class TextModelConfig:
     bigram_dim: int = 0  # > 0: also feed each token's hashed (token, next token) bigram vector of this size
     bigram_buckets: int = 100_000  # hash buckets of the bigram vectors
     cell: Literal["lstm", "gru"] = "lstm"  # recurrent cell
-    hidden_size: int = 128  # hidden units per direction
+    hidden_size: int = 96  # hidden units per direction
     num_layers: int = 1  # stacked recurrent layers
     bidirectional: bool = True  # read the text both ways
     dropout: float = 0.2  # dropout between recurrent layers
@@ -113,7 +113,7 @@ class TextModelConfig:
 
 
 def _text_train_defaults() -> TrainConfig:
-    return TrainConfig(epochs=10, batch_size=64, lr=2e-3, optimizer="adamw", weight_decay=1e-4,
+    return TrainConfig(epochs=12, batch_size=64, lr=2e-3, optimizer="adamw", weight_decay=1e-4,
                        scheduler="onecycle", patience=3, grad_clip=5.0)
 
 
@@ -255,7 +255,7 @@ class TextClassifier(Estimator):
     task = "text-classifier"
     config_class = TextClassifierConfig
     monitor = "accuracy"
-    inference_batch_size = 256
+    inference_batch_size = 128
 
     # -- data ----------------------------------------------------------------
     def read_data(self, path) -> tuple[list[str], list[str]]:
