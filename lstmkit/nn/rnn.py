@@ -88,9 +88,12 @@ and the kernel's final ``c`` *is* ``c_n`` (GRU: ``z = 1`` freezes ``h``). Satura
 derivative, so gradients are exact too. ``h_n`` of the forward direction is read from ``output``
 at ``lengths - 1``. For the reverse direction, the kernel starts at step ``T - 1``, inside the
 padding; with a zero initial state the frozen ``c`` stays 0 and ``h = o ⊙ tanh(0) = 0`` until the
-true end, so one bidirectional call is exact. With a user-given LSTM ``hx`` (or for the plain RNN,
-whose tanh cannot be frozen) the reverse direction instead runs forward over each sequence
-reversed within its own length.
+true end. To keep the extra column (and its copies) off most of the work, each layer runs as
+three calls: the common prefix ``[0, min(lengths))``, which holds no padding, through the plain
+fused kernel in both directions, and only the ragged tail with the freeze column (see
+``_fused_split``). With a user-given LSTM ``hx`` (or for the plain RNN, whose tanh cannot be
+frozen) the reverse direction instead runs forward over each sequence reversed within its own
+length.
 """
 
 from __future__ import annotations
@@ -343,30 +346,26 @@ class _RecurrentBase(nn.Module):
         return [torch.cat([w_ih, column], dim=1), *rest]
 
     def _forward_fused_padded(self, x: Tensor, states, lengths: Tensor, mask: Tensor, zero_init: bool):
-        """Exact results on a right-padded batch, one or two fused calls per layer."""
+        """Exact results on a right-padded batch: three fused calls per layer (:meth:`_fused_split`),
+        or, when the reverse direction cannot cross padding unchanged, one per direction."""
         T, B = x.shape[:2]
         H, D = self.hidden_size, self.num_directions
         valid = mask.unsqueeze(-1).to(x.dtype)  # (T, B, 1)
         padded = 1.0 - valid  # (T, B, 1): the freeze feature p_t
         last = (lengths - 1).view(1, B, 1).expand(1, B, H)  # (1, B, H) gather index
         can_freeze = self.freeze_open is not None
-        # One bidirectional call is exact when the reverse direction can cross the padding unchanged.
-        one_call = can_freeze and (not self.bidirectional or zero_init or self.mode == "GRU")
-        reverse_index = None if one_call else _reverse_index(lengths, T)
+        # The split is exact when the reverse direction can cross the padding unchanged.
+        split = can_freeze and (not self.bidirectional or zero_init or self.mode == "GRU")
+        reverse_index = None if split else _reverse_index(lengths, T)
+        prefix = int(lengths.min())  # steps [0, prefix) hold no padding in any sequence
         finals: list[list[Tensor]] = [[] for _ in states]
-        layer_input = x.masked_fill(~mask.unsqueeze(-1), 0.0)  # (T, B, I): padding values never matter
+        # Padding values must never matter: zero them (the split path only has padding in its tail).
+        layer_input = x if split else x.masked_fill(~mask.unsqueeze(-1), 0.0)  # (T, B, I)
         for layer in range(self.num_layers):
             rows = slice(layer * D, (layer + 1) * D)
             layer_states = tuple(s[rows] for s in states)  # each (D, B, H)
-            if one_call:
-                weights = [w for d in range(D) for w in self._frozen_weights(layer, d)]
-                x_aug = torch.cat([layer_input, padded], dim=-1)  # (T, B, I_l + 1)
-                out, fin = self._kernel(x_aug, layer_states, weights, 1, self.bidirectional, 0.0)
-                out = _zero_padded(out, valid)  # (T, B, D*H)
-                fin = list(fin)
-                if self.mode != "GRU":  # the LSTM's h keeps moving in the padding: read it at length-1
-                    h_fwd = out[..., :H].gather(0, last)  # (1, B, H)
-                    fin[0] = torch.cat([h_fwd, fin[0][1:]], dim=0) if D == 2 else h_fwd
+            if split:
+                out, fin = self._fused_split(layer, layer_input, padded, valid, layer_states, last, prefix)
             else:
                 out, fin = self._fused_by_direction(layer, layer_input, padded, valid, layer_states,
                                                     reverse_index, last, can_freeze)
@@ -376,6 +375,41 @@ class _RecurrentBase(nn.Module):
                 out = F.dropout(out, self.dropout, True)
             layer_input = out
         return layer_input, tuple(torch.cat(acc, dim=0) for acc in finals)
+
+    def _fused_split(self, layer, layer_input, padded, valid, layer_states, last, prefix: int):
+        """One layer as: plain fused call on the common prefix, freeze column only on the ragged tail.
+
+        With m = ``prefix`` (the shortest length), steps ``[0, m)`` are valid in every sequence,
+        so they need no freeze column. Order of the calls (reverse direction first, as it
+        reads the tail before the prefix)::
+
+            reverse, tail [m, T) read backwards with the freeze column   -> state at step m
+            both directions, prefix [0, m), plain kernel (reverse starts from that state)
+            forward, tail [m, T) with the freeze column, from the prefix's forward state
+        """
+        T = layer_input.size(0)
+        H, D = self.hidden_size, self.num_directions
+        tail_valid = valid[prefix:]  # (T-m, B, 1)
+        tail_input = layer_input[prefix:].masked_fill(tail_valid == 0, 0.0)  # (T-m, B, I_l)
+        tail = torch.cat([tail_input, padded[prefix:]], dim=-1)  # (T-m, B, I_l + 1)
+        start = list(layer_states)  # each (D, B, H)
+        out_tail_rev = None
+        if D == 2:  # the reverse direction's tail, read from T-1 down to m (zero/GRU state survives padding)
+            rev_states = tuple(s[1:2] for s in layer_states)
+            out_tail_rev, rev_end = self._kernel(tail.flip(0), rev_states, self._frozen_weights(layer, 1), 1,
+                                                 False, 0.0)
+            out_tail_rev = out_tail_rev.flip(0)  # (T-m, B, H)
+            start = [torch.cat([s[:1], r], dim=0) for s, r in zip(layer_states, rev_end)]
+        weights = [w for d in range(D) for w in self._weights(layer, d)]
+        out_prefix, prefix_end = self._kernel(layer_input[:prefix], tuple(start), weights, 1, D == 2, 0.0)
+        fwd_states = tuple(s[:1] for s in prefix_end)  # forward direction's state after step m-1
+        out_tail_fwd, fwd_end = self._kernel(tail, fwd_states, self._frozen_weights(layer, 0), 1, False, 0.0)
+        out_tail = out_tail_fwd if D == 1 else torch.cat([out_tail_fwd, out_tail_rev], dim=-1)
+        out = torch.cat([out_prefix, out_tail * tail_valid], dim=0)  # (T, B, D*H)
+        fin = [torch.cat([f, p[1:]], dim=0) if D == 2 else f for f, p in zip(fwd_end, prefix_end)]
+        if self.mode != "GRU":  # the LSTM's h keeps moving in the padding: read it at length-1
+            fin[0] = torch.cat([out[..., :H].gather(0, last), fin[0][1:]], dim=0)
+        return out, fin
 
     def _fused_by_direction(self, layer, layer_input, padded, valid, layer_states, reverse_index, last, can_freeze):
         """Each direction on its own call; the reverse one reads each sequence reversed within its length."""
