@@ -114,7 +114,7 @@ class TextModelConfig:
 
 def _text_train_defaults() -> TrainConfig:
     return TrainConfig(epochs=12, batch_size=64, lr=2e-3, optimizer="adamw", weight_decay=1e-4,
-                       scheduler="onecycle", patience=3, grad_clip=5.0)
+                       scheduler="onecycle", patience=0, grad_clip=5.0)
 
 
 @dataclass
@@ -165,8 +165,11 @@ class TextClassifierNet(nn.Module):
         self.classifier = nn.Sequential(*layers)
         self.register_buffer("class_weights", class_weights, persistent=False)
 
-    def forward(self, ids: Tensor, lengths: Tensor, return_attention: bool = False):
-        """``ids (B, T)``, ``lengths (B,)`` -> logits ``(B, C)`` (and attention ``(B, T)`` if asked)."""
+    def forward(self, ids: Tensor, lengths: Tensor, return_attention: bool = False, fuse: bool = True):
+        """``ids (B, T)``, ``lengths (B,)`` -> logits ``(B, C)`` (and attention ``(B, T)`` if asked).
+
+        In eval mode with ``fuse`` the n-gram branch is mixed in; otherwise the LSTM branch alone.
+        """
         x = self.embedding(ids)  # (B, T, E)
         if self.bigrams is not None:  # (token_t, token_t+1) hashed; the last step pairs with padding
             following = torch.cat([ids[:, 1:], torch.zeros_like(ids[:, :1])], dim=1)  # (B, T)
@@ -178,7 +181,7 @@ class TextClassifierNet(nn.Module):
         states, _ = self.rnn(x, lengths=lengths)  # (B, T, D*H)
         pooled, attention = self.pooling(states, lengths)  # (B, P), (B, T) | None
         logits = self.classifier(pooled)  # (B, C)
-        if self.ngrams is not None and not self.training:
+        if self.ngrams is not None and fuse and not self.training:
             logits = self.fuse(logits, self.ngrams(ids, lengths))
         return (logits, attention) if return_attention else logits
 
@@ -198,7 +201,9 @@ class TextClassifierNet(nn.Module):
                                label_smoothing=self.label_smoothing)
 
     def validation_output(self, batch: dict) -> dict:
-        logits = self(batch["ids"], batch["lengths"])
+        """Scores of the LSTM branch (what training improves: it picks the best epoch); the
+        n-gram branch is mixed in after training, with a weight tuned on validation."""
+        logits = self(batch["ids"], batch["lengths"], fuse=False)
         loss = F.cross_entropy(logits, batch["labels"])
         return {"loss": loss.detach(), "n": len(batch["labels"]), "pred": logits.argmax(-1).cpu(),
                 "target": batch["labels"].cpu()}
@@ -320,8 +325,7 @@ class TextClassifier(Estimator):
             net.eval()
             for batch in sorted_batches([max(1, len(s)) for s in ids], self.inference_batch_size):
                 padded, lengths = pad_sequences([ids[i] for i in batch])
-                net.ngram_weight.fill_(0.0)
-                lstm_parts.append(net(padded, lengths))
+                lstm_parts.append(net(padded, lengths, fuse=False))
                 ngram_parts.append(net.ngrams(padded, lengths))
                 order += batch
             lstm_logits, ngram_logits = torch.cat(lstm_parts), torch.cat(ngram_parts)
