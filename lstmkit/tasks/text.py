@@ -318,18 +318,10 @@ class TextClassifier(Estimator):
         net = self.network_
         if net.ngrams is None or self.config_.model.ngram_weight is not None:
             return None
-        ids = self.encode(texts)
         target = torch.tensor(self._label_ids(labels))
-        lstm_parts, ngram_parts, order = [], [], []
         with torch.inference_mode():
-            net.eval()
-            for batch in sorted_batches([max(1, len(s)) for s in ids], self.inference_batch_size):
-                padded, lengths = pad_sequences([ids[i] for i in batch])
-                lstm_parts.append(net(padded, lengths, fuse=False))
-                ngram_parts.append(net.ngrams(padded, lengths))
-                order += batch
-            lstm_logits, ngram_logits = torch.cat(lstm_parts), torch.cat(ngram_parts)
-            target = target[order]
+            lstm_logits, ngram_logits = self._batched(
+                texts, lambda ids, lengths: (net(ids, lengths, fuse=False), net.ngrams(ids, lengths)))
             losses = {w: F.cross_entropy(net.fuse(lstm_logits, ngram_logits, w), target).item()
                       for w in [i / 20 for i in range(21)]}
             best = min(losses, key=losses.get)
@@ -407,20 +399,30 @@ class TextClassifier(Estimator):
         self.vocab_ = Vocab.from_json(folder.vocab)
 
     # -- inference -----------------------------------------------------------
+    def _batched(self, texts: list[str], run) -> tuple[Tensor, ...]:
+        """``run(ids (B, T), lengths (B,)) -> tensors (B, ...)`` over length-sorted batches of
+        ``texts``, in eval mode; results concatenated back in input order (on the CPU)."""
+        net = self.network_.eval()
+        device = next(net.parameters()).device
+        ids = self.encode(texts)
+        parts, order = [], []
+        for batch in sorted_batches([max(1, len(s)) for s in ids], self.inference_batch_size):
+            padded, lengths = pad_sequences([ids[i] for i in batch])
+            parts.append([t.float().cpu() for t in run(padded.to(device), lengths.to(device))])
+            order += batch
+        inverse = torch.empty(len(order), dtype=torch.long)
+        inverse[torch.tensor(order)] = torch.arange(len(order))
+        return tuple(torch.cat(column)[inverse] for column in zip(*parts))
+
     @torch.inference_mode()
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         """Class probabilities ``(N, C)`` in the order of ``labels_``."""
         self._check_fitted()
         texts = [texts] if isinstance(texts, str) else list(texts)
-        net = self.network_.eval()
-        device = next(net.parameters()).device
-        ids = self.encode(texts)
-        out = np.zeros((len(texts), len(self.labels_)), dtype=np.float32)
-        for batch in sorted_batches([max(1, len(s)) for s in ids], self.inference_batch_size):
-            padded, lengths = pad_sequences([ids[i] for i in batch])
-            logits = net(padded.to(device), lengths.to(device))
-            out[batch] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
-        return out
+        if not texts:
+            return np.zeros((0, len(self.labels_)), dtype=np.float32)
+        (logits,) = self._batched(texts, lambda ids, lengths: (self.network_(ids, lengths),))
+        return torch.softmax(logits, dim=-1).numpy()
 
     def predict(self, texts: list[str]) -> list[str]:
         proba = self.predict_proba(texts)
