@@ -35,10 +35,20 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-# Large odd multipliers and a salt per n-gram order.
-_MULTIPLIERS = (1, 1_000_003, 998_244_353, 2_654_435_761)
+# Large odd multipliers and a salt per n-gram order. None may be 1 modulo a small power of two:
+# with buckets = 2^20, a multiplier = 1 (mod 2^20) would hash (a, b, c) like (c, b, a) and (a+1, b, c-1).
+_MULTIPLIERS = (1, 1_000_003, 2_246_822_507, 2_654_435_761)
 _SALTS = (0, 7_919, 104_729, 1_299_709)
 MAX_ORDER = len(_MULTIPLIERS)
+
+
+def _window_codes(ids: Tensor, n: int, width: int) -> Tensor:
+    """Hash columns of the ``width`` n-gram windows starting at steps ``0..width-1``: ``(B, width)``
+    (before the ``mod buckets``)."""
+    code = torch.full_like(ids[:, :width], _SALTS[n - 1])
+    for k in range(n):
+        code = code + ids[:, k : k + width] * _MULTIPLIERS[k]
+    return code
 
 
 def hash_ngrams(ids: Tensor, lengths: Tensor, buckets: int, max_n: int) -> tuple[Tensor, Tensor]:
@@ -48,12 +58,20 @@ def hash_ngrams(ids: Tensor, lengths: Tensor, buckets: int, max_n: int) -> tuple
     all_ids, all_valid = [], []
     for n in range(1, min(max_n, T) + 1):
         width = T - n + 1
-        code = torch.full_like(ids[:, :width], _SALTS[n - 1])  # (B, T-n+1)
-        for k in range(n):
-            code = code + ids[:, k : k + width] * _MULTIPLIERS[k]
-        all_ids.append(torch.remainder(code, buckets))
+        all_ids.append(torch.remainder(_window_codes(ids, n, width), buckets))
         all_valid.append(steps[:width].unsqueeze(0) + n <= lengths.unsqueeze(1))  # window inside the text
     return torch.cat(all_ids, dim=1), torch.cat(all_valid, dim=1)
+
+
+def ngrams_by_position(ids: Tensor, lengths: Tensor, buckets: int, max_n: int) -> tuple[Tensor, Tensor]:
+    """The column of the n-gram *starting* at each step, for n = 1..max_n: ``(B, T, max_n)`` long,
+    and whether that window lies inside the text: ``(B, T, max_n)`` bool."""
+    B, T = ids.shape
+    padded = torch.cat([ids, ids.new_zeros(B, max_n - 1)], dim=1)  # (B, T + max_n - 1)
+    steps = torch.arange(T, device=ids.device)
+    columns = [torch.remainder(_window_codes(padded, n, T), buckets) for n in range(1, max_n + 1)]
+    valid = [steps.unsqueeze(0) + n <= lengths.unsqueeze(1) for n in range(1, max_n + 1)]
+    return torch.stack(columns, dim=-1), torch.stack(valid, dim=-1)
 
 
 def ngram_counts(ids: Tensor, lengths: Tensor, buckets: int, max_n: int) -> tuple[Tensor, Tensor, Tensor]:
@@ -72,15 +90,34 @@ def tfidf_weights(rows: Tensor, counts: Tensor, idf_of_column: Tensor, batch_siz
     return values / norms.sqrt().clamp_min(1e-12)[rows]
 
 
+def padded_batches(id_lists: Sequence[Sequence[int]], batch_size: int = 1024):
+    """``(start, ids (B, T), lengths (B,))`` for consecutive slices of ``id_lists`` (an empty text
+    becomes one ``<unk>``)."""
+    for start in range(0, len(id_lists), batch_size):
+        yield (start, *_pad(id_lists[start : start + batch_size]))
+
+
 def document_frequency(id_lists: Sequence[Sequence[int]], buckets: int, max_n: int,
                        batch_size: int = 1024) -> np.ndarray:
     """How many of the texts contain each column: ``(buckets,)`` int64."""
     df = np.zeros(buckets, dtype=np.int64)
-    for start in range(0, len(id_lists), batch_size):
-        ids, lengths = _pad(id_lists[start : start + batch_size])
+    for _, ids, lengths in padded_batches(id_lists, batch_size):
         _, columns, _ = ngram_counts(ids, lengths, buckets, max_n)
         df += np.bincount(columns.numpy(), minlength=buckets)
     return df
+
+
+def presence_matrix(id_lists: Sequence[Sequence[int]], buckets: int, max_n: int, batch_size: int = 1024):
+    """Which columns each text contains, as a SciPy CSR matrix ``(N, buckets)`` of ones (float32)."""
+    import scipy.sparse as sp
+
+    rows, columns = [], []
+    for start, ids, lengths in padded_batches(id_lists, batch_size):
+        r, c, _ = ngram_counts(ids, lengths, buckets, max_n)
+        rows.append(r.numpy() + start)
+        columns.append(c.numpy())
+    rows, columns = np.concatenate(rows), np.concatenate(columns)
+    return sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, columns)), shape=(len(id_lists), buckets))
 
 
 def smoothed_idf(df: np.ndarray, n_texts: int) -> Tensor:
@@ -132,8 +169,7 @@ def tfidf_matrix(layer: NgramTfidf, id_lists: Sequence[Sequence[int]], batch_siz
 
     rows, columns, values = [], [], []
     with torch.no_grad():
-        for start in range(0, len(id_lists), batch_size):
-            ids, lengths = _pad(id_lists[start : start + batch_size])
+        for start, ids, lengths in padded_batches(id_lists, batch_size):
             r, c, v = layer.features(ids, lengths)
             rows.append(r.numpy() + start)
             columns.append(c.numpy())
@@ -142,4 +178,5 @@ def tfidf_matrix(layer: NgramTfidf, id_lists: Sequence[Sequence[int]], batch_siz
                          shape=(len(id_lists), layer.buckets))
 
 
-__all__ = ["NgramTfidf", "hash_ngrams", "ngram_counts", "tfidf_matrix", "document_frequency", "MAX_ORDER"]
+__all__ = ["NgramTfidf", "hash_ngrams", "ngrams_by_position", "ngram_counts", "tfidf_matrix", "presence_matrix",
+           "document_frequency", "padded_batches", "MAX_ORDER"]
