@@ -9,7 +9,7 @@ from lstmkit.errors import ConfigError, DataError, ModelFolderError
 from lstmkit.tasks.text import TextClassifierNet, TextModelConfig
 from textdata import BAD, FILL, GOOD, english_reviews
 
-TINY = dict(embedding_dim=16, hidden_size=16, ngram_buckets=2000, batch_size=16, epochs=4,
+TINY = dict(embedding_dim=16, hidden_size=16, ngram_buckets=2000, lexicon_buckets=2000, batch_size=16, epochs=4,
             lr=0.01, scheduler="none", patience=0)
 
 @pytest.fixture(scope="module")
@@ -47,6 +47,25 @@ def test_save_load_round_trip_gives_identical_predictions(fitted, tmp_path):
     assert isinstance(same, TextClassifier)
     np.testing.assert_array_equal(same.predict_proba(texts), fitted.predict_proba(texts))
     assert same.labels_ == fitted.labels_ and len(same.vocab_) == len(fitted.vocab_)
+
+
+def test_lexicon_is_cross_fitted_in_training_and_saved_whole(fitted, tmp_path):
+    lexicon = fitted.network_.lexicon
+    assert lexicon.max_n == 3 and fitted.network_.rnn.input_size == 16 + 3 * 2
+    assert torch.count_nonzero(lexicon.table) > 0 and lexicon.fold_tables is None  # freed after fit
+    texts, labels = english_reviews(40)
+    batch = next(iter(fitted._loader(texts, labels, train=True)))
+    assert batch["fold"].shape == batch["labels"].shape  # training texts carry their lexicon fold
+    assert "fold" not in next(iter(fitted._loader(texts, labels, train=False)))
+    fitted.save(tmp_path / "model")
+    torch.testing.assert_close(load(tmp_path / "model").network_.lexicon.table, lexicon.table)
+
+
+def test_lexicon_can_be_turned_off():
+    texts, labels = english_reviews(40)
+    clf = TextClassifier(**{**TINY, "epochs": 1, "lexicon_ngrams": 0}).fit(texts, labels, valid=english_reviews(10, 5))
+    assert clf.network_.lexicon is None and clf.network_.rnn.input_size == 16
+    assert not any(k.startswith("lexicon") for k in clf.network_.state_dict())
 
 
 def test_init_only_stores_and_fit_returns_self():
@@ -90,6 +109,7 @@ def test_network_ignores_padding(pooling, cell):
     torch.manual_seed(0)
     cfg = TextModelConfig(embedding_dim=8, hidden_size=8, pooling=pooling, cell=cell, ngram_buckets=100, bigram_dim=4)
     net = TextClassifierNet(50, ["a", "b"], cfg).eval()
+    torch.nn.init.normal_(net.lexicon.table)
     ids = torch.randint(2, 50, (1, 6))
     alone = net(ids, torch.tensor([6]))
     padded = torch.cat([ids, torch.randint(2, 50, (1, 9))], dim=1)

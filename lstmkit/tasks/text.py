@@ -2,15 +2,21 @@
 
 Network (shapes for a batch of B texts padded to T tokens)::
 
-    ids (B, T) --Embedding--> (B, T, E) --dropout--> LSTM/GRU --> (B, T, D*H)
+    ids (B, T) --Embedding--> (B, T, E) --dropout--> [; lexicon (B, T, n*C)] --> LSTM/GRU --> (B, T, D*H)
         --pooling (last|mean|max|attention|max_mean)--> (B, P)
         --dropout--> [Linear -> ReLU -> dropout] --> Linear --> (B, C)
     ids (B, T) --hashed 1..n-gram TF-IDF bag, one weight per class (optional)--> (B, C)
     logits (B, C) = the sum of the two branches
 
-The n-gram branch is a logistic regression on TF-IDF character/word n-grams trained jointly with
-the LSTM: it brings the surface features a linear model is good at, the LSTM brings order,
-negation and context.
+The lexicon (:class:`lstmkit.nn.lexicon.NgramLexicon`) gives each step the naive-Bayes class
+log-ratios of the 1..n-grams starting there, counted on the training texts (cross-fitted, so a
+training text never sees its own label): the LSTM starts from what counting knows about each
+n-gram and learns how the evidence combines (negation, "but", several clauses).
+
+The n-gram branch is a logistic regression on TF-IDF character/word n-grams, fitted to convergence
+by scikit-learn before training and kept fixed; the two branches' log-probabilities are mixed with
+a weight tuned on validation. It brings the surface features a linear model is good at, the LSTM
+brings order, negation and context.
 
 The recurrent layers are :mod:`lstmkit.nn`'s, fed the true ``lengths`` so padding never changes a
 result; batches are length-bucketed so little time goes into padding.
@@ -37,6 +43,7 @@ from lstmkit.data.vocab import Vocab
 from lstmkit.errors import DataError
 from lstmkit.metrics import classification_metrics
 from lstmkit.nn import GRU, LSTM
+from lstmkit.nn.lexicon import NgramLexicon
 from lstmkit.nn.ngrams import NgramTfidf, tfidf_matrix
 from lstmkit.nn.pooling import Pooling
 from lstmkit.tasks.base import Estimator
@@ -75,6 +82,10 @@ class TextModelConfig:
     embedding_init: Literal["random", "ppmi"] = "ppmi"  # without a file: random, or PPMI-SVD of the training text
     unlabeled_text: str | None = "auto"  # more text for ppmi: a file, "peoples-daily", or auto (that for Chinese)
     embedding_dropout: float = 0.25  # dropout on token vectors
+    lexicon_ngrams: int = 3  # feed the LSTM each step's naive-Bayes log-ratios of the 1..n-grams starting there (0: off)
+    lexicon_alpha: float = 1.0  # smoothing of those log-ratios (larger: rare n-grams count less)
+    lexicon_folds: int = 5  # cross-fitting folds: a training text gets ratios counted without it
+    lexicon_buckets: int = 1_048_576  # hash buckets of the lexicon's n-grams
     bigram_dim: int = 0  # > 0: also feed each token's hashed (token, next token) bigram vector of this size
     bigram_buckets: int = 100_000  # hash buckets of the bigram vectors
     cell: Literal["lstm", "gru"] = "lstm"  # recurrent cell
@@ -95,7 +106,8 @@ class TextModelConfig:
 
     def __post_init__(self):
         check_choices(self)
-        for key in ("embedding_dim", "hidden_size", "num_layers", "bigram_buckets"):
+        for key in ("embedding_dim", "hidden_size", "num_layers", "bigram_buckets", "lexicon_folds",
+                    "lexicon_buckets"):
             if getattr(self, key) < 1:
                 raise invalid(key, f"must be >= 1; got {getattr(self, key)}")
         if not 1 <= self.ngram_max <= 4:
@@ -103,6 +115,10 @@ class TextModelConfig:
         for key in ("embedding_dropout", "dropout", "classifier_dropout", "label_smoothing"):
             if not 0.0 <= getattr(self, key) < 1.0:
                 raise invalid(key, f"must be in [0, 1); got {getattr(self, key)}")
+        if not 0 <= self.lexicon_ngrams <= 4:
+            raise invalid("lexicon_ngrams", f"must be in 0..4; got {self.lexicon_ngrams}")
+        if self.lexicon_alpha <= 0:
+            raise invalid("lexicon_alpha", f"must be > 0; got {self.lexicon_alpha}")
         if self.ngram_c <= 0:
             raise invalid("ngram_c", f"must be > 0; got {self.ngram_c}")
         if self.ngram_weight is not None and not 0.0 <= self.ngram_weight <= 1.0:
@@ -132,7 +148,7 @@ class TextClassifierNet(nn.Module):
 
     def __init__(self, vocab_size: int, labels: list[str], cfg: TextModelConfig,
                  class_weights: Tensor | None = None, embeddings: Tensor | None = None,
-                 ngram_state: dict[str, Tensor] | None = None) -> None:
+                 ngram_state: dict[str, Tensor] | None = None, lexicon: NgramLexicon | None = None) -> None:
         super().__init__()
         self.labels = list(labels)
         self.label_smoothing = cfg.label_smoothing
@@ -143,7 +159,11 @@ class TextClassifierNet(nn.Module):
         self.embedding_dropout = nn.Dropout(cfg.embedding_dropout)
         rnn_cls = LSTM if cfg.cell == "lstm" else GRU
         self.bigrams = nn.Embedding(cfg.bigram_buckets, cfg.bigram_dim) if cfg.bigram_dim else None
-        self.rnn = rnn_cls(cfg.embedding_dim + cfg.bigram_dim, cfg.hidden_size, num_layers=cfg.num_layers, batch_first=True,
+        self.lexicon = None
+        if cfg.lexicon_ngrams:
+            self.lexicon = lexicon or NgramLexicon(cfg.lexicon_buckets, len(self.labels), cfg.lexicon_ngrams)
+        extra_inputs = cfg.bigram_dim + (self.lexicon.output_size if self.lexicon is not None else 0)
+        self.rnn = rnn_cls(cfg.embedding_dim + extra_inputs, cfg.hidden_size, num_layers=cfg.num_layers, batch_first=True,
                            dropout=cfg.dropout if cfg.num_layers > 1 else 0.0, bidirectional=cfg.bidirectional,
                            engine=cfg.engine, init=cfg.init)
         directions = 2 if cfg.bidirectional else 1
@@ -165,10 +185,12 @@ class TextClassifierNet(nn.Module):
         self.classifier = nn.Sequential(*layers)
         self.register_buffer("class_weights", class_weights, persistent=False)
 
-    def forward(self, ids: Tensor, lengths: Tensor, return_attention: bool = False, fuse: bool = True):
+    def forward(self, ids: Tensor, lengths: Tensor, return_attention: bool = False, fuse: bool = True,
+                fold: Tensor | None = None):
         """``ids (B, T)``, ``lengths (B,)`` -> logits ``(B, C)`` (and attention ``(B, T)`` if asked).
 
         In eval mode with ``fuse`` the n-gram branch is mixed in; otherwise the LSTM branch alone.
+        ``fold (B,)``: the training texts' cross-fitting folds for the lexicon (None: full table).
         """
         x = self.embedding(ids)  # (B, T, E)
         if self.bigrams is not None:  # (token_t, token_t+1) hashed; the last step pairs with padding
@@ -178,6 +200,8 @@ class TextClassifierNet(nn.Module):
             bigram = torch.remainder(ids * 1_000_003 + following, self.bigrams.num_embeddings)
             x = torch.cat([x, self.bigrams(bigram)], dim=-1)  # (B, T, E + bigram_dim)
         x = self.embedding_dropout(x)
+        if self.lexicon is not None:
+            x = torch.cat([x, self.lexicon(ids, lengths, fold)], dim=-1)  # (B, T, E + ... + n*C)
         states, _ = self.rnn(x, lengths=lengths)  # (B, T, D*H)
         pooled, attention = self.pooling(states, lengths)  # (B, P), (B, T) | None
         logits = self.classifier(pooled)  # (B, C)
@@ -196,7 +220,7 @@ class TextClassifierNet(nn.Module):
 
     # lstmkit.train.TrainableModel
     def training_loss(self, batch: dict) -> Tensor:
-        logits = self(batch["ids"], batch["lengths"])
+        logits = self(batch["ids"], batch["lengths"], fold=batch.get("fold"))
         return F.cross_entropy(logits, batch["labels"], weight=self.class_weights,
                                label_smoothing=self.label_smoothing)
 
@@ -284,6 +308,11 @@ class TextClassifier(Estimator):
         model = self.config_.model
         self.embeddings_ = self._initial_embeddings(encoded)
         self.ngram_state_ = self._fit_ngram_branch(encoded, labels) if model.ngram_buckets else None
+        self.lexicon_, self.folds_ = None, None
+        if model.lexicon_ngrams:
+            self.lexicon_ = NgramLexicon(model.lexicon_buckets, len(self.labels_), model.lexicon_ngrams)
+            self.folds_ = self.lexicon_.fit(encoded, self._label_ids(labels), alpha=model.lexicon_alpha,
+                                            folds=model.lexicon_folds, seed=self.config_.train.seed)
         self.class_weights_ = None
         if self.config_.train.class_weights == "balanced":
             counts = np.bincount([self.labels_.index(label) for label in labels], minlength=len(self.labels_))
@@ -316,6 +345,8 @@ class TextClassifier(Estimator):
         Returns the validation metrics of the final (fused) model.
         """
         net = self.network_
+        if net.lexicon is not None:
+            net.lexicon.fold_tables = None  # only training texts use them; free the memory
         if net.ngrams is None or self.config_.model.ngram_weight is not None:
             return None
         target = torch.tensor(self._label_ids(labels))
@@ -370,9 +401,14 @@ class TextClassifier(Estimator):
         cfg = self.config_.train
         sampler = BucketBatchSampler(lengths, cfg.batch_size, shuffle=train, seed=cfg.seed)
 
+        folds = getattr(self, "folds_", None) if train else None  # training texts' lexicon folds
+
         def collate(indices: list[int]) -> dict:
             padded, lens = pad_sequences([ids[i] for i in indices])
-            return {"ids": padded, "lengths": lens, "labels": torch.tensor([label_ids[i] for i in indices])}
+            batch = {"ids": padded, "lengths": lens, "labels": torch.tensor([label_ids[i] for i in indices])}
+            if folds is not None:
+                batch["fold"] = folds[indices]
+            return batch
 
         return DataLoader(_Examples(ids, label_ids), batch_sampler=sampler, collate_fn=collate)
 
@@ -380,7 +416,8 @@ class TextClassifier(Estimator):
         return TextClassifierNet(len(self.vocab_), self.labels_, self.config_.model,
                                  class_weights=getattr(self, "class_weights_", None),
                                  embeddings=getattr(self, "embeddings_", None),
-                                 ngram_state=getattr(self, "ngram_state_", None))
+                                 ngram_state=getattr(self, "ngram_state_", None),
+                                 lexicon=getattr(self, "lexicon_", None))
 
     # -- model folder --------------------------------------------------------
     def _folder_state(self) -> dict:
