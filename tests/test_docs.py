@@ -322,9 +322,9 @@ def test_short_setting_names_are_unique():
 
 
 def test_the_table_parser_sees_a_wrong_default():
-    row = "| `model.hidden_size` | int | `64` | hidden units |\n"
+    row = "| `model.hidden_size` | int | `48` | hidden units |\n"
     table = config_table(row)
-    assert table == {"model.hidden_size": ("int", "64", "hidden units")}
+    assert table == {"model.hidden_size": ("int", "48", "hidden units")}
     built = config_from_dict(TextClassifierConfig, {k: v[1] for k, v in table.items()})
     assert built.model.hidden_size != TextClassifierConfig().model.hidden_size
 

@@ -38,6 +38,17 @@ def test_predict_proba_rows_sum_to_one_and_follow_input_order(fitted):
     assert fitted.predict(["good great lovely", "bad awful poor"]) == ["pos", "neg"]
 
 
+def test_parallel_batches_give_the_same_probabilities(fitted):
+    texts, _ = english_reviews(300, seed=4)  # several inference batches
+    alone = fitted.predict_proba(texts)
+    torch.set_num_threads(2)
+    try:
+        parallel = fitted.predict_proba(texts)
+    finally:
+        torch.set_num_threads(1)
+    np.testing.assert_allclose(parallel, alone, atol=1e-6)
+
+
 def test_save_load_round_trip_gives_identical_predictions(fitted, tmp_path):
     texts, _ = english_reviews(50, seed=3)
     fitted.save(tmp_path / "model", metrics={"valid": fitted.valid_metrics_})

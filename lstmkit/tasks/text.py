@@ -41,6 +41,7 @@ from lstmkit.data.readers import read_text_classification
 from lstmkit.data.tokenizers import make_tokenizer, resolve_tokenizer_name, tokenizer_from_config
 from lstmkit.data.vocab import Vocab
 from lstmkit.errors import DataError
+from lstmkit.inference import map_batches
 from lstmkit.metrics import classification_metrics
 from lstmkit.nn import GRU, LSTM
 from lstmkit.nn.lexicon import NgramLexicon
@@ -89,7 +90,7 @@ class TextModelConfig:
     bigram_dim: int = 0  # > 0: also feed each token's hashed (token, next token) bigram vector of this size
     bigram_buckets: int = 100_000  # hash buckets of the bigram vectors
     cell: Literal["lstm", "gru"] = "lstm"  # recurrent cell
-    hidden_size: int = 96  # hidden units per direction
+    hidden_size: int = 64  # hidden units per direction
     num_layers: int = 1  # stacked recurrent layers
     bidirectional: bool = True  # read the text both ways
     dropout: float = 0.2  # dropout between recurrent layers
@@ -129,7 +130,7 @@ class TextModelConfig:
 
 
 def _text_train_defaults() -> TrainConfig:
-    return TrainConfig(epochs=12, batch_size=64, lr=2e-3, optimizer="adamw", weight_decay=1e-4,
+    return TrainConfig(epochs=8, batch_size=64, lr=2e-3, optimizer="adamw", weight_decay=1e-4,
                        scheduler="onecycle", patience=0, grad_clip=5.0)
 
 
@@ -438,15 +439,19 @@ class TextClassifier(Estimator):
     # -- inference -----------------------------------------------------------
     def _batched(self, texts: list[str], run) -> tuple[Tensor, ...]:
         """``run(ids (B, T), lengths (B,)) -> tensors (B, ...)`` over length-sorted batches of
-        ``texts``, in eval mode; results concatenated back in input order (on the CPU)."""
+        ``texts``, in eval mode and without gradients (on a CPU, one batch per core at a time);
+        results concatenated back in input order (on the CPU)."""
         net = self.network_.eval()
         device = next(net.parameters()).device
         ids = self.encode(texts)
-        parts, order = [], []
-        for batch in sorted_batches([max(1, len(s)) for s in ids], self.inference_batch_size):
+        batches = sorted_batches([max(1, len(s)) for s in ids], self.inference_batch_size)
+
+        def one_batch(batch: list[int]) -> list[Tensor]:
             padded, lengths = pad_sequences([ids[i] for i in batch])
-            parts.append([t.float().cpu() for t in run(padded.to(device), lengths.to(device))])
-            order += batch
+            return [t.float().cpu() for t in run(padded.to(device), lengths.to(device))]
+
+        parts = map_batches(one_batch, batches, device)
+        order = [i for batch in batches for i in batch]
         inverse = torch.empty(len(order), dtype=torch.long)
         inverse[torch.tensor(order)] = torch.arange(len(order))
         return tuple(torch.cat(column)[inverse] for column in zip(*parts))

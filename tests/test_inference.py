@@ -1,0 +1,53 @@
+"""map_batches: same results and order as a plain loop, no gradients, thread setting restored."""
+
+import threading
+
+import pytest
+import torch
+
+from lstmkit.inference import map_batches
+
+
+@pytest.fixture
+def two_threads():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_results_follow_batch_order_and_match_a_plain_loop(two_threads):
+    layer = torch.nn.Linear(4, 3)
+    batches = [torch.randn(n, 4) for n in (5, 1, 7, 2, 3)]
+    got = map_batches(layer, batches)
+    for out, batch in zip(got, batches):
+        torch.testing.assert_close(out, layer(batch).detach())
+        assert not out.requires_grad
+
+
+def test_workers_run_single_threaded_without_grad_and_the_setting_comes_back(two_threads):
+    seen = []
+
+    def probe(batch):
+        seen.append((threading.current_thread().name, torch.get_num_threads(), torch.is_inference_mode_enabled()))
+        return batch
+
+    assert map_batches(probe, range(6)) == list(range(6))
+    assert all(name.startswith("lstmkit-batch") and threads == 1 and inference for name, threads, inference in seen)
+    assert torch.get_num_threads() == 2
+
+
+def test_errors_propagate_and_still_restore_threads(two_threads):
+    def fail(batch):
+        raise ValueError(f"bad batch {batch}")
+
+    with pytest.raises(ValueError, match="bad batch"):
+        map_batches(fail, [1, 2])
+    assert torch.get_num_threads() == 2
+
+
+def test_one_thread_or_one_batch_runs_in_the_calling_thread():
+    torch.set_num_threads(1)
+    names = map_batches(lambda b: threading.current_thread().name, [1, 2, 3])
+    assert set(names) == {threading.current_thread().name}
+    assert map_batches(lambda b: b * 2, []) == []
