@@ -42,8 +42,8 @@ def user_errors(command):
         except LstmkitError as err:
             typer.echo(f"error: {err}", err=True)
             raise typer.Exit(2) from None
-        except KeyboardInterrupt:
-            typer.echo("interrupted", err=True)
+        except KeyboardInterrupt as interrupt:
+            typer.echo(f"interrupted{': ' + str(interrupt) if str(interrupt) else ''}", err=True)
             raise typer.Exit(130) from None
 
     return wrapper

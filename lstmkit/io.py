@@ -35,8 +35,12 @@ from safetensors.torch import load_file, save_file
 
 from lstmkit.errors import ModelFolderError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 """Version of the model-folder layout; bump it when old readers cannot read new folders."""
+
+OLDEST_FORMAT_VERSION = 2
+"""Folders older than this cannot be used: version 1 hashed n-gram trigrams differently (see
+``lstmkit.nn.ngrams``), so its n-gram weights would silently mean other n-grams."""
 
 CONFIG, VOCAB, WEIGHTS, METRICS = "config.json", "vocab.json", "model.safetensors", "metrics.json"
 _RESERVED = {"config", "vocab", "metrics", "model"}
@@ -193,6 +197,10 @@ def read_config(path: str | Path) -> dict:
         raise ModelFolderError(
             f"{file}: format_version {version} is newer than this lstmkit reads "
             f"({FORMAT_VERSION}); upgrade lstmkit")
+    if version < OLDEST_FORMAT_VERSION:
+        raise ModelFolderError(
+            f"{file}: format_version {version} is older than this lstmkit reads "
+            f"({OLDEST_FORMAT_VERSION}: the n-gram hash changed); retrain the model with this version")
     return config
 
 

@@ -41,6 +41,8 @@ import logging
 import math
 import os
 import shutil
+import signal
+import sys
 import time
 import warnings
 from collections.abc import Iterator
@@ -358,12 +360,26 @@ class _RecentWeights(Callback):
 
 
 class _ProgressBar(TQDMProgressBar):
-    """Lightning's bar without the logger's version number (``v_num``)."""
+    """Lightning's bar on stderr (stdout is for results a script may read), without the logger's
+    version number (``v_num``)."""
 
     def get_metrics(self, trainer, pl_module):
         items = super().get_metrics(trainer, pl_module)
         items.pop("v_num", None)
         return items
+
+    # Lightning builds each bar with file=sys.stdout, read when the bar is made.
+    def init_sanity_tqdm(self):
+        with contextlib.redirect_stdout(sys.stderr):
+            return super().init_sanity_tqdm()
+
+    def init_train_tqdm(self):
+        with contextlib.redirect_stdout(sys.stderr):
+            return super().init_train_tqdm()
+
+    def init_validation_tqdm(self):
+        with contextlib.redirect_stdout(sys.stderr):
+            return super().init_validation_tqdm()
 
 
 # ----------------------------------------------------------------------------
@@ -526,8 +542,17 @@ def fit(model: nn.Module, train_loader, valid_loader, cfg: TrainConfig, out_dir:
                 gradient_clip_algorithm="norm", callbacks=callbacks, logger=_logger(out_dir),
                 default_root_dir=out_dir, enable_progress_bar=progress_bar,
                 enable_model_summary=False, log_every_n_steps=cfg.log_every_n_steps)
-            trainer.fit(_LitModule(model, cfg, monitor, mode), train_loader, valid_loader,
-                        ckpt_path=str(last) if last.exists() else None)
+            try:
+                trainer.fit(_LitModule(model, cfg, monitor, mode), train_loader, valid_loader,
+                            ckpt_path=str(last) if last.exists() else None)
+            except SystemExit:
+                if not trainer.interrupted:
+                    raise
+                # Lightning answers Ctrl+C with sys.exit(1) and leaves SIGINT ignored; a library
+                # call should raise KeyboardInterrupt instead, with Ctrl+C working again.
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+                raise KeyboardInterrupt(f"training interrupted; the last finished epoch is saved in {last}: "
+                                        "rerun the same command to resume") from None
         history = read_history(csv_path)
         stopped_early = cfg.patience > 0 and early.stopped_epoch > 0
         if cfg.average_last:

@@ -123,7 +123,7 @@ def run_cli(*args, cwd=None):
         (lambda r, m, tmp: ["evaluate", m, "--data", tmp / "missing.csv", "--json"], "missing.csv"),
         (lambda r, m, tmp: ["evaluate", tmp / "nomodel", "--data", r / "test.csv"], "nomodel"),
         (lambda r, m, tmp: ["evaluate", m, "--data", tmp / "badcol.csv"], "review"),
-        (lambda r, m, tmp: ["evaluate", m, "--data", tmp / "badlabel.csv"], "unknown label 'meh'"),
+        (lambda r, m, tmp: ["evaluate", m, "--data", tmp / "badlabel.csv"], "badlabel.csv, line 3: unknown label 'meh'"),
         (lambda r, m, tmp: ["train", "text-classifier", "--train", r / "train.csv", "--set", "model.hiden_size=3"],
          "model.hidden_size"),
         (lambda r, m, tmp: ["train", "text-classifier", "--train", r / "train.csv", "--set", "train.lr=fast"],
@@ -141,6 +141,17 @@ def test_user_errors_exit_nonzero_with_one_clear_line(trained, tmp_path, make_ar
     assert "Traceback" not in proc.stderr
     assert message in proc.stderr, proc.stderr
     assert proc.stdout == ""
+
+
+def test_train_progress_bar_goes_to_stderr_and_stdout_keeps_the_results(tmp_path):
+    write_csv(tmp_path / "train.csv", *english_reviews(80))
+    sets = [x for s in TINY_SET + ["model.lexicon_buckets=2000"] for x in ("--set", s)]
+    proc = run_cli("train", "text-classifier", "--train", tmp_path / "train.csv", "--out", tmp_path / "run",
+                   "--epochs", 1, *sets, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "Epoch 0" in proc.stderr  # the bar
+    assert "Epoch" not in proc.stdout and "it/s" not in proc.stdout
+    assert proc.stdout.splitlines()[0].startswith("validation: ")
 
 
 def test_module_entry_point_help():

@@ -179,7 +179,10 @@ def test_missing_task(tmp_path):
 def test_newer_format_version(tmp_path):
     path = save_example(tmp_path / "m")
     rewrite_config(path, format_version=FORMAT_VERSION + 1)
-    with pytest.raises(ModelFolderError, match=r"config\.json: format_version 2 is newer.*upgrade"):
+    with pytest.raises(ModelFolderError, match=rf"config\.json: format_version {FORMAT_VERSION + 1} is newer.*upgrade"):
+        read_model_folder(path)
+    rewrite_config(path, format_version=1)
+    with pytest.raises(ModelFolderError, match=r"format_version 1 is older.*n-gram hash changed.*retrain"):
         read_model_folder(path)
     rewrite_config(path, format_version="1")
     with pytest.raises(ModelFolderError, match="must be an integer"):

@@ -79,6 +79,17 @@ def test_lexicon_can_be_turned_off():
     assert not any(k.startswith("lexicon") for k in clf.network_.state_dict())
 
 
+def test_weights_that_do_not_fit_the_config_are_a_model_folder_error(fitted, tmp_path):
+    import json
+
+    folder = fitted.save(tmp_path / "model")
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    config["config"]["model"]["hidden_size"] = 24  # the weights were trained with 16
+    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    with pytest.raises(ModelFolderError, match=r"model\.safetensors: the weights do not fit .*size mismatch"):
+        load(folder)
+
+
 def test_init_only_stores_and_fit_returns_self():
     clf = TextClassifier(hidden_size=8)
     assert clf.params == {"hidden_size": 8} and not hasattr(clf, "network_")
@@ -101,6 +112,31 @@ def test_bad_hyperparameter_value_names_the_key():
 def test_unknown_label_in_evaluate_is_a_data_error(fitted):
     with pytest.raises(DataError, match="unknown label 'meh' in example 2"):
         fitted.evaluate(["good", "bad"], ["pos", "meh"])
+
+
+def test_unknown_label_read_from_a_file_names_file_and_line(fitted, tmp_path):
+    from lstmkit.data.readers import read_text_classification
+
+    for name, content in [("d.csv", "text,label\ngood,pos\n\"bad\nday\",meh\n"),
+                          ("d.jsonl", '{"text": "good", "label": "pos"}\n\n{"text": "bad", "label": "meh"}\n')]:
+        (tmp_path / name).write_text(content, encoding="utf-8")
+        texts, labels = read_text_classification(tmp_path / name)
+        with pytest.raises(DataError, match=rf"{name}, line 3: unknown label 'meh'"):
+            fitted.evaluate(texts, labels)
+    (tmp_path / "folder" / "pos").mkdir(parents=True)
+    (tmp_path / "folder" / "meh").mkdir()
+    (tmp_path / "folder" / "pos" / "1.txt").write_text("good", encoding="utf-8")
+    (tmp_path / "folder" / "meh" / "2.txt").write_text("bad", encoding="utf-8")
+    with pytest.raises(DataError, match=r"2\.txt: unknown label 'meh'"):
+        fitted.evaluate(*read_text_classification(tmp_path / "folder"))
+
+
+def test_one_label_only_names_the_file(tmp_path):
+    from lstmkit.data.readers import read_text_classification
+
+    (tmp_path / "one.csv").write_text("text,label\n" + "".join(f"t{i},x\n" for i in range(12)), encoding="utf-8")
+    with pytest.raises(DataError, match=r"one\.csv: training data needs at least 2 distinct labels"):
+        TextClassifier(**TINY).fit(*read_text_classification(tmp_path / "one.csv"))
 
 
 def test_one_label_only_is_a_data_error():

@@ -157,6 +157,29 @@ def test_resume_after_a_crash_keeps_earlier_rows(tmp_path):
     assert result.epochs_run == 4
 
 
+class PressesCtrlCInEpoch3(Tiny):
+    calls = 0
+
+    def validation_metrics(self, outputs):
+        self.calls += 1
+        if self.calls == 4:
+            raise KeyboardInterrupt
+        return super().validation_metrics(outputs)
+
+
+def test_ctrl_c_raises_keyboard_interrupt_restores_sigint_and_resumes(tmp_path):
+    import signal
+
+    torch.manual_seed(0)
+    cfg = TrainConfig(epochs=4, lr=0.02, device="cpu", patience=0)
+    with pytest.raises(KeyboardInterrupt, match="rerun the same command to resume"):  # not SystemExit
+        fit(PressesCtrlCInEpoch3(), *loaders(), cfg, tmp_path, progress_bar=False)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Ctrl+C works again
+    assert [r["epoch"] for r in read_csv(tmp_path / "logs" / "metrics.csv")] == ["1", "2"]
+    _, result = run(tmp_path, epochs=4)
+    assert [r["epoch"] for r in result.history] == [1, 2, 3, 4]
+
+
 def test_early_stopping_stops(tmp_path):
     # lr so small that accuracy never changes: no improvement after epoch 1
     _, result = run(tmp_path, epochs=10, lr=1e-9, patience=2)

@@ -39,7 +39,7 @@ from pathlib import Path
 
 from lstmkit.errors import DataError
 
-__all__ = ["read_text_classification", "read_texts"]
+__all__ = ["read_text_classification", "read_texts", "Labels"]
 
 _TABLE_DELIMITERS = {".csv": ",", ".tsv": "\t"}
 _FORMATS = "use .csv, .tsv, .jsonl or a folder of <label>/*.txt files"
@@ -49,6 +49,22 @@ _UNLABELLED_FOLDER = "unsup"
 # One CSV field may hold a whole document; the csv module's default limit (128 KiB)
 # is too small for some review and news corpora.
 csv.field_size_limit(2**31 - 1)
+
+
+class Labels(list):
+    """The labels read from a file: a plain ``list[str]`` that also remembers where each came from.
+
+    ``origins[i]`` is ``(path, line)`` of label ``i`` (``line`` is None for one-file-per-example
+    folders), so a later check (an unknown label in ``evaluate``) can name the file and line.
+    """
+
+    def __init__(self, labels=(), origins=()):
+        super().__init__(labels)
+        self.origins: list[tuple[Path, int | None]] = list(origins)
+
+    def where(self, index: int) -> tuple[Path | None, int | None]:
+        """``(path, line)`` of label ``index``, or ``(None, None)`` when unknown."""
+        return self.origins[index] if index < len(self.origins) else (None, None)
 
 
 def read_text_classification(
@@ -63,7 +79,7 @@ def read_text_classification(
 
     Returns:
         ``texts`` and ``labels``, two lists of stripped strings of the same length, in
-        file order.
+        file order; ``labels`` is a :class:`Labels` knowing each label's file and line.
 
     Raises:
         DataError: naming the file and line for a missing file, an unknown extension,
@@ -71,7 +87,7 @@ def read_text_classification(
             or a file without any example.
     """
     texts, labels = _read(Path(path), text_column, label_column, need_labels=True)
-    assert labels is not None
+    assert isinstance(labels, Labels)
     return texts, labels
 
 
@@ -162,7 +178,7 @@ def _read_table(
         label_at = header.index(label_column) if label_column is not None else -1
 
         texts: list[str] = []
-        labels: list[str] = []
+        labels = Labels()
         while True:
             line = reader.line_num + 1  # where the next record starts
             row = next(reader, None)
@@ -180,6 +196,7 @@ def _read_table(
             texts.append(_clean_text(row[text_at], text_column, path, line))
             if label_column is not None:
                 labels.append(_clean_label(row[label_at], label_column, path, line))
+                labels.origins.append((path, line))
     except csv.Error as err:
         kind = path.suffix[1:].upper()
         raise DataError(f"malformed {kind}: {err}", path, reader.line_num) from None
@@ -193,7 +210,7 @@ def _read_jsonl(
     path: Path, text_column: str, label_column: str | None
 ) -> tuple[list[str], list[str]]:
     texts: list[str] = []
-    labels: list[str] = []
+    labels = Labels()
     for line, raw in enumerate(_decode(path).splitlines(), start=1):
         if not raw.strip():
             continue
@@ -217,6 +234,7 @@ def _read_jsonl(
         if label_column is not None:
             value = _json_string(record[label_column], label_column, path, line)
             labels.append(_clean_label(value, label_column, path, line))
+            labels.origins.append((path, line))
     return texts, labels
 
 
@@ -252,10 +270,10 @@ def _read_lines(path: Path) -> list[str]:
 # --------------------------------------------------------------------------- folders
 
 
-def _read_folder(path: Path) -> tuple[list[str], list[str]]:
+def _read_folder(path: Path) -> tuple[list[str], Labels]:
     """``DIR/<label>/*.txt`` -> one example per file (the aclImdb layout)."""
     texts: list[str] = []
-    labels: list[str] = []
+    labels = Labels()
     label_dirs = sorted(
         d
         for d in path.iterdir()
@@ -268,6 +286,7 @@ def _read_folder(path: Path) -> tuple[list[str], list[str]]:
                 raise DataError("empty text (the file holds no text)", file)
             texts.append(text)
             labels.append(label_dir.name)
+            labels.origins.append((file, None))
     if not texts:
         raise DataError(f"no <label>/*.txt files in this folder ({_FORMATS})", path)
     return texts, labels

@@ -88,7 +88,8 @@ class Estimator:
 
         cfg = self.resolved_config()
         self.config_ = cfg
-        X, y = list(X), list(y)
+        X = list(X)
+        y = y if isinstance(y, list) else list(y)  # a reader's Labels keep their file and lines
         if valid is None:
             X, y, X_valid, y_valid = holdout_split(X, y, fraction=0.1, seed=cfg.train.seed)
         else:
@@ -142,7 +143,12 @@ class Estimator:
         est.config_ = est.config
         est._restore(folder)
         est.network_ = est._build_network()
-        est.network_.load_state_dict(folder.state_dict)
+        try:
+            est.network_.load_state_dict(folder.state_dict)
+        except RuntimeError as error:  # missing/unexpected tensors or wrong shapes
+            detail = str(error).split("\n\t")[1:] or [str(error)]
+            raise ModelFolderError(f"{Path(path) / 'model.safetensors'}: the weights do not fit the network "
+                                   f"config.json describes: {'; '.join(d.strip() for d in detail)[:500]}") from None
         est.network_.eval()
         est.valid_metrics_ = folder.metrics or {}
         return est
@@ -224,7 +230,16 @@ def holdout_split(X: list, y: list, fraction: float, seed: int):
     random.Random(seed).shuffle(order)
     n_valid = max(1, int(round(fraction * len(X))))
     held, kept = order[:n_valid], order[n_valid:]
-    return [X[i] for i in kept], [y[i] for i in kept], [X[i] for i in held], [y[i] for i in held]
+    return [X[i] for i in kept], _subset(y, kept), [X[i] for i in held], _subset(y, held)
+
+
+def _subset(values: list, indices: list[int]) -> list:
+    """``values`` at ``indices``; a reader's :class:`Labels` keep each label's file and line."""
+    from lstmkit.data.readers import Labels
+
+    if isinstance(values, Labels):
+        return Labels([values[i] for i in indices], [values.where(i) for i in indices])
+    return [values[i] for i in indices]
 
 
 def _to_text(value: Any) -> str:

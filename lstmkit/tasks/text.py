@@ -37,7 +37,7 @@ from torch.utils.data import DataLoader
 from lstmkit.config import TrainConfig, check_choices, invalid
 from lstmkit.data.cooccurrence import ppmi_svd_vectors
 from lstmkit.data.batching import BucketBatchSampler, pad_sequences, sorted_batches
-from lstmkit.data.readers import read_text_classification
+from lstmkit.data.readers import Labels, read_text_classification
 from lstmkit.data.tokenizers import make_tokenizer, resolve_tokenizer_name, tokenizer_from_config
 from lstmkit.data.vocab import Vocab
 from lstmkit.errors import DataError
@@ -302,7 +302,8 @@ class TextClassifier(Estimator):
         self.tokenizer_ = make_tokenizer(name, **options)
         self.labels_ = sorted(set(labels))
         if len(self.labels_) < 2:
-            raise DataError(f"training data needs at least 2 distinct labels; found {self.labels_}")
+            source = labels.where(0)[0] if isinstance(labels, Labels) else None
+            raise DataError(f"training data needs at least 2 distinct labels; found {self.labels_}", path=source)
         tokens = [self.tokenizer_(t)[: data.max_length] for t in texts]
         self.vocab_ = Vocab.build(tokens, min_freq=data.min_freq, max_size=data.max_vocab)
         encoded = [self.vocab_.encode(t) for t in tokens]
@@ -386,12 +387,18 @@ class TextClassifier(Estimator):
         return [self.vocab_.encode(self.tokenizer_(t)[:max_length]) for t in texts]
 
     def _label_ids(self, labels: list[str], source=None) -> list[int]:
+        """Label strings -> ids; an unknown label is a DataError naming its file and line when
+        ``labels`` came from a reader (:class:`Labels`), else ``source`` and the example number."""
         index = {label: i for i, label in enumerate(self.labels_)}
         ids = []
-        for n, label in enumerate(labels, start=1):
+        for n, label in enumerate(labels):
             if label not in index:
-                raise DataError(f"unknown label {label!r} in example {n}; the model knows: "
-                                f"{', '.join(self.labels_)}", path=source)
+                known = ", ".join(self.labels_)
+                path, line = labels.where(n) if isinstance(labels, Labels) else (None, None)
+                if path is None:
+                    raise DataError(f"unknown label {label!r} in example {n + 1}; the model knows: {known}",
+                                    path=source)
+                raise DataError(f"unknown label {label!r}; the model knows: {known}", path=path, line=line)
             ids.append(index[label])
         return ids
 
