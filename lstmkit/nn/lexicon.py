@@ -23,6 +23,10 @@ than it deserves on new text. So the training texts are split into K folds and a
 is fed the table counted on the other K-1 folds (``fold_tables``); validation and inference use
 the table counted on all training texts (``table``, the only one saved).
 
+Memory while training: K + 1 tables of ``buckets x C`` float32 (5 folds, 2^20 buckets: 24 MB
+per class); only the full table (4 MB per class) is kept after training. For many classes, lower
+``buckets``.
+
 Shapes: ``ids (B, T)``, ``lengths (B,)``, ``fold (B,)`` or None -> ``(B, T, max_n * C)``.
 """
 
@@ -41,12 +45,15 @@ from lstmkit.nn.ngrams import MAX_ORDER, ngrams_by_position, presence_matrix
 def log_ratio_table(df: np.ndarray, n_texts: np.ndarray, alpha: float) -> np.ndarray:
     """``df (C, buckets)`` texts of each class containing each column, ``n_texts (C,)`` texts per
     class -> the log-ratios ``r (buckets, C)`` of the module docstring (float32)."""
-    df = df.astype(np.float64)
+    df = df.astype(np.float32)  # counts below 2^24 are exact in float32
     n_texts = n_texts.astype(np.float64)
-    rest_df = df.sum(axis=0, keepdims=True) - df  # (C, buckets)
-    rest_n = np.maximum(n_texts.sum() - n_texts, 1.0)  # (C,)
-    expected = rest_df * (n_texts / rest_n)[:, None]  # df of class c if the n-gram were class-blind
-    return np.log((df + alpha) / (expected + alpha)).T.astype(np.float32)
+    scale = (n_texts / np.maximum(n_texts.sum() - n_texts, 1.0)).astype(np.float32)  # N_c / N_rest, (C,)
+    expected = df.sum(axis=0, keepdims=True) - df  # (C, buckets): df of the other classes...
+    expected *= scale[:, None]  # ...scaled: df of class c if the n-gram were class-blind
+    expected += alpha
+    ratio = df + alpha
+    ratio /= expected
+    return np.log(ratio, out=ratio).T.copy()  # (buckets, C) float32
 
 
 class NgramLexicon(nn.Module):
