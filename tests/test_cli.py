@@ -62,6 +62,7 @@ def test_train_writes_the_run_folder(trained):
     assert [int(r["epoch"]) for r in rows] == [0, 1] or [int(r["epoch"]) for r in rows] == [1, 2]
     assert (run / "checkpoints" / "last.ckpt").is_file()
     assert (run / "plots" / "loss.png").stat().st_size > 1000
+    assert (run / "plots" / "confusion_matrix.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_rerun_resumes_from_the_last_checkpoint(trained):

@@ -12,6 +12,7 @@ A task subclasses :class:`Estimator` and fills in a handful of hooks:
 ``_loader(X, y, train)``  a ``DataLoader`` of batches for that network
 ``_folder_state()``    JSON-safe preprocessing state for ``config.json`` (+ ``vocab``/``extra``)
 ``_restore(folder)``   the inverse of ``_folder_state`` when loading
+``_plot_validation``   optional: plots of the kept model on the validation data (``plots/``)
 =====================  ======================================================================
 
 In the manner of scikit-learn, ``__init__`` only stores hyperparameters, ``fit`` returns ``self``,
@@ -110,6 +111,8 @@ class Estimator:
         self.network_.cpu().eval()
         self.valid_metrics_ = self._after_fit(X_valid, y_valid) or result.best_metrics
         self.history_ = result.history
+        if out_dir is not None:
+            self._plot_validation(X_valid, y_valid, Path(out_dir) / "plots")
         return self
 
     def _check_fitted(self) -> None:
@@ -171,6 +174,9 @@ class Estimator:
 
         May return the final model's validation metrics (else the trainer's best are kept).
         """
+
+    def _plot_validation(self, X_valid, y_valid, plots_dir: Path) -> None:
+        """Optional: task-specific plots of the kept model on the validation data (a run's ``plots/``)."""
 
     def _folder_state(self) -> dict:  # pragma: no cover - abstract
         raise NotImplementedError

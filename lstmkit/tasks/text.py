@@ -490,6 +490,14 @@ class TextClassifier(Estimator):
                  "probabilities": {label: round(float(p), 6) for label, p in zip(self.labels_, row)}}
                 for row in proba]
 
+    def _plot_validation(self, texts: list[str], labels: list[str], plots_dir: Path) -> None:
+        """``confusion_matrix.png``: the kept model's validation predictions against the labels."""
+        from lstmkit.metrics import confusion
+        from lstmkit.plots import plot_confusion_matrix
+
+        plot_confusion_matrix(confusion(list(labels), self.predict(texts), labels=self.labels_), self.labels_,
+                              plots_dir / "confusion_matrix.png")
+
     def evaluate(self, texts: list[str], labels: list[str], source: str | Path | None = None) -> dict:
         """``accuracy``, ``macro_f1``, ``per_class`` and ``n`` (see the contract)."""
         self._label_ids(labels, source)  # unknown labels are an error, not a silent miss
