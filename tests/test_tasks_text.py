@@ -72,6 +72,18 @@ def test_lexicon_is_cross_fitted_in_training_and_saved_whole(fitted, tmp_path):
     torch.testing.assert_close(load(tmp_path / "model").network_.lexicon.table, lexicon.table)
 
 
+def test_three_labels_get_three_lexicon_columns_per_ngram_order():
+    import random
+
+    rng = random.Random(0)
+    words = {"pos": GOOD, "neg": BAD, "mid": ["okay", "average", "fine", "so-so"]}
+    labels = [rng.choice(sorted(words)) for _ in range(240)]
+    texts = [" ".join(rng.choices(FILL, k=4) + rng.choices(words[label], k=2)) for label in labels]
+    clf = TextClassifier(**{**TINY, "epochs": 6}).fit(texts[:200], labels[:200], valid=(texts[200:], labels[200:]))
+    assert clf.network_.rnn.input_size == 16 + 3 * 3 and clf.labels_ == ["mid", "neg", "pos"]
+    assert clf.evaluate(texts[200:], labels[200:])["accuracy"] > 0.9
+
+
 def test_lexicon_can_be_turned_off():
     texts, labels = english_reviews(40)
     clf = TextClassifier(**{**TINY, "epochs": 1, "lexicon_ngrams": 0}).fit(texts, labels, valid=english_reviews(10, 5))
