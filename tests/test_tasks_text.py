@@ -84,6 +84,18 @@ def test_three_labels_get_three_lexicon_columns_per_ngram_order():
     assert clf.evaluate(texts[200:], labels[200:])["accuracy"] > 0.9
 
 
+def test_balanced_class_weights_match_scikit_learn():
+    from sklearn.utils.class_weight import compute_class_weight
+
+    texts, labels = english_reviews(120)
+    keep = [i for i, label in enumerate(labels) if label == "pos" or i % 3 == 0]  # fewer "neg"
+    texts, labels = [texts[i] for i in keep], [labels[i] for i in keep]
+    clf = TextClassifier(**{**TINY, "epochs": 1, "class_weights": "balanced"})
+    clf.fit(texts, labels, valid=english_reviews(10, 5))
+    expected = compute_class_weight("balanced", classes=np.array(["neg", "pos"]), y=np.array(labels))
+    np.testing.assert_allclose(clf.network_.class_weights.numpy(), expected, rtol=1e-6)
+
+
 def test_lexicon_can_be_turned_off():
     texts, labels = english_reviews(40)
     clf = TextClassifier(**{**TINY, "epochs": 1, "lexicon_ngrams": 0}).fit(texts, labels, valid=english_reviews(10, 5))

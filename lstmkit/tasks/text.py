@@ -313,17 +313,18 @@ class TextClassifier(Estimator):
         tokens = [self.tokenizer_(t)[: data.max_length] for t in texts]
         self.vocab_ = Vocab.build(tokens, min_freq=data.min_freq, max_size=data.max_vocab)
         encoded = [self.vocab_.encode(t) for t in tokens]
+        label_ids = self._label_ids(labels)
         model = self.config_.model
         self.embeddings_ = self._initial_embeddings(encoded)
         self.ngram_state_ = self._fit_ngram_branch(encoded, labels) if model.ngram_buckets else None
         self.lexicon_, self.folds_ = None, None
         if model.lexicon_ngrams:
             self.lexicon_ = NgramLexicon(model.lexicon_buckets, len(self.labels_), model.lexicon_ngrams)
-            self.folds_ = self.lexicon_.fit(encoded, self._label_ids(labels), alpha=model.lexicon_alpha,
+            self.folds_ = self.lexicon_.fit(encoded, label_ids, alpha=model.lexicon_alpha,
                                             folds=model.lexicon_folds, seed=self.config_.train.seed)
         self.class_weights_ = None
         if self.config_.train.class_weights == "balanced":
-            counts = np.bincount([self.labels_.index(label) for label in labels], minlength=len(self.labels_))
+            counts = np.bincount(label_ids, minlength=len(self.labels_))
             self.class_weights_ = torch.tensor(len(labels) / (len(counts) * np.maximum(counts, 1)),
                                                dtype=torch.float32)
 
