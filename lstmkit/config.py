@@ -92,82 +92,6 @@ def check_choices(cfg: Any) -> None:
 
 
 # ----------------------------------------------------------------------------
-# The config every task shares
-# ----------------------------------------------------------------------------
-
-
-@dataclass
-class TrainConfig:
-    """How to train: optimizer, schedule, stopping, hardware. Shared by every task."""
-
-    epochs: int = 10
-    """Passes over the training data (the most; early stopping may end sooner)."""
-    batch_size: int = 32
-    """Examples per optimizer step."""
-    lr: float = 1e-3
-    """Peak learning rate (reached after warmup)."""
-    optimizer: Literal["adam", "adamw", "sgd", "rmsprop"] = "adam"
-    """The optimizer."""
-    weight_decay: float = 0.0
-    """L2 penalty (decoupled for adamw)."""
-    momentum: float = 0.9
-    """Momentum for sgd and rmsprop; ignored by adam and adamw."""
-    scheduler: Literal["none", "cosine", "step", "plateau", "onecycle", "linear"] = "none"
-    """Learning-rate schedule. cosine / linear decay to 0 over all steps; step multiplies
-    by ``gamma`` every ``step_size`` epochs; plateau multiplies by ``gamma`` when the
-    monitored metric stops improving (see ``plateau_patience``); onecycle is
-    torch's OneCycleLR curve (cosine up from lr/25, then down to lr/25e4)."""
-    warmup_epochs: float = 0.0
-    """Linear warmup from ~0 to ``lr`` over this many epochs (fractions allowed); works with
-    every scheduler (for onecycle it sets the rising part, default 30% of training)."""
-    step_size: int = 5
-    """Epochs between decays of the step scheduler."""
-    gamma: float = 0.5
-    """Decay factor of the step and plateau schedulers."""
-    plateau_patience: int = 1
-    """Epochs without improvement the plateau scheduler tolerates; it decays the learning
-    rate on the next one (torch's ReduceLROnPlateau ``patience``)."""
-    grad_clip: float = 5.0
-    """Clip the gradient's global L2 norm to this value; 0 disables clipping."""
-    patience: int = 3
-    """Early stopping: stop after this many epochs without improvement; 0 disables it."""
-    seed: int = 13
-    """Random seed for weights, shuffling and the held-out split."""
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    """Where to train: auto picks cuda when a GPU is available."""
-    precision: Literal["32", "bf16-mixed", "16-mixed"] = "32"
-    """Numeric precision (16-mixed needs a CUDA GPU)."""
-    num_threads: int = 0
-    """CPU threads for torch; 0 keeps torch's default."""
-    log_every_n_steps: int = 50
-    """How often step-level values go to TensorBoard."""
-    average_last: int = 0
-    """If N > 0, also try the element-wise mean of the weights after each of the last N
-    epochs, and keep it instead of the best epoch if it scores better on validation."""
-    class_weights: Literal["none", "balanced"] = "none"
-    """Weight the loss by inverse class frequency (classification tasks); "none" weighs all
-    examples equally."""
-
-    def __post_init__(self) -> None:
-        check_choices(self)
-        positive = {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
-                    "step_size": self.step_size, "gamma": self.gamma,
-                    "log_every_n_steps": self.log_every_n_steps}
-        for key, value in positive.items():
-            if not value > 0:
-                raise invalid(key, f"must be > 0, got {value}")
-        non_negative = {"weight_decay": self.weight_decay, "warmup_epochs": self.warmup_epochs,
-                        "grad_clip": self.grad_clip, "patience": self.patience,
-                        "plateau_patience": self.plateau_patience,
-                        "num_threads": self.num_threads, "average_last": self.average_last}
-        for key, value in non_negative.items():
-            if not value >= 0:
-                raise invalid(key, f"must be >= 0, got {value}")
-        if not 0 <= self.momentum < 1:
-            raise invalid("momentum", f"must be in [0, 1), got {self.momentum}")
-
-
-# ----------------------------------------------------------------------------
 # Dataclass <-> dict
 # ----------------------------------------------------------------------------
 
@@ -468,3 +392,7 @@ def build_config(cls: type[C], yaml_path: str | Path | None = None,
         merged = _deep_merge(config_to_dict(cfg), _nest_dotted(load_yaml(yaml_path)))
         cfg = config_from_dict(cls, merged, source=str(yaml_path))
     return apply_overrides(cfg, overrides)
+
+
+# The training section every task shares lives in its own module (it imports this one).
+from lstmkit.train_config import TrainConfig  # noqa: E402,F401  (re-exported)

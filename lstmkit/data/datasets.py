@@ -59,12 +59,15 @@ class Dataset:
         description: one line for ``lstmkit datasets list``.
         task: the task the data is for (``text-classifier``, ...).
         load: ``seed -> {"train"|"valid"|"test": (inputs, targets)}``.
+        export: ``(out_dir, seed) -> written paths`` in the task's own file format (CoNLL,
+            time-series CSV, ...); None writes ``text,label`` CSV files.
     """
 
     name: str
     description: str
     task: str
     load: Callable[[int], Splits]
+    export: Callable[[Path, int], list[Path]] | None = None
 
 
 # --------------------------------------------------------------------------- package files
@@ -188,9 +191,11 @@ def export_dataset(name: str, out_dir: str | Path, seed: int = 13) -> list[Path]
     an interrupted export never leaves a half-written CSV. Returns the three paths.
     """
     dataset = _get(name)
-    splits = dataset.load(seed)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    if dataset.export is not None:
+        return dataset.export(out_dir, seed)
+    splits = dataset.load(seed)
     paths = []
     for split in SPLITS:
         texts, labels = splits[split]
