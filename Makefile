@@ -14,6 +14,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet "$(TORCH)"
 	$(PIP) install --quiet -e ".[dev,data,tensorboard]"
+	@# A CJK font so plots show Chinese labels (as root on Debian; plots fall back to numbered labels without one).
+	-command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && ! fc-list :lang=zh 2>/dev/null | grep -q . && { apt-get update -qq && apt-get install -y -qq --no-install-recommends fonts-wqy-zenhei fontconfig; } || true
 	touch $@
 
 venv: $(VENV)/.installed

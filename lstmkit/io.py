@@ -34,6 +34,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from lstmkit.errors import ModelFolderError
+from lstmkit.files import atomic_write, atomic_write_text, honour_umask
 
 FORMAT_VERSION = 2
 """Version of the model-folder layout; bump it when old readers cannot read new folders."""
@@ -65,14 +66,16 @@ class ModelFolder:
 
 
 def save_tensors(path: str | Path, state_dict: dict[str, torch.Tensor]) -> None:
-    """Write a state_dict to a safetensors file.
+    """Write a state_dict to a safetensors file, atomically and with the umask's mode.
 
     Each tensor is copied to its own contiguous CPU storage first: safetensors
     refuses tensors that share memory (tied weights, views) or are strided.
+    safetensors itself creates files ``0600``; :func:`lstmkit.files.atomic_write`
+    gives the file ``0644`` under umask ``022``, like every other file lstmkit writes.
     """
     tensors = {name: t.detach().cpu().clone(memory_format=torch.contiguous_format)
                for name, t in state_dict.items()}
-    save_file(tensors, str(path))
+    atomic_write(path, lambda tmp: save_file(tensors, str(tmp)))
 
 
 def load_tensors(path: str | Path) -> dict[str, torch.Tensor]:
@@ -93,9 +96,9 @@ def _json_default(value: Any) -> Any:
 
 
 def write_json(path: str | Path, data: Any) -> None:
-    """Write ``data`` as indented UTF-8 JSON (Chinese stays readable)."""
+    """Write ``data`` as indented UTF-8 JSON (Chinese stays readable), atomically, with the umask's mode."""
     text = json.dumps(data, indent=2, ensure_ascii=False, default=_json_default)
-    Path(path).write_text(text + "\n", encoding="utf-8")
+    atomic_write_text(path, text + "\n")
 
 
 def read_json(path: str | Path) -> Any:
@@ -138,6 +141,7 @@ def save_model_folder(path: str | Path, *, config: dict, state_dict: dict[str, t
     tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
+        honour_umask(tmp)  # 0755 under umask 022, whatever made the folder
         write_json(tmp / CONFIG, config)
         if vocab is not None:
             write_json(tmp / VOCAB, vocab)

@@ -165,3 +165,87 @@ def test_missing_file(tmp_path):
         read_text_classification(tmp_path / "nope.csv")
     with pytest.raises(DataError, match="file not found"):
         read_texts(tmp_path / "nope.csv")
+
+
+# --------------------------------------------------------------------------- line numbers, brute force
+# The reference: a record's line is 1 + the number of line breaks in the file before the record
+# starts, counted on the file's text (header = line 1; a quoted multi-line record counts all its
+# lines; blank lines count). Bugs caught: numbering from 0, counting the header twice, reporting
+# the line where a multi-line record ends (or the record's index) instead of where it starts,
+# blank lines or CRLF line ends miscounted.
+
+
+def layout(records: list[str], newline: str = "\n") -> tuple[str, list[int]]:
+    """The file text of ``records`` (one per line, blank ones included) and each record's line."""
+    text, lines = "", []
+    for record in records:
+        lines.append(text.count("\n") + 1)
+        text += record + newline
+    return text, lines
+
+
+GOOD_CSV_RECORDS = [
+    "text,label",
+    "plain,pos",
+    '"quoted, with a comma",neg',
+    '"three\nline\nrecord",pos',  # one record on lines 4-6
+    "",  # a blank line
+    '"say ""hi""\nthen go",neg',
+    "last good,pos",
+]
+BAD_CSV_ROWS = [
+    (",neg", r"empty text in column 'text'"),
+    ("a,b,c", r"expected 2 fields as in the header, found 3"),
+    ("lonely", r"expected 2 fields as in the header, found 1"),
+    ("fine,  ", r"empty label in column 'label'"),
+]
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"], ids=["lf", "crlf"])
+@pytest.mark.parametrize("bad, message", BAD_CSV_ROWS, ids=[b for b, _ in BAD_CSV_ROWS])
+def test_csv_error_lines_match_a_brute_force_count(tmp_path, newline, bad, message):
+    text, lines = layout(GOOD_CSV_RECORDS + [bad], newline)
+    expected = lines[-1]
+    assert expected == 11  # by hand: header 1, rows 2, 3, 4-6, blank 7, 8-9, 10, the bad row 11
+    path = write(tmp_path / "a.csv", text)
+    with pytest.raises(DataError, match="^" + where(path, expected) + message) as info:
+        read_text_classification(path)
+    assert info.value.line == expected and info.value.path == path
+
+
+def test_each_label_remembers_the_line_its_record_starts_on(tmp_path):
+    """``Labels.origins`` (used by evaluate's unknown-label error) against the brute-force lines."""
+    text, lines = layout(GOOD_CSV_RECORDS)
+    path = write(tmp_path / "a.csv", "\ufeff" + text)  # a byte-order mark does not shift lines
+    texts, labels = read_text_classification(path)
+    record_lines = [line for record, line in zip(GOOD_CSV_RECORDS, lines) if record][1:]  # no header, blank
+    assert record_lines == [2, 3, 4, 8, 10]
+    assert [line for _, line in labels.origins] == record_lines
+    assert texts[2] == "three\nline\nrecord"
+
+
+def test_tsv_error_lines_match_a_brute_force_count(tmp_path):
+    records = ["id\ttext\tlabel", "1\tfine\tpos", "", '2\t"two\nlines"\tneg', "3\tok\tpos", "4\t\tneg"]
+    text, lines = layout(records)
+    path = write(tmp_path / "a.tsv", text)
+    with pytest.raises(DataError, match="^" + where(path, lines[-1]) + "empty text") as info:
+        read_text_classification(path)
+    assert info.value.line == lines[-1] == 7
+
+
+@pytest.mark.parametrize("bad, message", [
+    ('{"text": "x", "label": }', r"bad JSON"),
+    ('{"text": "x"}', r"no key 'label'"),
+    ('"just a string"', r"expected a JSON object"),
+    ('{"text": "", "label": "pos"}', r"empty text"),
+])
+def test_jsonl_error_lines_count_blank_lines(tmp_path, bad, message):
+    records = ['{"text": "a", "label": "pos"}', "", "   ", '{"text": "b\\nc", "label": "neg"}', "", bad]
+    text, lines = layout(records)
+    path = write(tmp_path / "a.jsonl", text)
+    with pytest.raises(DataError, match="^" + where(path, lines[-1]) + message) as info:
+        read_text_classification(path)
+    assert info.value.line == lines[-1] == 6
+    # and the good records' origins
+    _, labels = read_text_classification(write(tmp_path / "good.jsonl", layout(records[:-1])[0]))
+    assert [line for _, line in labels.origins] == [1, 4]

@@ -145,33 +145,105 @@ def test_padded_outputs_are_zero():
         assert torch.all(out[b, :n].abs().sum(-1) > 0)
 
 
-def test_return_gates_reconstruct_the_states():
-    """c_t = f c_{t-1} + i g and h_t = o tanh(c_t), read back from the returned activations."""
+def _directions(lengths):
+    """(suffix of the weight names, key in the gates dict, column slice of the output, step order)."""
+    return [("", "l0", slice(0, H), range(T)), ("_reverse", "l0_reverse", slice(H, 2 * H), range(T - 1, -1, -1))]
+
+
+def _layer_weights(layer, suffix):
+    """The layer-0 weights of one direction, split per gate: W_ih (G*H, I) -> G blocks (H, I)."""
+    names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+    return [getattr(layer, f"{name}_l0{suffix}").chunk(layer.num_gates, 0) for name in names]
+
+
+def test_lstm_return_gates_rebuild_the_states_from_the_weights():
+    """Each returned gate equals its equation computed here from the weights (gate order i, f, g, o),
+    and c_t = f*c_{t-1} + i*g, h_t = o*tanh(c_t) rebuilt from the returned gates give the layer's
+    output and (h_n, c_n), both directions, padded batch.
+
+    Bugs caught: gates returned under each other's names (i and g give the same c, so the names
+    are checked against the weights), the reverse direction's gates in the forward slot,
+    gates from the wrong time step, non-zero gates at padding."""
+    torch.manual_seed(0)
     lstm = LSTM(I, H, bidirectional=True, batch_first=True, engine="fused")
     x, lengths = torch.randn(B, T, I), torch.tensor([T, 3, 5, 1])
-    out, (h_n, c_n), gates = lstm(x, lengths=lengths, return_gates=True)
-    plain_out, _ = lstm(x, lengths=lengths)
+    with torch.no_grad():
+        out, (h_n, c_n), gates = lstm(x, lengths=lengths, return_gates=True)
+        plain_out, _ = lstm(x, lengths=lengths)
     torch.testing.assert_close(out, plain_out, **TOL)
     assert set(gates) == {"l0", "l0_reverse"}
-    fw = gates["l0"]
-    assert set(fw) == {"i", "f", "g", "o", "c"} and fw["c"].shape == (B, T, H)
-    c_prev = torch.zeros(B, H)
-    for t in range(T):
-        valid = (t < lengths).unsqueeze(-1)
-        c_t = fw["f"][:, t] * c_prev + fw["i"][:, t] * fw["g"][:, t]
-        torch.testing.assert_close(fw["c"][:, t], c_t * valid, **TOL)
-        torch.testing.assert_close(out[:, t, :H], fw["o"][:, t] * torch.tanh(fw["c"][:, t]), **TOL)
-        c_prev = torch.where(valid, c_t, c_prev)
-    torch.testing.assert_close(c_n[0], c_prev, **TOL)
+    for d, (suffix, key, cols, steps) in enumerate(_directions(lengths)):
+        got = gates[key]
+        assert set(got) == {"i", "f", "g", "o", "c"} and got["c"].shape == (B, T, H)
+        (W_ii, W_if, W_ig, W_io), (W_hi, W_hf, W_hg, W_ho), (b_ii, b_if, b_ig, b_io), (b_hi, b_hf, b_hg, b_ho) = \
+            _layer_weights(lstm, suffix)
+        h_prev, c_prev = torch.zeros(B, H), torch.zeros(B, H)
+        for t in steps:
+            valid = (t < lengths).unsqueeze(-1)  # (B, 1)
+            x_t = x[:, t]
+            expected = {
+                "i": torch.sigmoid(x_t @ W_ii.T + b_ii + h_prev @ W_hi.T + b_hi),
+                "f": torch.sigmoid(x_t @ W_if.T + b_if + h_prev @ W_hf.T + b_hf),
+                "g": torch.tanh(x_t @ W_ig.T + b_ig + h_prev @ W_hg.T + b_hg),
+                "o": torch.sigmoid(x_t @ W_io.T + b_io + h_prev @ W_ho.T + b_ho),
+            }
+            for name, value in expected.items():
+                torch.testing.assert_close(got[name][:, t], value * valid, **TOL, msg=f"{key} {name} t={t}")
+            c_t = got["f"][:, t] * c_prev + got["i"][:, t] * got["g"][:, t]
+            h_t = got["o"][:, t] * torch.tanh(c_t)
+            torch.testing.assert_close(got["c"][:, t], c_t * valid, **TOL)
+            torch.testing.assert_close(out[:, t, cols], h_t * valid, **TOL)
+            h_prev, c_prev = torch.where(valid, h_t, h_prev), torch.where(valid, c_t, c_prev)
+        torch.testing.assert_close(h_n[d], h_prev, **TOL)
+        torch.testing.assert_close(c_n[d], c_prev, **TOL)
     for g in gates["l0"].values():  # zero at padding
         assert torch.all(g[1, 3:] == 0)
 
 
-def test_gru_and_rnn_gates():
-    _, _, gates = GRU(I, H)(torch.randn(T, B, I), return_gates=True)
-    assert set(gates["l0"]) == {"r", "z", "n"}
-    _, _, gates = RNN(I, H)(torch.randn(T, B, I), return_gates=True)
+def test_gru_return_gates_rebuild_the_states_from_the_weights():
+    """r, z, n equal their equations computed here from the weights (gate order r, z, n):
+    r = σ(W_ir x + b_ir + W_hr h + b_hr), z = σ(W_iz x + b_iz + W_hz h + b_hz),
+    n = tanh(W_in x + b_in + r * (W_hn h + b_hn)); and h_t = (1 - z) * n + z * h_{t-1} rebuilt
+    from the returned gates gives the layer's output and h_n, both directions, padded batch.
+
+    Bugs caught: r and z returned under each other's names (the key-only check passed that),
+    r applied outside (W_hn h + b_hn), h_t = z*n + (1-z)*h, gates of the wrong direction or step."""
+    torch.manual_seed(1)
+    gru = GRU(I, H, bidirectional=True, batch_first=True)
+    x, lengths = torch.randn(B, T, I), torch.tensor([T, 3, 5, 1])
+    with torch.no_grad():
+        out, h_n, gates = gru(x, lengths=lengths, return_gates=True)
+        plain_out, plain_h = gru(x, lengths=lengths)
+    torch.testing.assert_close(out, plain_out, **TOL)
+    torch.testing.assert_close(h_n, plain_h, **TOL)
+    assert set(gates) == {"l0", "l0_reverse"}
+    for d, (suffix, key, cols, steps) in enumerate(_directions(lengths)):
+        got = gates[key]
+        assert set(got) == {"r", "z", "n"}
+        (W_ir, W_iz, W_in), (W_hr, W_hz, W_hn), (b_ir, b_iz, b_in), (b_hr, b_hz, b_hn) = _layer_weights(gru, suffix)
+        h_prev = torch.zeros(B, H)
+        for t in steps:
+            valid = (t < lengths).unsqueeze(-1)
+            x_t = x[:, t]
+            r = torch.sigmoid(x_t @ W_ir.T + b_ir + h_prev @ W_hr.T + b_hr)
+            z = torch.sigmoid(x_t @ W_iz.T + b_iz + h_prev @ W_hz.T + b_hz)
+            n = torch.tanh(x_t @ W_in.T + b_in + r * (h_prev @ W_hn.T + b_hn))
+            for name, value in {"r": r, "z": z, "n": n}.items():
+                torch.testing.assert_close(got[name][:, t], value * valid, **TOL, msg=f"{key} {name} t={t}")
+            h_t = (1 - got["z"][:, t]) * got["n"][:, t] + got["z"][:, t] * h_prev
+            torch.testing.assert_close(out[:, t, cols], h_t * valid, **TOL)
+            h_prev = torch.where(valid, h_t, h_prev)
+        torch.testing.assert_close(h_n[d], h_prev, **TOL)
+
+
+def test_rnn_gates_are_the_hidden_states():
+    """The RNN's only "gate" is h_t itself: it must equal the output (bug: pre-activation returned)."""
+    rnn = RNN(I, H)
+    x = torch.randn(T, B, I)
+    with torch.no_grad():
+        out, _, gates = rnn(x, return_gates=True)
     assert set(gates["l0"]) == {"h"}
+    torch.testing.assert_close(gates["l0"]["h"], out, **TOL)
 
 
 def test_orthogonal_init():
