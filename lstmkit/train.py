@@ -12,40 +12,52 @@ a ``"loss"`` the epoch's ``val_loss`` is the mean over batches (weighted by an
 optional ``"n"``, the batch size). :func:`fit` wraps the model in a
 LightningModule and writes, under ``out_dir``::
 
-    checkpoints/last.ckpt          Lightning checkpoint after every epoch (to resume)
-    checkpoints/best.ckpt          Lightning checkpoint of the best epoch
+    checkpoints/last.ckpt          Lightning checkpoint after every epoch: for resuming your own
+                                   runs (a pickle: never load one you did not make yourself)
     checkpoints/best.safetensors   weights of the kept model, + best.json (its metrics)
+    checkpoints/recent/            the last N epochs' weights (train.average_last = N)
     logs/metrics.csv               one row per epoch: epoch, train_loss, val_loss,
                                    val_<metric>..., lr (of the epoch's last step), seconds
+    logs/train.log                 one line per epoch, and what happened to the run (resumed,
+                                   interrupted, stopped on a NaN loss)
     logs/events.out.tfevents.*     TensorBoard, when tensorboard is installed
     plots/*.png                    loss.png and one curve per validation metric
 
-Resuming: when ``checkpoints/last.ckpt`` exists, ``fit`` continues from it, so
-running the same command again after a crash (or with more ``epochs``) picks up
-where it stopped; once a run has finished, running it again just returns the
-saved best. ``.ckpt`` files are pickles for resuming only: the safe, shareable
-format is the model folder (:mod:`lstmkit.io`), which the task writes from
-:attr:`FitResult.best_state_dict`.
+Resuming: when ``checkpoints/last.ckpt`` exists, ``fit`` says so on stderr and in
+``logs/train.log`` (``resuming from runs/x/checkpoints/last.ckpt: epoch 3 of 20 done``) and
+continues from it, so running the same command again after a crash picks up after the last
+finished epoch; once a run has finished, running it again just returns the saved best. The
+checkpoint is read with ``torch.load(weights_only=True)`` (tensors and plain data only); it also
+holds torch's random state, so with a fixed seed on the CPU a resumed run gives the weights an
+uninterrupted one would. The safe, shareable format is the model folder (:mod:`lstmkit.io`),
+which the task writes from :attr:`FitResult.best_state_dict`.
 
-The kept model is the epoch with the best ``val_<monitor>``; with
-``TrainConfig.average_last = N`` the mean of the last N epochs' weights
-(``checkpoints/recent/``) replaces it if that mean scores better.
+The kept model is the epoch with the best ``val_<monitor>``; with ``TrainConfig.average_last = N``
+the equal-weight mean of the last N epochs' weights (``torch.optim.swa_utils.AveragedModel``)
+replaces it if that mean scores strictly better.
+
+Why ``logs/metrics.csv`` is written here and not by Lightning's ``CSVLogger``: the CSVLogger
+writes a row per ``log`` call (step rows, and separate rows for training and validation values
+of one epoch, with a ``step`` column and 0-based epochs); on a resumed run it deletes the
+existing file (its "Previous log files ... will be deleted" warning) or, within one run, appends
+to it, so it can neither keep the finished epochs nor drop the rows of an epoch that is trained
+again after a crash. Ours keeps exactly one row per finished epoch across interruptions.
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import importlib.util
+import io
 import logging
 import math
-import os
 import shutil
 import signal
 import sys
 import time
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -53,13 +65,25 @@ from typing import Any, Protocol
 import lightning as L
 import torch
 from lightning.fabric.utilities.apply_func import move_data_to_device
-from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from torch import nn
+from torch.optim.swa_utils import AveragedModel
 
 from lstmkit.config import InvalidValue, TrainConfig
 from lstmkit.errors import LstmkitError
+from lstmkit.files import atomic_write_text, honour_umask
 from lstmkit.io import load_tensors, read_json, save_tensors, write_json
 from lstmkit.plots import plot_history, read_history
+from lstmkit.progress import EpochBar, epoch_line
+from lstmkit.schedules import (
+    ENDING_SCHEDULES,
+    Schedule,
+    build_optimizer,
+    build_schedule,
+)
+from lstmkit.threads import resolve_threads, torch_threads
+
+__all__ = ["FitResult", "TrainableModel", "build_optimizer", "epoch_metrics", "fit"]
 
 
 class TrainableModel(Protocol):
@@ -93,61 +117,12 @@ class FitResult:
     """Epochs whose mean weights were kept (``average_last``), else None."""
 
 
-# ----------------------------------------------------------------------------
-# Optimizer and learning-rate schedule
-# ----------------------------------------------------------------------------
+class _NonFiniteLoss(Exception):
+    """Raised inside Lightning's loop; :func:`fit` turns it into a :class:`LstmkitError`."""
 
-
-def build_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
-    """The optimizer named by ``cfg.optimizer`` at learning rate ``cfg.lr``."""
-    if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    if cfg.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    if cfg.optimizer == "rmsprop":
-        return torch.optim.RMSprop(params, lr=cfg.lr, momentum=cfg.momentum,
-                                   weight_decay=cfg.weight_decay)
-    raise ValueError(f"unknown optimizer {cfg.optimizer!r}")
-
-
-def _cos_anneal(start: float, end: float, pct: float) -> float:
-    """Cosine from ``start`` (pct=0) to ``end`` (pct=1)."""
-    return end + (start - end) / 2 * (math.cos(math.pi * pct) + 1)
-
-
-def lr_factor(step: int, *, scheduler: str, total_steps: int, warmup_steps: int = 0,
-              steps_per_epoch: int = 1, step_size: int = 5, gamma: float = 0.5) -> float:
-    """Multiplier of the peak learning rate for optimizer step ``step`` (0-based).
-
-    With W = ``warmup_steps``, S = ``total_steps`` and p = (step - W) / (S - W)::
-
-        warmup     (step < W): (step + 1) / W
-        none, plateau:         1
-        cosine:                (1 + cos(pi p)) / 2
-        linear:                1 - p
-        step:                  gamma ** (epoch // step_size),  epoch = step // steps_per_epoch
-        onecycle:              torch's OneCycleLR (cosine, div_factor 25, final_div_factor 1e4)
-                               with its rising part W / S of training (0.3 when W = 0)
-    """
-    if scheduler == "onecycle":
-        pct_start = warmup_steps / total_steps if warmup_steps else 0.3
-        initial, peak, final = 1 / 25, 1.0, 1 / 25 / 1e4
-        rise_end = pct_start * total_steps - 1  # the step where the rise ends, as in torch
-        if step <= rise_end:
-            return _cos_anneal(initial, peak, step / rise_end if rise_end > 0 else 1.0)
-        return _cos_anneal(peak, final, (step - rise_end) / max(1e-12, total_steps - 1 - rise_end))
-    if step < warmup_steps:
-        return (step + 1) / warmup_steps
-    p = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
-    if scheduler == "cosine":
-        return _cos_anneal(1.0, 0.0, p)
-    if scheduler == "linear":
-        return 1.0 - p
-    if scheduler == "step":
-        return gamma ** ((step // steps_per_epoch) // step_size)
-    return 1.0  # none, plateau (plateau's decay is ReduceLROnPlateau's)
+    def __init__(self, value: float, epoch: int, step: int):
+        super().__init__(f"loss {value} at epoch {epoch}, global step {step}")
+        self.value, self.epoch, self.step = value, epoch, step
 
 
 # ----------------------------------------------------------------------------
@@ -177,16 +152,26 @@ class _LitModule(L.LightningModule):
         self.epoch_metrics: dict[str, float] = {}  # validation metrics of the last epoch
         self._outputs: list[dict] = []
         self._loss_sum, self._loss_batches = 0.0, 0
-        self._plateau_warmup_steps = 0
         self.last_lr: float | None = None  # learning rate of the latest optimizer step
+        self.schedule: Schedule | None = None
+        self.restored: dict | None = None  # our part of the checkpoint resumed from
 
     # --- training ---
+    def on_train_start(self) -> None:
+        if self.restored is not None:  # continue the random numbers where the checkpoint left them
+            torch.set_rng_state(self.restored["torch_rng"])
+            if "cuda_rng" in self.restored and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(self.restored["cuda_rng"])
+
     def on_train_epoch_start(self) -> None:
         self._loss_sum, self._loss_batches = 0.0, 0
 
     def training_step(self, batch, batch_idx):
         loss = self.model.training_loss(batch)
-        self._loss_sum = self._loss_sum + loss.detach()  # stays on the device: no sync per step
+        # One host-device sync per step: the price of stopping before a NaN reaches the weights.
+        if not bool(torch.isfinite(loss.detach()).all()):
+            raise _NonFiniteLoss(float(loss.detach()), self.current_epoch + 1, self.global_step + 1)
+        self._loss_sum = self._loss_sum + loss.detach()
         self._loss_batches += 1
         self.log("loss", loss, prog_bar=True, on_step=True, on_epoch=False, batch_size=1)
         return loss
@@ -216,42 +201,66 @@ class _LitModule(L.LightningModule):
     def configure_optimizers(self):
         cfg = self.cfg
         optimizer = build_optimizer(self.model.parameters(), cfg)
-        if cfg.scheduler == "none" and cfg.warmup_epochs == 0:
+        if self.restored is not None:  # the schedule the run started with (its state follows)
+            total, per_epoch = self.restored["total_steps"], self.restored["steps_per_epoch"]
+        else:
+            total = self.trainer.estimated_stepping_batches
+            needs_length = cfg.scheduler not in ("none", "plateau") or cfg.warmup_epochs > 0
+            if not math.isfinite(total):
+                if needs_length:
+                    raise InvalidValue("train.scheduler", f"{cfg.scheduler} (or warmup) needs a "
+                                       "training loader with a known length")
+                total = 0
+            total = int(total)
+            per_epoch = max(1, total // max(1, self.trainer.max_epochs))
+        self.schedule = build_schedule(optimizer, cfg, total, per_epoch, f"val_{self.monitor}",
+                                       self.mode)
+        if not self.schedule.schedulers:
             return optimizer
-        total = self.trainer.estimated_stepping_batches
-        if not math.isfinite(total):
-            raise InvalidValue("train.scheduler", f"{cfg.scheduler} (or warmup) needs a training "
-                               "loader with a known length")
-        total = int(total)
-        steps_per_epoch = max(1, total // max(1, self.trainer.max_epochs))
-        warmup = round(cfg.warmup_epochs * steps_per_epoch)
-        if cfg.scheduler == "plateau":
-            self._plateau_warmup_steps = warmup  # done in optimizer_step
-            plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
-                optimizer, mode=self.mode, factor=cfg.gamma, patience=cfg.plateau_patience)
-            return {"optimizer": optimizer, "lr_scheduler": {
-                "scheduler": plateau, "monitor": f"val_{self.monitor}", "interval": "epoch"}}
+        return [optimizer], self.schedule.schedulers
 
-        def factor(step: int) -> float:
-            return lr_factor(step, scheduler=cfg.scheduler, total_steps=total, warmup_steps=warmup,
-                             steps_per_epoch=steps_per_epoch, step_size=cfg.step_size,
-                             gamma=cfg.gamma)
-
-        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+    def lr_scheduler_step(self, scheduler, metric) -> None:
+        if metric is not None:
+            scheduler.step(metric)
+            return
+        # A schedule laid out over S steps holds its last learning rate after step S - 1
+        # (train longer: see fit); OneCycleLR would raise past its end.
+        if (self.cfg.scheduler in ENDING_SCHEDULES and self.schedule is not None
+                and scheduler.last_epoch >= self.schedule.total_steps - 1):
+            return
+        scheduler.step()
 
     def optimizer_step(self, epoch, batch_idx, optimizer, optimizer_closure=None) -> None:
-        # ReduceLROnPlateau owns the lr after warmup, so plateau's warmup is set here by hand.
-        step = self.trainer.global_step
-        if step < self._plateau_warmup_steps:
-            for group in optimizer.param_groups:
-                group["lr"] = self.cfg.lr * (step + 1) / self._plateau_warmup_steps
         self.last_lr = optimizer.param_groups[0]["lr"]
         optimizer.step(closure=optimizer_closure)
 
+    # --- checkpoints ---
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        ours: dict[str, Any] = {"torch_rng": torch.get_rng_state()}
+        if self.schedule is not None:
+            ours["total_steps"] = self.schedule.total_steps
+            ours["steps_per_epoch"] = self.schedule.steps_per_epoch
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            ours["cuda_rng"] = torch.cuda.get_rng_state_all()
+        checkpoint["lstmkit"] = ours
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.restored = checkpoint.get("lstmkit")
+
+    def schedule_ended_note(self) -> str:
+        """On a resumed run, whether its schedule ended before the epochs now asked for."""
+        if self.restored is None or self.cfg.scheduler not in ENDING_SCHEDULES:
+            return ""
+        old_epochs = self.restored["total_steps"] // max(1, self.restored["steps_per_epoch"])
+        if self.trainer.max_epochs <= old_epochs:
+            return ""
+        return (f"; its {self.cfg.scheduler} learning-rate schedule was laid out over {old_epochs} "
+                f"epochs, so epochs {old_epochs + 1}-{self.trainer.max_epochs} keep its final "
+                "learning rate")
+
 
 # ----------------------------------------------------------------------------
-# Callbacks: metrics.csv, the best weights, the last N epochs' weights
+# Callbacks: metrics.csv, train.log, the best weights, the last N epochs' weights
 # ----------------------------------------------------------------------------
 
 
@@ -264,16 +273,14 @@ def _improved(value: float, best: float | None, mode: str) -> bool:
     return value > best if mode == "max" else value < best
 
 
-def _save_tensors_atomic(path: Path, state_dict: dict[str, torch.Tensor]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    save_tensors(tmp, state_dict)
-    os.replace(tmp, path)
-
-
-def _write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    write_json(tmp, data)
-    os.replace(tmp, path)
+def _note(out_dir: Path, text: str, echo: bool = True) -> None:
+    """Append ``text`` to ``logs/train.log``; print it on stderr too when ``echo``."""
+    if echo:
+        print(text, file=sys.stderr, flush=True)
+    log = out_dir / "logs" / "train.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "a", encoding="utf-8") as f:
+        f.write(text + "\n")
 
 
 class _MetricsCSV(Callback):
@@ -304,14 +311,31 @@ class _MetricsCSV(Callback):
         row["lr"] = pl_module.last_lr
         row["seconds"] = round(time.perf_counter() - self._start, 3)
         self.rows.append(row)
-        columns = list(dict.fromkeys(key for r in self.rows for key in r))
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=list(dict.fromkeys(k for r in self.rows for k in r)))
+        writer.writeheader()
+        writer.writerows(self.rows)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with open(tmp, "w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=columns)
-            writer.writeheader()
-            writer.writerows(self.rows)
-        os.replace(tmp, self.path)
+        atomic_write_text(self.path, text.getvalue())
+
+
+class _TrainLog(Callback):
+    """Says when a run resumes, and writes one line per epoch to ``logs/train.log`` (and to stderr
+    when ``echo``: progress on a stderr that is not a terminal)."""
+
+    def __init__(self, out_dir: Path, rows: _MetricsCSV, echo: bool):
+        self.out_dir, self.rows, self.echo = out_dir, rows, echo
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        if trainer.ckpt_path is not None:
+            _note(self.out_dir, f"resuming from {trainer.ckpt_path}: epoch {trainer.current_epoch} "
+                  f"of {trainer.max_epochs} done{pl_module.schedule_ended_note()}")
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        if trainer.sanity_checking or not self.rows.rows:
+            return
+        _note(self.out_dir, epoch_line(trainer.current_epoch + 1, trainer.max_epochs,
+                                       self.rows.rows[-1]), echo=self.echo)
 
 
 class _KeepBest(Callback):
@@ -337,8 +361,8 @@ class _KeepBest(Callback):
         if _improved(metrics[self.monitor], self.best, self.mode):
             self.best = metrics[self.monitor]
             self.weights.parent.mkdir(parents=True, exist_ok=True)
-            _save_tensors_atomic(self.weights, pl_module.model.state_dict())
-            _write_json_atomic(self.info, {"epoch": trainer.current_epoch + 1, "metrics": metrics})
+            save_tensors(self.weights, pl_module.model.state_dict())
+            write_json(self.info, {"epoch": trainer.current_epoch + 1, "metrics": metrics})
 
 
 class _RecentWeights(Callback):
@@ -352,34 +376,23 @@ class _RecentWeights(Callback):
             return
         self.folder.mkdir(parents=True, exist_ok=True)
         epoch = trainer.current_epoch + 1
-        _save_tensors_atomic(self.folder / f"epoch-{epoch:04d}.safetensors",
-                             pl_module.model.state_dict())
+        save_tensors(self.folder / f"epoch-{epoch:04d}.safetensors", pl_module.model.state_dict())
         for old in sorted(self.folder.glob("epoch-*.safetensors")):
             if int(old.stem.split("-")[1]) <= epoch - self.keep:
                 old.unlink()
 
 
-class _ProgressBar(TQDMProgressBar):
-    """Lightning's bar on stderr (stdout is for results a script may read), without the logger's
-    version number (``v_num``)."""
+class _LastCheckpoint(ModelCheckpoint):
+    """``last.ckpt`` after every epoch (atomic, by Lightning), with the umask's mode: Lightning's
+    temporary file is created ``0600``."""
 
-    def get_metrics(self, trainer, pl_module):
-        items = super().get_metrics(trainer, pl_module)
-        items.pop("v_num", None)
-        return items
+    def __init__(self, folder: Path):
+        super().__init__(dirpath=folder, filename="last", save_top_k=1, enable_version_counter=False)
 
-    # Lightning builds each bar with file=sys.stdout, read when the bar is made.
-    def init_sanity_tqdm(self):
-        with contextlib.redirect_stdout(sys.stderr):
-            return super().init_sanity_tqdm()
-
-    def init_train_tqdm(self):
-        with contextlib.redirect_stdout(sys.stderr):
-            return super().init_train_tqdm()
-
-    def init_validation_tqdm(self):
-        with contextlib.redirect_stdout(sys.stderr):
-            return super().init_validation_tqdm()
+    def _save_checkpoint(self, trainer, filepath: str) -> None:
+        super()._save_checkpoint(trainer, filepath)
+        if Path(filepath).exists():
+            honour_umask(filepath)
 
 
 # ----------------------------------------------------------------------------
@@ -402,7 +415,7 @@ _KNOWN_WARNINGS = [
 ]
 
 
-@contextlib.contextmanager
+@contextmanager
 def _quiet_lightning() -> Iterator[None]:
     """Hide Lightning's informational messages and a few known, harmless warnings."""
     saved = {name: logging.getLogger(name).level for name in _LIGHTNING_LOGGERS}
@@ -460,31 +473,36 @@ def _evaluate(model: nn.Module, loader) -> dict[str, float]:
     return epoch_metrics(model, outputs)
 
 
-def _mean_state(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-    """Element-wise mean of floating tensors; other tensors (counters) from the last state."""
-    mean = {}
-    for name, last in states[-1].items():
-        if last.is_floating_point():
-            total = sum(s[name].double() for s in states)
-            mean[name] = (total / len(states)).to(last.dtype)
-        else:
-            mean[name] = last
-    return mean
+def average_weights(model: nn.Module, files: list[Path]) -> dict[str, torch.Tensor]:
+    """The equal-weight mean of the parameters saved in ``files``, by torch's ``AveragedModel``.
+
+    For K files holding parameters w_1..w_K it returns (w_1 + ... + w_K) / K (computed as the
+    running mean ``AveragedModel`` keeps, in the parameters' dtype). Buffers (``use_buffers``
+    off) come from the last file: lstmkit's buffers are fixed during training (IDF weights,
+    lexicon tables, CRF masks) and may be integer or boolean, which cannot be averaged.
+    ``model`` is left holding the last file's weights.
+    """
+    averaged = AveragedModel(model, device=torch.device("cpu"))
+    for file in files:
+        model.load_state_dict(load_tensors(file))
+        averaged.update_parameters(model)
+    return {name: tensor.detach().clone() for name, tensor in averaged.module.state_dict().items()}
 
 
 def _try_average(model: nn.Module, valid_loader, ckpt_dir: Path, history: list[dict],
                  keep: int, monitor: str, mode: str) -> None:
-    """Keep the mean of the last ``keep`` epochs' weights if it beats the best epoch."""
+    """Keep the mean of the last ``keep`` epochs' weights if it scores strictly better than the best
+    epoch (a tie keeps the epoch)."""
     epochs = [int(row["epoch"]) for row in history][-keep:]
     files = [ckpt_dir / "recent" / f"epoch-{e:04d}.safetensors" for e in epochs]
     if len(epochs) < 2 or not all(f.exists() for f in files):
         return
-    model.load_state_dict(_mean_state([load_tensors(f) for f in files]))
+    model.load_state_dict(average_weights(model, files))
     metrics = _evaluate(model, valid_loader)
     best = read_json(ckpt_dir / "best.json")
     if _improved(metrics[monitor], best["metrics"][monitor], mode):
-        _save_tensors_atomic(ckpt_dir / "best.safetensors", model.state_dict())
-        _write_json_atomic(ckpt_dir / "best.json", {"averaged_epochs": epochs, "metrics": metrics})
+        save_tensors(ckpt_dir / "best.safetensors", model.state_dict())
+        write_json(ckpt_dir / "best.json", {"averaged_epochs": epochs, "metrics": metrics})
 
 
 def _start_fresh(out_dir: Path) -> None:
@@ -494,15 +512,49 @@ def _start_fresh(out_dir: Path) -> None:
             shutil.rmtree(out_dir / sub)
 
 
+def _non_finite_error(err: _NonFiniteLoss, cfg: TrainConfig, ckpt_dir: Path) -> LstmkitError:
+    last, best = ckpt_dir / "last.ckpt", ckpt_dir / "best.safetensors"
+    kept = []
+    if err.epoch > 1 and last.exists():
+        kept.append(f"{last} (after epoch {err.epoch - 1}) to resume from")
+    if best.exists():
+        kept.append(f"the best weights so far in {best}")
+    clip = "" if cfg.grad_clip else "; set train.grad_clip (e.g. 5.0)"
+    return LstmkitError(
+        f"training stopped: the training loss is {err.value} in epoch {err.epoch}, at global step "
+        f"{err.step}. Kept: {', '.join(kept) if kept else 'nothing (no epoch finished)'}. Try a "
+        f"lower train.lr (now {cfg.lr}){clip}, and check the data for NaN or infinite values")
+
+
 def fit(model: nn.Module, train_loader, valid_loader, cfg: TrainConfig, out_dir: str | Path,
         monitor: str = "accuracy", mode: str = "max", progress_bar: bool = True,
         callbacks: list[Callback] | tuple = ()) -> FitResult:
     """Train ``model`` (a :class:`TrainableModel`) and keep its best weights by ``val_<monitor>``.
 
-    ``mode`` is "max" when a higher ``monitor`` is better (accuracy), "min" when
-    lower is (loss). Resumes from ``out_dir/checkpoints/last.ckpt`` when present.
+    ``mode`` is "max" when a higher ``monitor`` is better (accuracy), "min" when lower is (loss).
     Returns with ``model`` holding the kept weights, in eval mode. ``callbacks`` are extra
     Lightning callbacks (e.g. a benchmark scoring the test set after each epoch).
+
+    * **Progress** (``progress_bar=True``) goes to stderr: a bar on a terminal, else one line
+      per epoch (:mod:`lstmkit.progress`). ``logs/train.log`` gets the epoch lines either way.
+    * **Resuming.** With ``out_dir/checkpoints/last.ckpt`` present, training continues after its
+      last finished epoch (loaded with ``weights_only=True``), and says so on stderr.
+    * **Training longer.** Rerunning a finished run with a larger ``cfg.epochs`` trains the
+      added epochs. Schedules without an end (none, step, plateau) simply go on. A schedule laid
+      out over the steps of the run that started it (cosine, linear, onecycle) is *not* rebuilt
+      over the new total, which would throw the learning rate back up (e.g. from onecycle's
+      lr/25e4 to about lr/2 mid-cycle, undoing the annealing); it holds its final learning rate
+      for the added epochs instead: fine-tuning at a small rate. To train with the whole
+      schedule stretched over more epochs, start a new run (another ``out_dir``). The same holds
+      when an interrupted run is resumed with a different ``cfg.epochs``: its schedule is the
+      one it started with.
+    * **NaN or infinite training loss** stops training with an :class:`LstmkitError` naming the
+      epoch and global step (1-based), before that step updates the weights; ``last.ckpt`` and
+      ``best.safetensors`` keep the last good epoch and the best one. Gradient clipping
+      (``cfg.grad_clip``, 5.0 by default) guards against the exploding gradients behind most
+      such losses.
+    * **Threads.** Torch's CPU thread count is set to ``cfg.num_threads`` (0: see
+      :func:`lstmkit.threads.auto_threads`) while training and restored afterwards.
     """
     missing = [m for m in ("training_loss", "validation_output", "validation_metrics")
                if not callable(getattr(model, m, None))]
@@ -514,61 +566,73 @@ def fit(model: nn.Module, train_loader, valid_loader, cfg: TrainConfig, out_dir:
     ckpt_dir, csv_path = out_dir / "checkpoints", out_dir / "logs" / "metrics.csv"
     last = ckpt_dir / "last.ckpt"
 
-    if not _is_finished(ckpt_dir, cfg):
-        if not last.exists():
-            _start_fresh(out_dir)
-        if cfg.num_threads:
-            torch.set_num_threads(cfg.num_threads)
-        accelerator = _accelerator(cfg)
-        with _quiet_lightning():
-            L.seed_everything(cfg.seed, verbose=False)
-            early = EarlyStopping(f"val_{monitor}", patience=cfg.patience, mode=mode)
-            callbacks = [
-                _MetricsCSV(csv_path),
-                _KeepBest(ckpt_dir, monitor, mode),
-                # Two checkpointers: Lightning 2.6 refreshes save_last only when top-k saved.
-                ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor=f"val_{monitor}",
-                                mode=mode, save_top_k=1, enable_version_counter=False),
-                ModelCheckpoint(dirpath=ckpt_dir, filename="last", save_top_k=1,
-                                enable_version_counter=False),
-                *([early] if cfg.patience > 0 else []),
-                *([_RecentWeights(ckpt_dir / "recent", cfg.average_last)] if cfg.average_last else []),
-                *([_ProgressBar()] if progress_bar else []),
-                *callbacks,
-            ]
-            trainer = L.Trainer(
-                max_epochs=cfg.epochs, accelerator=accelerator, devices=1,
-                precision=cfg.precision, gradient_clip_val=cfg.grad_clip or None,
-                gradient_clip_algorithm="norm", callbacks=callbacks, logger=_logger(out_dir),
-                default_root_dir=out_dir, enable_progress_bar=progress_bar,
-                enable_model_summary=False, log_every_n_steps=cfg.log_every_n_steps)
-            try:
-                trainer.fit(_LitModule(model, cfg, monitor, mode), train_loader, valid_loader,
-                            ckpt_path=str(last) if last.exists() else None)
-            except SystemExit:
-                if not trainer.interrupted:
-                    raise
-                # Lightning answers Ctrl+C with sys.exit(1) and leaves SIGINT ignored; a library
-                # call should raise KeyboardInterrupt instead, with Ctrl+C working again.
-                signal.signal(signal.SIGINT, signal.default_int_handler)
-                raise KeyboardInterrupt(f"training interrupted; the last finished epoch is saved in {last}: "
-                                        "rerun the same command to resume") from None
-        history = read_history(csv_path)
-        stopped_early = cfg.patience > 0 and early.stopped_epoch > 0
-        if cfg.average_last:
-            _try_average(model, valid_loader, ckpt_dir, history, cfg.average_last, monitor, mode)
-        _write_json_atomic(ckpt_dir / "finished.json",
-                           {"epochs": len(history), "stopped_early": stopped_early})
-        plot_history(csv_path, out_dir / "plots")
+    with torch_threads(resolve_threads(cfg.num_threads)):
+        if not _is_finished(ckpt_dir, cfg):
+            if not last.exists():
+                _start_fresh(out_dir)
+            _train(model, train_loader, valid_loader, cfg, out_dir, monitor, mode, progress_bar,
+                   list(callbacks))
+            plot_history(csv_path, out_dir / "plots")
 
-    best_file = ckpt_dir / "best.safetensors"
-    if not best_file.exists():
-        raise LstmkitError(f"{best_file}: missing; delete {out_dir} to train from scratch")
-    best = read_json(ckpt_dir / "best.json")
-    state = load_tensors(best_file)
-    model.load_state_dict(state)
-    model.eval()
+        best_file = ckpt_dir / "best.safetensors"
+        if not best_file.exists():
+            raise LstmkitError(f"{best_file}: missing; delete {out_dir} to train from scratch")
+        best = read_json(ckpt_dir / "best.json")
+        state = load_tensors(best_file)
+        model.load_state_dict(state)
+        model.eval()
     history = read_history(csv_path)
     return FitResult(best_state_dict=state, best_metrics=best["metrics"], history=history,
                      epochs_run=len(history), best_epoch=best.get("epoch"),
                      averaged_epochs=best.get("averaged_epochs"))
+
+
+def _train(model: nn.Module, train_loader, valid_loader, cfg: TrainConfig, out_dir: Path,
+           monitor: str, mode: str, progress_bar: bool, extra: list[Callback]) -> None:
+    """One Lightning run (fresh or resumed), then weight averaging and ``finished.json``."""
+    ckpt_dir, csv_path = out_dir / "checkpoints", out_dir / "logs" / "metrics.csv"
+    last = ckpt_dir / "last.ckpt"
+    bar = progress_bar and sys.stderr.isatty()
+    accelerator = _accelerator(cfg)
+    with _quiet_lightning():
+        L.seed_everything(cfg.seed, verbose=False)
+        early = EarlyStopping(f"val_{monitor}", patience=cfg.patience, mode=mode)
+        rows = _MetricsCSV(csv_path)
+        callbacks = [
+            rows,
+            _TrainLog(out_dir, rows, echo=progress_bar and not bar),
+            _KeepBest(ckpt_dir, monitor, mode),
+            _LastCheckpoint(ckpt_dir),
+            *([early] if cfg.patience > 0 else []),
+            *([_RecentWeights(ckpt_dir / "recent", cfg.average_last)] if cfg.average_last else []),
+            *([EpochBar()] if bar else []),
+            *extra,
+        ]
+        trainer = L.Trainer(
+            max_epochs=cfg.epochs, accelerator=accelerator, devices=1,
+            precision=cfg.precision, gradient_clip_val=cfg.grad_clip or None,
+            gradient_clip_algorithm="norm", callbacks=callbacks, logger=_logger(out_dir),
+            default_root_dir=out_dir, enable_progress_bar=bar, enable_checkpointing=True,
+            enable_model_summary=False, log_every_n_steps=cfg.log_every_n_steps)
+        try:
+            trainer.fit(_LitModule(model, cfg, monitor, mode), train_loader, valid_loader,
+                        ckpt_path=str(last) if last.exists() else None, weights_only=True)
+        except _NonFiniteLoss as err:
+            error = _non_finite_error(err, cfg, ckpt_dir)
+            _note(out_dir, str(error), echo=False)
+            raise error from None
+        except SystemExit:
+            if not trainer.interrupted:
+                raise
+            # Lightning answers Ctrl+C with sys.exit(1) and leaves SIGINT ignored; a library
+            # call should raise KeyboardInterrupt instead, with Ctrl+C working again.
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            message = (f"training interrupted; the last finished epoch is saved in {last}: "
+                       "rerun the same command to resume")
+            _note(out_dir, message, echo=False)
+            raise KeyboardInterrupt(message) from None
+    history = read_history(csv_path)
+    if cfg.average_last:
+        _try_average(model, valid_loader, ckpt_dir, history, cfg.average_last, monitor, mode)
+    write_json(ckpt_dir / "finished.json",
+               {"epochs": len(history), "stopped_early": cfg.patience > 0 and early.stopped_epoch > 0})

@@ -28,7 +28,9 @@ class TrainConfig:
     """Learning-rate schedule. cosine / linear decay to 0 over all steps; step multiplies
     by ``gamma`` every ``step_size`` epochs; plateau multiplies by ``gamma`` when the
     monitored metric stops improving (see ``plateau_patience``); onecycle is
-    torch's OneCycleLR curve (cosine up from lr/25, then down to lr/25e4)."""
+    torch's OneCycleLR curve (cosine up from lr/25, then down to lr/25e4). All are torch's
+    own schedulers (lstmkit.schedules). A finished run trained longer keeps the final lr of
+    cosine / linear / onecycle for the added epochs (see lstmkit.train.fit)."""
     warmup_epochs: float = 0.0
     """Linear warmup from ~0 to ``lr`` over this many epochs (fractions allowed); works with
     every scheduler (for onecycle it sets the rising part, default 30% of training)."""
@@ -50,7 +52,9 @@ class TrainConfig:
     precision: Literal["32", "bf16-mixed", "16-mixed"] = "32"
     """Numeric precision (16-mixed needs a CUDA GPU)."""
     num_threads: int = 0
-    """CPU threads for torch; 0 keeps torch's default."""
+    """CPU threads for torch while training (the caller's count is restored afterwards);
+    0 (auto): OMP_NUM_THREADS when set, else the cores this process may use divided by
+    torchrun's LOCAL_WORLD_SIZE (see lstmkit.threads)."""
     log_every_n_steps: int = 50
     """How often step-level values go to TensorBoard."""
     average_last: int = 0

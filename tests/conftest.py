@@ -1,6 +1,10 @@
 """Test-wide settings: one intra-op thread (the tests use tiny tensors, where thread hand-offs cost
 more than they save, and CI shares two cores)."""
 
-import torch
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # lstmkit.train sizes its threads from it
+
+import torch  # noqa: E402
 
 torch.set_num_threads(1)
