@@ -125,7 +125,7 @@ def test_padded_positions_are_ignored():
     assert torch.isfinite(dirty_emissions.grad).all()
     assert (dirty_emissions.grad[~mask] == 0).all()
     assert all(torch.isfinite(p.grad).all() for p in crf.parameters())
-    assert crf.decode(dirty_emissions.detach(), mask)[0] == crf.decode(emissions, mask)[0]
+    assert crf.decode(dirty_emissions.detach(), mask) == crf.decode(emissions, mask)
 
 
 def test_gradcheck():
@@ -148,7 +148,7 @@ def test_gradcheck():
 def test_viterbi_matches_brute_force(batch_first):
     crf = make_crf(batch_first=batch_first)
     emissions, _, mask = make_batch(LENGTHS, seed=1)
-    paths, scores = crf.decode(*layout(crf, emissions, mask))
+    paths, scores = crf.decode_with_scores(*layout(crf, emissions, mask))
     assert scores.shape == (len(LENGTHS),)
     for b, length in enumerate(LENGTHS):
         best_score, best_path = all_paths(crf, emissions[:length, b])[0]
@@ -161,7 +161,7 @@ def test_nbest_matches_brute_force(batch_first):
     nbest = 5  # more than the 3 paths of the length-1 sequence
     crf = make_crf(batch_first=batch_first)
     emissions, _, mask = make_batch(LENGTHS, seed=2)
-    paths, scores = crf.decode(*layout(crf, emissions, mask), nbest=nbest)
+    paths, scores = crf.decode_with_scores(*layout(crf, emissions, mask), nbest=nbest)
     assert scores.shape == (len(LENGTHS), nbest)
     for b, length in enumerate(LENGTHS):
         expected = all_paths(crf, emissions[:length, b])[:nbest]
@@ -175,8 +175,8 @@ def test_nbest_matches_brute_force(batch_first):
 def test_nbest_first_is_viterbi_and_scores_match_score():
     crf = make_crf(num_tags=4)
     emissions, _, mask = make_batch([5, 3, 4], num_tags=4, seed=3)
-    best, best_scores = crf.decode(emissions, mask)
-    nbest, nbest_scores = crf.decode(emissions, mask, nbest=3)
+    best, best_scores = crf.decode_with_scores(emissions, mask)
+    nbest, nbest_scores = crf.decode_with_scores(emissions, mask, nbest=3)
     assert [p[0] for p in nbest] == best
     torch.testing.assert_close(nbest_scores[:, 0], best_scores)
     assert (nbest_scores[:, :-1] >= nbest_scores[:, 1:]).all()  # best first
@@ -189,8 +189,9 @@ def test_nbest_first_is_viterbi_and_scores_match_score():
 
 def test_decode_empty_batch():
     crf = make_crf()
-    paths, scores = crf.decode(torch.zeros(3, 0, K, dtype=torch.float64))
+    paths, scores = crf.decode_with_scores(torch.zeros(3, 0, K, dtype=torch.float64))
     assert paths == [] and scores.shape == (0,)
+    assert crf.decode(torch.zeros(3, 0, K, dtype=torch.float64)) == []
 
 
 # ----------------------------------------------------------------- against pytorch-crf
@@ -198,6 +199,9 @@ def test_decode_empty_batch():
 
 @pytest.mark.parametrize("batch_first", [False, True])
 def test_matches_pytorch_crf(batch_first):
+    """Likelihood under every reduction equals pytorch-crf's with the same weights.
+
+    Fails if a reduction is computed differently (e.g. token_mean divides by B)."""
     num_tags, lengths = 5, [7, 3, 6, 1, 7]
     ours = CRF(num_tags, batch_first=batch_first)
     reference = torchcrf.CRF(num_tags, batch_first=batch_first)
@@ -210,7 +214,91 @@ def test_matches_pytorch_crf(batch_first):
             ours(emissions, tags, mask, reduction=reduction),
             reference(emissions, tags, mask, reduction=reduction),
         )
-    assert ours.decode(emissions, mask)[0] == reference.decode(emissions, mask)
+
+
+@pytest.mark.filterwarnings("ignore:where received a uint8 condition")  # inside torchcrf, mask=None
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("masked", [False, True])
+def test_decode_returns_what_pytorch_crf_returns(batch_first, masked):
+    """The same ``decode`` call on both packages gives equal results: a plain ``list`` of
+    ``B`` lists of Python ints, each of its sequence's true length, with the same tags.
+
+    Fails if ``decode`` returns a tuple (paths, scores) again, tensors or numpy ints instead
+    of ints, padded paths, or paths in the other layout's order."""
+    num_tags, lengths = 6, [7, 3, 6, 1, 7, 2]
+    ours = CRF(num_tags, batch_first=batch_first)
+    reference = torchcrf.CRF(num_tags, batch_first=batch_first)
+    with torch.no_grad():
+        for p in reference.parameters():
+            p.uniform_(-1.0, 1.0)
+    ours.load_state_dict(reference.state_dict())
+    seq_len = max(lengths)
+    if not masked:
+        lengths = [seq_len] * len(lengths)
+    emissions, _, mask = make_batch(lengths, num_tags=num_tags, seed=11)
+    emissions, mask = layout(ours, emissions.float(), mask)
+    args = (emissions, mask) if masked else (emissions,)
+    expected = reference.decode(*args)
+    got = ours.decode(*args)
+    assert type(got) is list and all(type(path) is list for path in got)
+    assert all(type(tag) is int for path in got for tag in path)
+    assert [len(path) for path in got] == lengths
+    assert got == expected
+    paths, scores = ours.decode_with_scores(*args)
+    assert paths == expected and scores.shape == (len(lengths),)
+    nbest = ours.decode(*args, nbest=3)  # our extension: B lists of up to 3 paths, best first
+    assert len(nbest) == len(lengths) and [ranked[0] for ranked in nbest] == expected
+    assert nbest == ours.decode_with_scores(*args, nbest=3)[0]
+
+
+SCHEME_LABELS = {
+    "BIO": ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"],
+    "BIOES": ["O", "B-PER", "I-PER", "E-PER", "S-PER", "B-LOC", "I-LOC", "E-LOC", "S-LOC"],
+    "BMES": ["B", "M", "E", "S"],
+}
+
+
+@pytest.mark.parametrize("scheme", sorted(SCHEME_LABELS))
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_constrained_decode_never_emits_an_illegal_sequence(scheme, batch_first):
+    """On random emissions and random transition scores, every decoded path (1-best and
+    5-best) obeys the scheme, checked against the rules written out by hand here (not
+    through ``allowed_transitions``). Fails if decoding ignores a constraint (e.g. the end
+    constraint, which lets BIOES end inside an entity), or if constraints are lost in the
+    batch_first transpose."""
+    labels = SCHEME_LABELS[scheme]
+    crf = make_crf(len(labels), batch_first=batch_first, seed=3,
+                   constraints=allowed_transitions(labels, scheme))
+    with torch.no_grad():
+        crf.transitions.mul_(5.0)  # strong, random preferences for illegal moves too
+    lengths = [9, 1, 2, 5, 8, 3, 7, 4] * 4
+    emissions, _, mask = make_batch(lengths, num_tags=len(labels), seed=12)
+    emissions = 4 * emissions
+    best = crf.decode(*layout(crf, emissions, mask))
+    ranked = crf.decode(*layout(crf, emissions, mask), nbest=5)
+    for path, length in zip(best, lengths):
+        assert len(path) == length and legal(scheme, [labels[k] for k in path])
+    assert all(legal(scheme, [labels[k] for k in path]) for paths in ranked for path in paths)
+
+
+def legal(scheme: str, tags: list[str]) -> bool:
+    """Whether a tag sequence is well-formed in the scheme, by the textbook rules."""
+    if scheme == "BIO":
+        return all(
+            not tag.startswith("I-") or (prev is not None and prev[2:] == tag[2:] and prev[0] in "BI")
+            for prev, tag in zip([None] + tags[:-1], tags)
+        )
+    if scheme == "BMES":
+        tags = [{"M": "I-W", "B": "B-W", "E": "E-W", "S": "S-W"}[t] for t in tags]
+    inside = None  # the type of the open entity
+    for tag in tags:
+        prefix, entity_type = tag[0], tag[2:]
+        if inside is None and prefix in "IE":
+            return False
+        if inside is not None and (prefix not in "IE" or entity_type != inside):
+            return False
+        inside = entity_type if prefix in "BI" else None
+    return inside is None
 
 
 def test_state_dict_round_trips_with_pytorch_crf():
@@ -313,7 +401,7 @@ def test_constrained_decode_matches_brute_force_over_allowed_paths(batch_first):
     crf = constrained_crf(batch_first)
     emissions, _, mask = make_batch(LENGTHS, seed=7)
     emissions[:, :, 2] += 3.0  # I-X everywhere looks best to the emissions
-    paths, scores = crf.decode(*layout(crf, emissions, mask), nbest=4)
+    paths, scores = crf.decode_with_scores(*layout(crf, emissions, mask), nbest=4)
     for b, length in enumerate(LENGTHS):
         expected = all_paths(crf, emissions[:length, b], allowed_only=True)[:4]
         assert paths[b] == [path for _, path in expected]
@@ -328,7 +416,7 @@ def test_constrained_decode_never_disallowed_even_with_huge_emissions():
     crf = constrained_crf()
     emissions, _, mask = make_batch([4, 3], seed=8)
     emissions[:, :, 2] += 1e5  # far beyond the -1e4 penalty: -inf in decoding still wins
-    paths, _ = crf.decode(emissions, mask)
+    paths = crf.decode(emissions, mask)
     assert all(crf.constraints.allows(path) for path in paths)
 
 
@@ -337,7 +425,7 @@ def test_decode_falls_back_when_no_path_is_allowed():
     # no sequence of length 1 is allowed: that one gets the best path under the -1e4 penalty.
     crf = make_crf(num_tags=2, constraints=allowed_transitions(["B-X", "E-X"], "BIOES"))
     emissions, _, mask = make_batch([4, 1], num_tags=2, seed=9)
-    paths, scores = crf.decode(emissions, mask)
+    paths, scores = crf.decode_with_scores(emissions, mask)
     assert paths[0] == [0, 1, 0, 1]
     assert scores[0].item() == pytest.approx(path_score(crf, emissions[:, 0], [0, 1, 0, 1]))
     penalised = [DISALLOWED_SCORE + crf.end_transitions[0], crf.start_transitions[1] + DISALLOWED_SCORE]
@@ -345,7 +433,7 @@ def test_decode_falls_back_when_no_path_is_allowed():
     assert paths[1] == [expected_tag] and math.isfinite(scores[1].item())
     tags = torch.tensor([paths[0], paths[1] + [0, 0, 0]]).T
     torch.testing.assert_close(crf.score(emissions, tags, mask), scores)
-    nbest_paths, nbest_scores = crf.decode(emissions, mask, nbest=3)
+    nbest_paths, nbest_scores = crf.decode_with_scores(emissions, mask, nbest=3)
     assert nbest_paths[0] == [[0, 1, 0, 1]] and torch.isneginf(nbest_scores[0, 1:]).all()
     assert nbest_paths[1] == [[expected_tag], [1 - expected_tag]]  # both, penalised, best first
 

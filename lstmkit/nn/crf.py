@@ -31,8 +31,9 @@ best partial scores per tag instead of one.
 
 Conventions follow kmkurn/pytorch-crf (``torchcrf``): same parameter names and shapes (its
 ``state_dict`` loads into ours), time-first tensors unless ``batch_first=True``, ``forward``
-returns the log-likelihood (negate it for a loss). Differences: ``decode`` also returns the
-path scores and can return n-best lists; optional allowed-transition constraints; padded
+returns the log-likelihood (negate it for a loss), ``decode`` returns the same list of tag
+lists. Additions: :meth:`CRF.decode_with_scores` also returns the path scores; ``decode`` can
+return n-best lists; optional allowed-transition constraints. Differences: padded
 positions are ignored whatever they hold (tags ``-100``, NaN emissions); a mask with gaps is
 rejected.
 
@@ -279,8 +280,8 @@ class CRF(nn.Module):
 
     def decode(
         self, emissions: Tensor, mask: Tensor | None = None, nbest: int = 1
-    ) -> tuple[list[list[int]], Tensor] | tuple[list[list[list[int]]], Tensor]:
-        """The best tag sequence(s) by the Viterbi algorithm.
+    ) -> list[list[int]] | list[list[list[int]]]:
+        """The best tag sequence of each sequence by the Viterbi algorithm, as ``torchcrf.CRF.decode``.
 
         Args:
             emissions: ``(T, B, K)`` (``(B, T, K)`` if ``batch_first``).
@@ -288,15 +289,29 @@ class CRF(nn.Module):
             nbest: how many best paths per sequence (``>= 1``).
 
         Returns:
-            ``nbest == 1``: ``(paths, scores)`` with ``paths[b]`` the best tag list of sequence
-            ``b`` (its true length) and ``scores (B,)`` their ``score(y)``.
-            ``nbest > 1``: ``paths[b]`` a list of up to ``nbest`` tag lists, best first, and
-            ``scores (B, nbest)``, ``-inf`` where a sequence has fewer than ``nbest`` (allowed)
-            paths. Scores equal what :meth:`score` gives the returned paths.
+            ``nbest == 1`` (pytorch-crf's own result, type and values): a list of ``B`` lists of
+            ints, ``paths[b]`` the best tags of sequence ``b``, of its true length.
+            ``nbest > 1``: a list of ``B`` lists, ``paths[b]`` up to ``nbest`` tag lists, best
+            first (fewer when the sequence has fewer (allowed) paths, but always at least one).
+            Use :meth:`decode_with_scores` to also get the paths' scores.
 
         With constraints, only allowed paths are returned; a sequence with no allowed path at
         all (its length cannot satisfy the rules) falls back to the best paths under the
         ``-1e4`` penalty of :meth:`forward`, so every sequence gets at least one path.
+        """
+        return self.decode_with_scores(emissions, mask, nbest)[0]
+
+    def decode_with_scores(
+        self, emissions: Tensor, mask: Tensor | None = None, nbest: int = 1
+    ) -> tuple[list[list[int]], Tensor] | tuple[list[list[list[int]]], Tensor]:
+        """:meth:`decode`'s paths together with their scores.
+
+        Returns:
+            ``(paths, scores)``: ``paths`` exactly as :meth:`decode` returns them, and
+            ``scores``: ``(B,)`` for ``nbest == 1``, the ``score(y)`` of each best path;
+            ``(B, nbest)`` for ``nbest > 1``, best first, ``-inf`` where a sequence has fewer
+            than ``nbest`` (allowed) paths. Scores equal what :meth:`score` gives the returned
+            paths (under the ``-1e4`` penalties for a sequence that had no allowed path).
         """
         if nbest < 1:
             raise ValueError(f"nbest must be at least 1, got {nbest}")
