@@ -26,10 +26,8 @@ from __future__ import annotations
 import csv
 import functools
 import importlib.util
-import os
 import random
 import re
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -159,6 +157,16 @@ DATASETS: dict[str, Dataset] = {
 }
 
 
+def _register_task_datasets() -> None:
+    """Add the other tasks' datasets (their modules import this one, so they come in last)."""
+    from lstmkit.data.datasets_sequences import SEQUENCE_DATASETS
+    from lstmkit.data.datasets_tagging import TAGGING_DATASETS
+    from lstmkit.data.datasets_timeseries import TIMESERIES_DATASETS
+
+    for dataset in [*TAGGING_DATASETS, *TIMESERIES_DATASETS, *SEQUENCE_DATASETS]:
+        DATASETS[dataset.name] = dataset
+
+
 def list_datasets() -> list[tuple[str, str]]:
     """``(name, description)`` of every bundled dataset, sorted by name."""
     return [(name, DATASETS[name].description) for name in sorted(DATASETS)]
@@ -206,16 +214,16 @@ def export_dataset(name: str, out_dir: str | Path, seed: int = 13) -> list[Path]
 
 
 def _write_csv_atomically(path: Path, header: list[str], rows) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+    """Write a CSV file (``header`` then ``rows``) atomically, with the umask's mode (0644 under 022)."""
+    from lstmkit.files import atomic_write
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", encoding="utf-8", newline="") as f:
             writer = csv.writer(f, lineterminator="\n")
             writer.writerow(header)
             writer.writerows(rows)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    atomic_write(path, write)
 
 
 # --------------------------------------------------------------------------- People's Daily
@@ -286,3 +294,6 @@ def peoples_daily_sentences() -> list[str]:
     unlabelled Chinese text, e.g. to pretrain character vectors.
     """
     return list(_peoples_daily_sentences())
+
+
+_register_task_datasets()
