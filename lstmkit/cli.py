@@ -6,7 +6,6 @@ Every error a user can cause is a :class:`lstmkit.errors.LstmkitError`; it is pr
 
 from __future__ import annotations
 
-import csv
 import functools
 import json
 import sys
@@ -20,7 +19,7 @@ from lstmkit.errors import LstmkitError
 
 app = typer.Typer(
     name="lstmkit",
-    help="Train, evaluate, explain and serve LSTM sequence models.",
+    help="Train, evaluate and use LSTM sequence models.",
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -28,9 +27,6 @@ app = typer.Typer(
 )
 datasets_app = typer.Typer(help="Bundled datasets: list them or export one as CSV files.", no_args_is_help=True)
 app.add_typer(datasets_app, name="datasets")
-
-DEMOS = {"sentiment": "Chinese review sentiment (chn-reviews), character-level BiLSTM"}
-
 
 def user_errors(command):
     """Turn user errors into one clear line and exit code 2."""
@@ -59,31 +55,32 @@ def _version(value: bool) -> None:
 def main_options(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
 ) -> None:
-    """Train, evaluate, explain and serve LSTM sequence models."""
+    """Train, evaluate and use LSTM sequence models."""
 
 
-def _print_metrics(title: str, metrics: dict) -> None:
-    flat = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
-    typer.echo(title + ": " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
-                                        for k, v in flat.items()))
+SET_HELP = ("KEY=VALUE: one setting, e.g. model.hidden_size=256 (repeat --set for more; an unknown key "
+            "lists the valid ones; every key is in the task's guide under docs/).")
+DATA_SET_HELP = ("data.KEY=VALUE: read the file with other data settings, e.g. data.text_column=review "
+                 "(repeat --set for more); the model itself is unchanged.")
 
 
 # ---------------------------------------------------------------------- train
 @app.command()
 @user_errors
 def train(
-    task: str = typer.Argument(..., help="text-classifier"),
+    task: str = typer.Argument(..., help="The task: text-classifier."),
     train_path: Path = typer.Option(..., "--train", help="Training data file."),
     valid_path: Optional[Path] = typer.Option(None, "--valid", help="Validation file (default: 10% of --train)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Run folder (default: runs/TASK)."),
     config: Optional[Path] = typer.Option(None, "--config", help="YAML file of settings."),
-    overrides: Optional[list[str]] = typer.Option(None, "--set", help="key=value, e.g. model.hidden_size=256."),
+    overrides: Optional[list[str]] = typer.Option(None, "--set", metavar="KEY=VALUE", help=SET_HELP),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Shortcut for --set train.epochs=N."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Shortcut for --set train.seed=N."),
     device: Optional[str] = typer.Option(None, "--device", help="auto, cpu or cuda."),
 ) -> None:
     """Train a model; writes OUT/model, OUT/checkpoints, OUT/logs/metrics.csv and OUT/plots."""
     from lstmkit.config import build_config
+    from lstmkit.metrics import metrics_line
     from lstmkit.tasks import get_task_class
 
     cls = get_task_class(task)
@@ -98,7 +95,7 @@ def train(
     valid = estimator.read_data(valid_path) if valid_path is not None else None
     estimator.fit(X, y, valid=valid, out_dir=out, progress_bar=True)
     estimator.save(out / "model", metrics={"valid": estimator.valid_metrics_})
-    _print_metrics("validation", estimator.valid_metrics_)
+    typer.echo(metrics_line("validation", estimator.valid_metrics_))
     typer.echo(f"model saved to {out / 'model'}")
 
 
@@ -109,75 +106,65 @@ def evaluate(
     model_dir: Path = typer.Argument(..., help="A model folder written by `lstmkit train`."),
     data: Path = typer.Option(..., "--data", help="Labelled data file in the task's format."),
     as_json: bool = typer.Option(False, "--json", help="Print exactly one JSON object."),
+    overrides: Optional[list[str]] = typer.Option(None, "--set", metavar="data.KEY=VALUE", help=DATA_SET_HELP),
 ) -> None:
     """Score a model on a labelled file."""
     from lstmkit.io import load
+    from lstmkit.metrics import metrics_line
 
-    estimator = load(model_dir)
+    estimator = load(model_dir).with_data_settings(list(overrides or []))
     X, y = estimator.read_data(data)
     metrics = estimator.evaluate(X, y, source=data)
     if as_json:
         typer.echo(json.dumps(metrics, ensure_ascii=False))
         return
-    _print_metrics(f"{data}", metrics)
+    typer.echo(metrics_line(f"{data}", metrics))
     for label, row in metrics.get("per_class", {}).items():
         typer.echo(f"  {label:>12}  precision={row['precision']:.4f} recall={row['recall']:.4f} "
                    f"f1={row['f1']:.4f} support={row['support']}")
 
 
 # ---------------------------------------------------------------------- predict
+UNKNOWN_WARNING_SHARE = 0.5
+"""``predict`` warns on stderr when more than this share of an input's tokens is unknown to the model."""
+
+
 @app.command()
 @user_errors
 def predict(
     model_dir: Path = typer.Argument(..., help="A model folder written by `lstmkit train`."),
-    more_texts: Optional[list[str]] = typer.Argument(None, hidden=True),
+    more_texts: Optional[list[str]] = typer.Argument(None, hidden=True, metavar=""),
     texts: Optional[list[str]] = typer.Option(None, "--text", help="Text(s) to label: --text A B C."),
-    input_path: Optional[Path] = typer.Option(None, "--input", help="File of inputs (CSV/TSV/JSONL/TXT)."),
+    input_path: Optional[Path] = typer.Option(None, "--input", help="File of inputs in the task's format."),
     output: Optional[Path] = typer.Option(None, "--output", help="Write predictions to .csv, .tsv or .jsonl."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object per input (JSON Lines)."),
+    overrides: Optional[list[str]] = typer.Option(None, "--set", metavar="data.KEY=VALUE", help=DATA_SET_HELP),
 ) -> None:
-    """Label texts given on the command line or in a file."""
-    from lstmkit.data.readers import read_texts
-    from lstmkit.errors import DataError
+    """Predict for texts given on the command line or for the inputs in a file."""
     from lstmkit.io import load
+    from lstmkit.predictions import check_output_path, write_records
 
-    inputs = list(texts or []) + list(more_texts or [])
-    if bool(inputs) == (input_path is not None):
+    given = list(texts or []) + list(more_texts or [])
+    if bool(given) == (input_path is not None):
         raise LstmkitError("give either --text TEXT ... or --input PATH (one of them)")
-    estimator = load(model_dir)
-    if input_path is not None:
-        column = estimator.config_.data.text_column
-        inputs = read_texts(input_path, text_column=column)
-    records = [{"text": text, **rec} for text, rec in zip(inputs, estimator.predict_records(inputs))]
     if output is not None:
-        suffix = output.suffix.lower()
-        if suffix not in (".csv", ".tsv", ".jsonl"):
-            raise DataError("--output must end in .csv, .tsv or .jsonl", path=output)
-        write_records(records, output)
+        check_output_path(output)
+    estimator = load(model_dir).with_data_settings(list(overrides or []))
+    inputs = estimator.read_inputs(input_path) if input_path is not None else estimator.inputs_from_texts(given)
+    records = estimator.predict_records(inputs)
+    for n, record in enumerate(records, start=1):
+        if record.get("unknown_share", 0) > UNKNOWN_WARNING_SHARE:
+            typer.echo(f"warning: input {n}: {record['unknown_share']:.0%} of its tokens are unknown to the model "
+                       "(is it the language and kind of text the model was trained on?)", err=True)
+    if output is not None:
+        write_records(records, output, table_row=estimator.table_row)
         typer.echo(f"{len(records)} predictions written to {output}", err=True)
     elif as_json:
-        for rec in records:
-            typer.echo(json.dumps(rec, ensure_ascii=False))
+        for record in records:
+            typer.echo(json.dumps(record, ensure_ascii=False))
     else:
-        for rec in records:
-            typer.echo(f"{rec['label']}\t{rec['probabilities'][rec['label']]:.3f}\t{rec['text']}")
-
-
-def write_records(records: list[dict], path: Path) -> None:
-    """Predictions as JSON Lines, or as CSV/TSV with one ``prob_<label>`` column per label."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as f:
-        if path.suffix.lower() == ".jsonl":
-            for rec in records:
-                f.write(json.dumps(rec, ensure_ascii=False) + "\n")
-        else:
-            labels = list(records[0]["probabilities"]) if records else []
-            writer = csv.writer(f, delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
-            writer.writerow(["text", "label"] + [f"prob_{label}" for label in labels])
-            for rec in records:
-                writer.writerow([rec["text"], rec["label"]] + [rec["probabilities"][lab] for lab in labels])
-    tmp.replace(path)
+        for record in records:
+            typer.echo(estimator.format_record(record))
 
 
 # ---------------------------------------------------------------------- datasets
@@ -205,42 +192,28 @@ def datasets_export(
 
 
 # ---------------------------------------------------------------------- demo
-DEMO_SENTENCES = [
-    "房间很干净，服务也很热情，下次还会再来。",
-    "太失望了，质量很差，再也不买了。",
-    "这本书写得不错，值得一读。",
-    "酒店位置偏僻，早餐难吃，隔音很差。",
-    "屏幕很清晰，电池也耐用，总体满意。",
-]
+def _demo_help() -> str:
+    from lstmkit.tasks import all_demos
+
+    return "Which demo: " + "; ".join(f"{name} ({demo.description})" for name, (_, demo) in all_demos().items())
 
 
 @app.command()
 @user_errors
 def demo(
-    name: str = typer.Argument(..., help="sentiment"),
+    name: str = typer.Argument(..., help=_demo_help()),
     out: Optional[Path] = typer.Option(None, "--out", help="Run folder (default: runs/demo-NAME)."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="Override the number of epochs."),
+    overrides: Optional[list[str]] = typer.Option(None, "--set", metavar="KEY=VALUE", help=SET_HELP),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="Shortcut for --set train.epochs=N."),
 ) -> None:
     """Train a bundled demo end to end and show what it learned."""
-    if name not in DEMOS:
-        raise LstmkitError(f"unknown demo {name!r}; available: {', '.join(DEMOS)}")
-    from lstmkit.data.datasets import export_dataset, load_dataset
-    from lstmkit.tasks.text import TextClassifier
+    from lstmkit.tasks import all_demos, get_demo
 
+    run = get_demo(name)
     out = out or Path("runs") / f"demo-{name}"
-    typer.echo(f"demo {name}: {DEMOS[name]}; run folder {out}")
-    splits = load_dataset("chn-reviews")
-    export_dataset("chn-reviews", out / "data")
-    typer.echo("data: " + ", ".join(f"{k} {len(v[0])}" for k, v in splits.items()) + f" (CSV in {out / 'data'})")
-    params = {"epochs": epochs} if epochs is not None else {}
-    clf = TextClassifier(**params).fit(*splits["train"], valid=splits["valid"], out_dir=out, progress_bar=True)
-    test = clf.evaluate(*splits["test"])
-    clf.save(out / "model", metrics={"valid": clf.valid_metrics_, "test": test})
-    _print_metrics("validation", clf.valid_metrics_)
-    _print_metrics("test", test)
-    for text, rec in zip(DEMO_SENTENCES, clf.predict_records(DEMO_SENTENCES)):
-        typer.echo(f"  {rec['label']} {rec['probabilities'][rec['label']]:.3f}  {text}")
-    typer.echo(f"model saved to {out / 'model'}; try: lstmkit predict {out / 'model'} --text 房间很干净")
+    settings = list(overrides or []) + ([f"train.epochs={epochs}"] if epochs is not None else [])
+    typer.echo(f"demo {name}: {all_demos()[name][1].description}; run folder {out}")
+    run(out, settings, typer.echo)
 
 
 def main() -> None:

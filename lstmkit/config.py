@@ -148,17 +148,22 @@ def _nest_dotted(d: Mapping) -> dict:
     return out
 
 
-def config_from_dict(cls: type[C], d: Mapping, source: str = "config") -> C:
+def config_from_dict(cls: type[C], d: Mapping, source: str = "config", strict: bool = False) -> C:
     """Build config class ``cls`` from a nested dict, converting and checking every value.
 
     Missing keys keep their defaults. Dotted keys (``"model.hidden_size"``) are also
     accepted. Strings are parsed by the field's type, so ``"1e-3"`` becomes a float.
     ``source`` (a file name, "--set") is named in errors.
+
+    ``strict=True`` is for Python values (estimator parameters): nothing is parsed from
+    text, so the string ``"none"`` stays a string (and is refused where a number or None
+    is expected) and ``"a,b"`` is not split into a list; a value of the wrong type is an
+    error naming the key.
     """
-    return _from_dict(cls, d, source, prefix="", root=cls)
+    return _from_dict(cls, d, source, prefix="", root=cls, strict=strict)
 
 
-def _from_dict(cls: type[C], d: Mapping, source: str, prefix: str, root: type) -> C:
+def _from_dict(cls: type[C], d: Mapping, source: str, prefix: str, root: type, strict: bool = False) -> C:
     """:func:`config_from_dict` for the section at dotted ``prefix`` ("model.") of ``root``."""
     if not isinstance(d, Mapping):
         where = f"'{prefix.rstrip('.')}'" if prefix else "the top level"
@@ -173,9 +178,9 @@ def _from_dict(cls: type[C], d: Mapping, source: str, prefix: str, root: type) -
             raise _unknown_key(key, source, root)
         f, tp = fields[name]
         if _is_section(tp):
-            kwargs[name] = _from_dict(tp, value, source, f"{key}.", root)
+            kwargs[name] = _from_dict(tp, value, source, f"{key}.", root, strict)
         else:
-            kwargs[name] = _convert(value, tp, key, source)
+            kwargs[name] = (_convert_python if strict else _convert)(value, tp, key, source)
     for name, (f, tp) in fields.items():
         no_default = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         if no_default and name not in kwargs:
@@ -301,6 +306,72 @@ def _convert(value: Any, tp: Any, key: str, source: str) -> Any:
             return value
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return str(value)  # a column called 2020
+        raise fail(f"expected a string, got {value!r}")
+    if tp is Path:
+        if isinstance(value, (str, Path)):
+            return Path(value)
+        raise fail(f"expected a path, got {value!r}")
+    raise TypeError(f"config field '{key}' has a type lstmkit cannot convert: {tp!r}")
+
+
+def _convert_python(value: Any, tp: Any, key: str, source: str) -> Any:
+    """Check a Python ``value`` against type ``tp`` without parsing text (see ``strict``)."""
+    import numbers
+
+    def fail(reason: str) -> InvalidValue:
+        return InvalidValue(key, reason, source)
+
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if tp is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for option in (a for a in args if a is not type(None)):
+            try:
+                return _convert_python(value, option, key, source)
+            except InvalidValue as err:
+                errors.append(err.reason)
+        raise fail("; ".join(errors) if value is not None else "must not be None")
+    if value is None:
+        raise fail("must not be None")
+    if origin is Literal:
+        for choice in args:
+            if type(value) is type(choice) and value == choice:
+                return choice
+        raise fail(_choices_reason(value, tp))
+    if origin in (list, tuple):
+        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)) and not hasattr(value, "tolist"):
+            raise fail(f"expected a list, got {value!r}")
+        items = value.tolist() if hasattr(value, "tolist") else list(value)
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            if len(items) != len(args):
+                raise fail(f"expected {len(args)} items, got {len(items)}")
+            return tuple(_convert_python(v, a, key, source) for v, a in zip(items, args))
+        converted = [_convert_python(v, args[0] if args else Any, key, source) for v in items]
+        return tuple(converted) if origin is tuple else converted
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise fail(f"expected a mapping, got {value!r}")
+        k_tp, v_tp = args or (Any, Any)
+        return {_convert_python(k, k_tp, key, source): _convert_python(v, v_tp, key, source)
+                for k, v in value.items()}
+    if tp is bool:
+        if isinstance(value, bool) or type(value).__name__ == "bool_":
+            return bool(value)
+        raise fail(f"expected True or False, got {value!r}")
+    if tp is int:
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool) and type(value).__name__ != "bool_":
+            return int(value)
+        raise fail(f"expected an integer, got {value!r}")
+    if tp is float:
+        if isinstance(value, numbers.Real) and not isinstance(value, bool) and type(value).__name__ != "bool_":
+            return float(value)
+        raise fail(f"expected a number, got {value!r}")
+    if tp is str:
+        if isinstance(value, str):
+            return value
         raise fail(f"expected a string, got {value!r}")
     if tp is Path:
         if isinstance(value, (str, Path)):

@@ -51,3 +51,9 @@ def confusion(y_true: Sequence[str], y_pred: Sequence[str],
     """Confusion counts: ``matrix[i][j]`` = examples of class ``labels[i]`` predicted ``labels[j]``."""
     labels = _labels(y_true, y_pred, labels)
     return [[int(c) for c in row] for row in confusion_matrix(y_true, y_pred, labels=labels)]
+
+
+def metrics_line(title: str, metrics: dict) -> str:
+    """``"validation: loss=0.3100, accuracy=0.8700, n=1736"``: the numbers of ``metrics`` on one line."""
+    flat = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return title + ": " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in flat.items())

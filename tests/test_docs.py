@@ -12,8 +12,19 @@
 - The config table of docs/text-classification.md lists every key of ``TextClassifierConfig``
   with its type and default.
 
-The output the docs show under a command is not checked (it changes with the model); after a
-change, ``python tests/test_docs.py --refresh`` reruns the documents and rewrites it.
+- The output a document shows under a ``$ lstmkit`` command must be what the command prints
+  (:func:`output_differences`): line by line, where numbers with a decimal point (metrics,
+  probabilities: they change with thread counts and hardware) only need to be numbers, while
+  integers (counts, supports, epochs) and all the words must be exact. A ``...`` in a shown
+  line stands for any text; a line that is just ``...`` for any number of lines. After a
+  change to the model, ``python tests/test_docs.py --refresh`` reruns the documents and
+  rewrites the shown output.
+- Every error message quoted in a ``| problem | message |`` table must be one the code can
+  print: it must match an f-string of the ``lstmkit`` sources (its literal parts exactly, its
+  ``{...}`` parts any text; module-level string constants are filled in).
+- In blocks skipped because they need ``make demo``, the files passed to ``--data`` /
+  ``--input`` must be ones ``make demo`` writes (under ``runs/demo-sentiment/``) or files of
+  the repository.
 
 Training in the docs is tiny (200 reviews, small hidden sizes); the test runs torch on one
 thread because on a busy two-core machine torch's default threads slow tiny models tenfold.
@@ -21,6 +32,7 @@ thread because on a busy two-core machine torch's default threads slow tiny mode
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import os
 import re
@@ -179,8 +191,13 @@ def run_document(markdown: str, name: str, workdir: Path) -> dict[int, str]:
 
 
 @pytest.mark.parametrize("path", DOCUMENTS, ids=[str(p.relative_to(ROOT)) for p in DOCUMENTS])
-def test_every_example_runs(path, tmp_path):
-    run_document(path.read_text(encoding="utf-8"), str(path.relative_to(ROOT)), tmp_path)
+def test_every_example_runs_and_prints_what_the_docs_show(path, tmp_path):
+    markdown, name = path.read_text(encoding="utf-8"), str(path.relative_to(ROOT))
+    outputs = run_document(markdown, name, tmp_path)
+    problems = [f"{name}, line {line}: {problem}"
+                for line, shown in shown_outputs(markdown).items() if line in outputs
+                for problem in [output_differences(shown, shown_output(outputs[line]))] if problem]
+    assert not problems, "\n".join(problems) + "\n(rerun `python tests/test_docs.py --refresh` if the change is right)"
 
 
 # ---------------------------------------------------------------------- the harness itself
@@ -343,6 +360,194 @@ def test_example_files():
     shown = [yaml.safe_load(b.code) for b in code_blocks(GUIDE.read_text(encoding="utf-8"))
              if b.language == "yaml"]
     assert yaml.safe_load((EXAMPLES / "config.yaml").read_text(encoding="utf-8")) in shown
+
+
+# ---------------------------------------------------------------------- shown output
+def shown_outputs(markdown: str) -> dict[int, list[str]]:
+    """The output lines a document shows under each ``$ lstmkit`` command that shows some, by the
+    document line (1-based) of its ``$``; as in :func:`refresh_outputs`."""
+    shown: dict[int, list[str]] = {}
+    for block in code_blocks(markdown):
+        if block.language not in SHELL_LANGUAGES or block.skip:
+            continue
+        lines = block.code.splitlines()
+        commands = shell_commands(block.code)
+        for command, following in zip(commands, [*[c.first for c in commands[1:]], len(lines)]):
+            output = [line.rstrip() for line in lines[command.last + 1:following] if line.strip()]
+            if output and lstmkit_argv(command.text) is not None:
+                shown[block.line + command.first] = output
+    return shown
+
+
+_DECIMAL = r"[-+]?\d+\.\d+(?:[eE][-+]?\d+)?"
+
+
+def _line_pattern(shown: str) -> re.Pattern:
+    """A shown line as a regex: decimals -> any decimal, ``...`` -> any text, the rest literal."""
+    parts = []
+    for piece in re.split(r"(\.\.\.|" + _DECIMAL + ")", shown):
+        if piece == "...":
+            parts.append(".*")
+        elif re.fullmatch(_DECIMAL, piece):
+            parts.append(_DECIMAL)
+        else:
+            parts.append(re.escape(piece))
+    return re.compile("".join(parts))
+
+
+def output_differences(shown: list[str], printed: list[str]) -> str | None:
+    """None when ``printed`` (a command's output lines) fits ``shown`` (what the doc shows), else
+    what differs. See the module docstring for the rules."""
+    def fits(i: int, j: int) -> bool:  # shown[i:] against printed[j:]
+        if i == len(shown):
+            return j == len(printed)
+        if shown[i].strip() == "...":
+            return any(fits(i + 1, k) for k in range(j, len(printed) + 1))
+        return j < len(printed) and bool(_line_pattern(shown[i]).fullmatch(printed[j])) and fits(i + 1, j + 1)
+
+    if fits(0, 0):
+        return None
+    return ("the output shown is not what the command prints\n  shown:   " + "\n           ".join(shown)
+            + "\n  printed: " + "\n           ".join(printed))
+
+
+def test_output_comparison_allows_varying_decimals_only():
+    shown = ["docs/examples/test.csv: accuracy=0.9833, macro_f1=0.9830, n=60",
+             "           neg  precision=1.0000 recall=0.9706 f1=0.9851 support=34"]
+    same = ["docs/examples/test.csv: accuracy=1.0000, macro_f1=1.0000, n=60",
+            "           neg  precision=1.0000 recall=1.0000 f1=1.0000 support=34"]
+    assert output_differences(shown, same) is None
+    assert output_differences(shown, [same[0].replace("n=60", "n=61"), same[1]])  # counts are exact
+    assert output_differences(shown, [same[0].replace("accuracy", "acc"), same[1]])  # words are exact
+    assert output_differences(shown, same[:1])  # a missing line
+    assert output_differences(shown, same + ["extra"])  # an extra line
+    assert output_differences(["pos\t0.998\tThe staff was friendly."], ["pos\t1\tThe staff was friendly."])
+    assert output_differences(["{\"n\": 60, ...}"], ['{"n": 60, "accuracy": 0.5}']) is None
+    assert output_differences(["first", "...", "last"], ["first", "a", "b", "last"]) is None
+    assert output_differences(["first", "...", "last"], ["first", "last"]) is None
+    assert output_differences(["first", "...", "last"], ["first", "a"])
+
+
+def test_shown_outputs_are_found_under_their_commands():
+    markdown = "```console\n$ lstmkit a\nold\n\n$ lstmkit b\n$ make c\nkept\n```\n"
+    assert shown_outputs(markdown) == {2: ["old"]}
+    assert shown_outputs(SAMPLE) == {14: ["validation: accuracy=1.0"]}
+
+
+# ---------------------------------------------------------------------- quoted error messages
+SOURCES = sorted((ROOT / "lstmkit").rglob("*.py"))
+
+
+def _module_constants(tree: ast.Module) -> dict[str, str]:
+    """Module-level ``NAME = "text"`` assignments (to fill in ``{NAME}`` in f-strings)."""
+    constants = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    constants[target.id] = node.value.value
+    return constants
+
+
+def message_patterns(paths=SOURCES) -> list[re.Pattern]:
+    """Every f-string / string literal of the sources with at least 8 letters of fixed text, as a
+    regex: literal parts exact, ``{...}`` parts any text (a module-level string constant: its text)."""
+    patterns = []
+    for path in paths:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        constants = _module_constants(tree)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.JoinedStr):
+                parts, fixed = [], ""
+                for value in node.values:
+                    if isinstance(value, ast.Constant):
+                        parts.append(re.escape(value.value))
+                        fixed += value.value
+                    elif isinstance(value.value, ast.Name) and value.value.id in constants \
+                            and value.conversion == -1 and value.format_spec is None:
+                        parts.append(re.escape(constants[value.value.id]))
+                        fixed += constants[value.value.id]
+                    else:
+                        parts.append(".+?")
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                parts, fixed = [re.escape(node.value)], node.value
+            else:
+                continue
+            if sum(ch.isalpha() for ch in fixed) >= 8:
+                patterns.append(re.compile("".join(parts), re.DOTALL))
+    return patterns
+
+
+def quoted_error_messages(markdown: str) -> list[tuple[int, str]]:
+    """``(line, message)`` of each backquoted ``error: ...`` in a ``| problem | message |`` table."""
+    found, in_table = [], False
+    for number, line in enumerate(markdown.splitlines(), start=1):
+        cells = [c.strip() for c in line.strip().strip("|").split("|")] if line.startswith("|") else []
+        if cells[:2] == ["problem", "message"]:
+            in_table = True
+        elif not cells:
+            in_table = False
+        elif in_table:
+            found += [(number, m) for m in re.findall(r"`error: ([^`]+)`", line)]
+    return found
+
+
+def _without_location(message: str) -> str:
+    """What DataError adds before a message: ``file`` or ``file, line N``, then ``: ``."""
+    return re.sub(r"^[^\s:]+(?:, line \d+)?: ", "", message, count=1)
+
+
+def can_be_printed(message: str, patterns: list[re.Pattern]) -> bool:
+    return any(p.fullmatch(m) for m in {message, _without_location(message)} for p in patterns)
+
+
+@pytest.mark.parametrize("path", DOCUMENTS, ids=[str(p.relative_to(ROOT)) for p in DOCUMENTS])
+def test_quoted_error_messages_are_ones_the_code_prints(path):
+    patterns = message_patterns()
+    wrong = [f"{path.name}, line {line}: `error: {message}`"
+             for line, message in quoted_error_messages(path.read_text(encoding="utf-8"))
+             if not can_be_printed(message, patterns)]
+    assert not wrong, "no f-string in lstmkit/ prints these (grep the code for the real message):\n" + "\n".join(wrong)
+
+
+def test_the_message_check_tells_real_from_drifted(tmp_path):
+    source = tmp_path / "m.py"
+    source.write_text('_USE = "(use .csv or .tsv)"\n'
+                      'def f(path, n, ext):\n'
+                      '    raise DataError(f"expected {n} fields as in the header", path, 3)\n'
+                      '    raise DataError(f"unknown file type {ext!r} {_USE}", path)\n')
+    patterns = message_patterns([source])
+    assert can_be_printed("train.csv, line 3: expected 2 fields as in the header", patterns)
+    assert can_be_printed("train.xlsx: unknown file type '.xlsx' (use .csv or .tsv)", patterns)
+    assert not can_be_printed("train.csv, line 3: expected 2 columns as in the header", patterns)
+    assert not can_be_printed("train.xlsx: unknown file type '.xlsx' (use .csv, .tsv or .jsonl)", patterns)
+    table = "| problem | message |\n|---|---|\n| x | `error: a.csv: oops` |\n\n| `error: not: me` |\n"
+    assert quoted_error_messages(table) == [(3, "a.csv: oops")]
+
+
+# ---------------------------------------------------------------------- paths in skipped blocks
+DEMO_OUT = "runs/demo-sentiment"
+# What `lstmkit demo sentiment` writes (lstmkit/tasks/text/demo.py: the model, and
+# export_dataset("chn-reviews", out / "data")).
+DEMO_WRITES = {f"{DEMO_OUT}/model", *(f"{DEMO_OUT}/data/{split}.csv" for split in ("train", "valid", "test"))}
+
+
+@pytest.mark.parametrize("path", DOCUMENTS, ids=[str(p.relative_to(ROOT)) for p in DOCUMENTS])
+def test_skipped_blocks_use_files_make_demo_writes(path):
+    """Bug caught: the guide evaluating ``data/chn-reviews/test.csv`` after ``make demo``, which
+    writes ``runs/demo-sentiment/data/``."""
+    for block in code_blocks(path.read_text(encoding="utf-8")):
+        if not block.skip:
+            continue
+        for command in shell_commands(block.code):
+            argv = shlex.split(command.text)
+            if argv[:1] != ["lstmkit"]:
+                continue
+            files = [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg in ("--data", "--input")]
+            files += [arg for arg in argv[2:3] if arg.startswith(DEMO_OUT)]  # the model folder
+            for file in files:
+                assert file in DEMO_WRITES or (ROOT / file).exists(), \
+                    f"{path.name}, line {block.line}: {file} is neither written by make demo nor in the repository"
 
 
 # ---------------------------------------------------------------------- refreshing shown output

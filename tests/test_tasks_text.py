@@ -72,6 +72,68 @@ def test_lexicon_is_cross_fitted_in_training_and_saved_whole(fitted, tmp_path):
     torch.testing.assert_close(load(tmp_path / "model").network_.lexicon.table, lexicon.table)
 
 
+def test_training_loss_reads_each_texts_cross_fitted_fold():
+    """training_loss dropping fold= would let training texts see their own label in the lexicon."""
+    import torch.nn.functional as F
+
+    texts, labels = english_reviews(60)
+    clf = TextClassifier(**TINY)
+    clf.config_ = clf.resolved_config()
+    clf._prepare(texts, labels)
+    net = clf._build_network().eval()  # eval: no dropout, so the losses compare exactly
+    batch = next(iter(clf._loader(texts, labels, train=True)))
+    folded, _ = net.lstm_branch(batch["ids"], batch["lengths"], batch["fold"])
+    whole, _ = net.lstm_branch(batch["ids"], batch["lengths"])
+    loss = net.training_loss(batch)
+    torch.testing.assert_close(loss, F.cross_entropy(folded, batch["labels"]))
+    assert not torch.allclose(loss, F.cross_entropy(whole, batch["labels"]))
+
+
+def test_labels_keep_their_type_and_match_a_files_text(tmp_path):
+    """Integer labels (pandas reads 0/1 columns as int64) crashed evaluate on a file."""
+    import pandas as pd
+
+    from lstmkit.data.readers import read_text_classification
+
+    texts, labels = english_reviews(120)
+    ints = pd.Series([1 if label == "pos" else 0 for label in labels])  # int64
+    clf = TextClassifier(**{**TINY, "epochs": 3}).fit(pd.Series(texts), ints, valid=(texts[:20], ints[:20]))
+    assert clf.labels_ == [0, 1] and all(type(p) is int for p in clf.predict(texts[:5]))
+    clf.save(tmp_path / "model")
+    same = load(tmp_path / "model")
+    assert same.labels_ == [0, 1] and same.predict(texts[:5]) == clf.predict(texts[:5])
+    (tmp_path / "t.csv").write_text("text,label\ngood clean room,1\nawful rude staff,0\nbad,2\n", encoding="utf-8")
+    file_texts, file_labels = read_text_classification(tmp_path / "t.csv")
+    assert same.evaluate(file_texts[:2], file_labels[:2])["n"] == 2  # "1" is the label 1
+    with pytest.raises(DataError, match=r"t\.csv, line 4: unknown label '2'; the model knows: 0, 1"):
+        same.evaluate(file_texts, file_labels)
+    with pytest.raises(DataError, match="unknown label '2' in example 1"):
+        same.evaluate(["bad"], [2])
+
+
+def test_empty_text_is_an_error_not_a_prediction(fitted):
+    """An empty text got a confident label."""
+    for bad in ([""], ["good", "   "]):
+        with pytest.raises(DataError, match="is empty"):
+            fitted.predict(bad)
+
+
+def test_records_report_unknown_tokens_and_truncation(fitted):
+    """English on a Chinese model gave near-random labels with no hint."""
+    known, unknown = fitted.predict_records(["good clean room", "zzz qqq good"])
+    assert known["unknown_share"] == 0.0 and unknown["unknown_share"] == round(2 / 3, 4)
+    long = " ".join(["good"] * (fitted.config_.data.max_length + 1))
+    assert fitted.predict_records([long])[0]["truncated"] and not known["truncated"]
+
+
+def test_a_dataframe_gives_its_text_column(fitted):
+    """list(DataFrame) gave the column names as texts."""
+    import pandas as pd
+
+    frame = pd.DataFrame({"label": ["pos", "neg"], "text": ["good clean", "awful rude"]})
+    assert fitted.predict(frame) == fitted.predict(["good clean", "awful rude"])
+
+
 def test_three_labels_get_three_lexicon_columns_per_ngram_order():
     import random
 
@@ -116,7 +178,7 @@ def test_weights_that_do_not_fit_the_config_are_a_model_folder_error(fitted, tmp
 
 def test_init_only_stores_and_fit_returns_self():
     clf = TextClassifier(hidden_size=8)
-    assert clf.params == {"hidden_size": 8} and not hasattr(clf, "network_")
+    assert clf.hidden_size == 8 and clf.get_params()["hidden_size"] == 8 and not hasattr(clf, "network_")
     texts, labels = english_reviews(40)
     clf = TextClassifier(**{**TINY, "epochs": 1})
     assert clf.fit(texts, labels, valid=english_reviews(10, 5)) is clf
@@ -179,7 +241,7 @@ def test_network_ignores_padding(pooling, cell):
     """Logits of a text must not change when the batch around it is padded longer."""
     torch.manual_seed(0)
     cfg = TextModelConfig(embedding_dim=8, hidden_size=8, pooling=pooling, cell=cell, ngram_buckets=100, bigram_dim=4)
-    net = TextClassifierNet(50, ["a", "b"], cfg).eval()
+    net = TextClassifierNet(50, 2, cfg).eval()
     torch.nn.init.normal_(net.lexicon.table)
     ids = torch.randint(2, 50, (1, 6))
     alone = net(ids, torch.tensor([6]))

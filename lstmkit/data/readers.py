@@ -172,7 +172,10 @@ def _read_table(
         for column in columns:
             if column not in header:
                 raise DataError(
-                    f"no column {column!r} (columns: {', '.join(map(repr, header))})", path, 1
+                    f"no column {column!r} (columns: {', '.join(map(repr, header))});"
+                    f" name yours with --set {_option(column, text_column)}=NAME",
+                    path,
+                    1,
                 )
         text_at = header.index(text_column)
         label_at = header.index(label_column) if label_column is not None else -1
@@ -203,6 +206,11 @@ def _read_table(
     return texts, labels
 
 
+def _option(column: str, text_column: str) -> str:
+    """The setting that names ``column``: ``data.text_column`` or ``data.label_column``."""
+    return "data.text_column" if column == text_column else "data.label_column"
+
+
 # --------------------------------------------------------------------------- JSON Lines
 
 
@@ -228,7 +236,12 @@ def _read_jsonl(
         for column in columns:
             if column not in record:
                 keys = ", ".join(map(repr, record)) or "none"
-                raise DataError(f"no key {column!r} (keys: {keys})", path, line)
+                raise DataError(
+                    f"no key {column!r} (keys: {keys}); name yours with --set"
+                    f" {_option(column, text_column)}=NAME",
+                    path,
+                    line,
+                )
         text = _json_string(record[text_column], text_column, path, line)
         texts.append(_clean_text(text, text_column, path, line))
         if label_column is not None:

@@ -1,22 +1,64 @@
-"""The task registry: a task name from the CLI or a model folder's config.json -> its estimator class.
+"""The task registry: a task name (from the CLI or a model folder's config.json) -> its estimator
+class, and the demos each task offers (``lstmkit demo NAME``).
 
-A new task plugs in by adding a module under ``lstmkit/tasks/`` and one line here.
+A new task plugs in by adding a package under ``lstmkit/tasks/`` and one entry here (see
+``docs/writing-a-task.md``). Classes and demos are named by ``"module:attribute"`` and imported
+on first use, so ``lstmkit --help`` stays fast.
 """
 
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass, field
 
 from lstmkit.errors import LstmkitError
 
-TASKS: dict[str, str] = {
-    "text-classifier": "lstmkit.tasks.text:TextClassifier",
+
+@dataclass(frozen=True)
+class Demo:
+    """``lstmkit demo NAME``: ``run(out_dir, overrides, echo)`` trains and shows a bundled example."""
+
+    description: str
+    run: str
+    """``"module:function"``; the function takes ``(out: Path, overrides: list[str], echo)``."""
+
+
+@dataclass(frozen=True)
+class Task:
+    estimator: str
+    """``"module:Class"`` of the :class:`~lstmkit.tasks.base.Estimator` subclass."""
+    demos: dict[str, Demo] = field(default_factory=dict)
+
+
+TASKS: dict[str, Task] = {
+    "text-classifier": Task(
+        "lstmkit.tasks.text:TextClassifier",
+        demos={"sentiment": Demo("Chinese review sentiment (chn-reviews), character-level BiLSTM",
+                                 "lstmkit.tasks.text.demo:sentiment")},
+    ),
 }
+
+
+def _import(target: str):
+    module_name, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
 
 
 def get_task_class(name: str):
     """The estimator class registered as ``name`` (imported on first use)."""
     if name not in TASKS:
         raise LstmkitError(f"unknown task {name!r}; valid tasks: {', '.join(sorted(TASKS))}")
-    module_name, _, attr = TASKS[name].partition(":")
-    return getattr(importlib.import_module(module_name), attr)
+    return _import(TASKS[name].estimator)
+
+
+def all_demos() -> dict[str, tuple[str, Demo]]:
+    """Every demo by name: ``(task name, Demo)``."""
+    return {name: (task, demo) for task, entry in TASKS.items() for name, demo in entry.demos.items()}
+
+
+def get_demo(name: str):
+    """The ``run`` function of demo ``name``."""
+    demos = all_demos()
+    if name not in demos:
+        raise LstmkitError(f"unknown demo {name!r}; available: {', '.join(demos)}")
+    return _import(demos[name][1].run)

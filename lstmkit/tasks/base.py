@@ -1,85 +1,159 @@
-"""What every task's estimator shares: hyperparameters, the fit skeleton, evaluation plumbing, save/load.
+"""The estimator contract: what every task is, declared in one place.
 
-A task subclasses :class:`Estimator` and fills in a handful of hooks:
+A task is one subclass of :class:`Estimator` (``lstmkit/tasks/<task>``) plus one line in
+:mod:`lstmkit.tasks`'s registry. The CLI verbs, the HTTP server, export and explanations
+talk to a task only through the methods below, so a new task gets all of them by
+implementing this contract, and proves it by passing ``tests/test_conformance.py``.
+``docs/writing-a-task.md`` walks through adding one.
 
-=====================  ======================================================================
-``task``               the registry name (``"text-classifier"``)
-``config_class``       its dataclass config with ``data``, ``model`` and ``train`` sections
-``monitor``            the validation metric that picks the best epoch (``"accuracy"``)
-``read_data(path)``    a data file -> ``(inputs, targets)`` under the config's data settings
-``_prepare(X, y)``     learn the preprocessing state from training data (vocabulary, labels...)
-``_build_network()``   the ``nn.Module`` implementing :class:`lstmkit.train.TrainableModel`
-``_loader(X, y, train)``  a ``DataLoader`` of batches for that network
-``_folder_state()``    JSON-safe preprocessing state for ``config.json`` (+ ``vocab``/``extra``)
-``_restore(folder)``   the inverse of ``_folder_state`` when loading
-``_plot_validation``   optional: plots of the kept model on the validation data (``plots/``)
-=====================  ======================================================================
+========================================  ====================================================
+class attributes                          meaning
+========================================  ====================================================
+``task``                                  the registry name (``"text-classifier"``)
+``config_class``                          a dataclass with ``data``, ``model``, ``train`` sections;
+                                          every key becomes a keyword hyperparameter
+                                          (:mod:`lstmkit.tasks.params`)
+``monitor``, ``monitor_mode``             the validation metric that picks the kept epoch
+``takes_text``                            True when ``--text`` / a JSON string is an input
+========================================  ====================================================
 
-In the manner of scikit-learn, ``__init__`` only stores hyperparameters, ``fit`` returns ``self``,
-and learned state ends in ``_``.
+Reading data (abstract unless said):
+
+``read_data(path) -> (X, y)``             a labelled file in the task's format; file/line errors
+``read_inputs(path) -> X``                inputs to predict (labels optional)
+``inputs_from_json(items) -> X``          JSON-like inputs (the server's ``{"inputs": [...]}``),
+                                          checked: a bad item is a :class:`DataError` (HTTP 422)
+``inputs_from_texts(texts) -> X``         ``--text`` (only where ``takes_text``)
+``coerce(X, y) -> (X, y)``                Python inputs as ``fit`` may get them (a list, an array,
+                                          a pandas Series or DataFrame) -> the task's own form
+``split_validation(X, y, fraction, seed)``  -> kept and held-out indices (random by default;
+                                          stratified for classifiers, by time for series)
+``fingerprint(X, y, X_valid, y_valid)``   SHA-256 over the real bytes (:mod:`lstmkit.fingerprint`)
+
+Learning (called by :meth:`Estimator.fit`; the trainer is :func:`lstmkit.train.fit`):
+
+``_prepare(X, y)``                        learn preprocessing (vocabulary, labels, scalers)
+``_build_network()``                      the ``nn.Module`` (a :class:`lstmkit.train.TrainableModel`)
+``_loader(X, y, train)``                  a ``DataLoader`` of batches for it
+``_after_fit(X_valid, y_valid)``          optional: last step with the kept weights
+``_plot_validation(X_valid, y_valid, dir)``  optional: task plots of the kept model
+``_folder_state()`` / ``_restore(folder)``  the model folder's task state, both ways
+
+Using a model:
+
+``predict(X)``, ``evaluate(X, y, source)``  predictions; metrics of the contract
+``predict_records(X) -> list[dict]``      JSON-ready records: what ``predict --json`` prints,
+                                          ``predict --output`` writes and the server returns
+``table_row(record)``, ``format_record(record)``  a record as a CSV row / one human line
+``score(X, y)``                           scikit-learn's ``score`` (higher is better)
+
+Hooks for export and explanations (a task without them raises :class:`NotImplementedError`
+with a message the CLI shows):
+
+``export_module() -> ExportSpec``         a tensor-only ``nn.Module`` and example inputs
+``run_with_states(X) -> list[dict]``      per input: its steps, gate activations and states
+
+In the manner of scikit-learn, ``__init__`` only stores hyperparameters, ``fit`` returns
+``self``, and learned state ends in ``_``.
 """
 
 from __future__ import annotations
 
-import copy
-import dataclasses
-import hashlib
+import abc
 import json
-import random
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
+from sklearn.base import BaseEstimator
 
 from lstmkit import __version__
-from lstmkit.config import build_config, config_from_dict, config_to_dict
-from lstmkit.errors import ConfigError, ModelFolderError
+from lstmkit.config import apply_overrides, config_from_dict, config_to_dict
+from lstmkit.data.splits import random_split
+from lstmkit.errors import ConfigError, DataError, LstmkitError, ModelFolderError
+from lstmkit.fingerprint import data_fingerprint
 from lstmkit.io import read_model_folder, save_model_folder
+from lstmkit.predictions import flat_row
+from lstmkit.tasks.params import HyperParameters
 
 
-class Estimator:
+@dataclass
+class ExportSpec:
+    """What ONNX export needs from a task: a tensor-only module and inputs to trace it with."""
+
+    module: torch.nn.Module
+    """Takes and returns tensors only; no Python branching on the data."""
+    example_inputs: tuple[torch.Tensor, ...]
+    input_names: list[str]
+    output_names: list[str]
+    dynamic_axes: dict[str, dict[int, str]]
+    """Which axes may change size (``{"ids": {0: "batch", 1: "steps"}}``)."""
+    extra: dict | None = None
+    """Anything shipped beside the graph (a tagger's CRF transitions and tag names)."""
+
+
+class Estimator(HyperParameters, BaseEstimator, abc.ABC):
+    """The base of every task's estimator; see the module docstring for the contract."""
+
     task: ClassVar[str] = ""
     config_class: ClassVar[type] = object
-    monitor: ClassVar[str] = "accuracy"
-    monitor_mode: ClassVar[str] = "max"
+    monitor: ClassVar[str] = "loss"
+    monitor_mode: ClassVar[str] = "min"
+    takes_text: ClassVar[bool] = False
+    validation_fraction: ClassVar[float] = 0.1
 
-    def __init__(self, config=None, **params: Any) -> None:
-        self.config = config
-        self.params = params
+    # ------------------------------------------------------------------ reading data
+    @abc.abstractmethod
+    def read_data(self, path) -> tuple[Any, Any]:
+        """A labelled data file in the task's format -> ``(X, y)``; errors name file and line."""
 
-    # ------------------------------------------------------------------ hyperparameters
-    def resolved_config(self):
-        """The config to train with: ``config`` (or the defaults) with ``params`` applied by field name.
+    @abc.abstractmethod
+    def read_inputs(self, path) -> Any:
+        """A file of inputs to predict (labels, if present, are ignored) -> ``X``."""
 
-        A flat name (``hidden_size``) is looked up in every section; a dotted one
-        (``model.hidden_size``) names its section.
+    @abc.abstractmethod
+    def inputs_from_json(self, items: list) -> Any:
+        """JSON-like inputs -> ``X``; a malformed item is a :class:`DataError` naming its index."""
+
+    def inputs_from_texts(self, texts: list[str]) -> Any:
+        """``--text`` arguments -> ``X`` (tasks that take text override this)."""
+        raise LstmkitError(f"a {self.task} model does not take --text; give --input FILE")
+
+    def coerce(self, X, y=None) -> tuple[Any, Any]:
+        """Inputs and targets as Python callers pass them -> the task's own form.
+
+        The default makes lists of both (a reader's :class:`~lstmkit.data.readers.Labels`
+        stay as they are, remembering their file and lines).
         """
-        base = copy.deepcopy(self.config) if self.config is not None else self.config_class()
-        if not self.params:
-            return base
-        sections = {f.name: getattr(base, f.name) for f in dataclasses.fields(base)}
-        overrides = []
-        for name, value in self.params.items():
-            if "." in name:
-                overrides.append((name, value))
-                continue
-            owners = [s for s, sec in sections.items() if name in {f.name for f in dataclasses.fields(sec)}]
-            if not owners:
-                valid = sorted(f.name for sec in sections.values() for f in dataclasses.fields(sec))
-                raise ConfigError(f"unknown hyperparameter {name!r}; valid: {', '.join(valid)}")
-            overrides.append((f"{owners[0]}.{name}", value))
-        # Values are passed as text so that the config system validates them like --set does.
-        as_text = [f"{key}={_to_text(value)}" for key, value in overrides]
-        return build_config(self.config_class, base=config_to_dict(base), overrides=as_text)
+        return _as_list(X), (None if y is None else (y if isinstance(y, list) else _as_list(y)))
 
-    def get_params(self) -> dict:
-        return dict(self.params, config=self.config)
+    def split_validation(self, X, y, fraction: float, seed: int) -> tuple[list[int], list[int]]:
+        """Kept and held-out indices of the training data (random by default)."""
+        return random_split(len(X), fraction, seed)
+
+    def fingerprint(self, X, y, X_valid, y_valid) -> str:
+        """A digest of the training and validation data (see :mod:`lstmkit.fingerprint`)."""
+        return data_fingerprint(X, y, X_valid, y_valid)
+
+    @staticmethod
+    def subset(values, indices: list[int]):
+        """``values`` at ``indices``, of the same kind (a :class:`Labels` keeps its origins)."""
+        from lstmkit.data.readers import Labels
+
+        if values is None:
+            return None
+        if isinstance(values, Labels):
+            return Labels([values[i] for i in indices], [values.where(i) for i in indices])
+        if hasattr(values, "iloc"):
+            return values.iloc[indices]
+        return [values[i] for i in indices]
 
     # ------------------------------------------------------------------ training
-    def fit(self, X, y, valid=None, out_dir: str | Path | None = None, progress_bar: bool = False,
+    def fit(self, X, y=None, valid=None, out_dir: str | Path | None = None, progress_bar: bool = False,
             epoch_callback=None):
-        """Learn from ``(X, y)``; ``valid=(X_valid, y_valid)`` or, when None, 10% held out by seed.
+        """Learn from ``(X, y)``; ``valid=(X_valid, y_valid)`` or, when None, a held-out part.
 
         ``out_dir`` keeps checkpoints (rerunning resumes), ``logs/metrics.csv`` and ``plots/``;
         without it they go to a temporary folder. ``epoch_callback(estimator, epoch, seconds)`` is
@@ -89,14 +163,15 @@ class Estimator:
 
         cfg = self.resolved_config()
         self.config_ = cfg
-        X = list(X)
-        y = y if isinstance(y, list) else list(y)  # a reader's Labels keep their file and lines
+        X, y = self.coerce(X, y)
         if valid is None:
-            X, y, X_valid, y_valid = holdout_split(X, y, fraction=0.1, seed=cfg.train.seed)
+            kept, held = self.split_validation(X, y, self.validation_fraction, cfg.train.seed)
+            X, y, X_valid, y_valid = (self.subset(X, kept), self.subset(y, kept),
+                                      self.subset(X, held), self.subset(y, held))
         else:
-            X_valid, y_valid = list(valid[0]), list(valid[1])
+            X_valid, y_valid = self.coerce(*valid)
         if out_dir is not None:
-            check_same_run(Path(out_dir), cfg, X, y, X_valid, y_valid)
+            check_same_run(Path(out_dir), cfg, self.fingerprint(X, y, X_valid, y_valid))
         torch.manual_seed(cfg.train.seed)
         self._prepare(X, y)
         self.network_ = self._build_network()
@@ -119,6 +194,77 @@ class Estimator:
         if not hasattr(self, "network_"):
             raise ModelFolderError(f"this {type(self).__name__} is not fitted yet: call fit() or load()")
 
+    @abc.abstractmethod
+    def _prepare(self, X, y) -> None:
+        """Learn the preprocessing state from the training data."""
+
+    @abc.abstractmethod
+    def _build_network(self) -> torch.nn.Module:
+        """The network, from ``config_`` and the prepared state."""
+
+    @abc.abstractmethod
+    def _loader(self, X, y, train: bool):
+        """A DataLoader of batches for the network (shuffled when ``train``)."""
+
+    def _after_fit(self, X_valid, y_valid) -> dict | None:
+        """Optional last step with the kept weights loaded (e.g. calibrate on the validation set).
+
+        May return the final model's validation metrics (else the trainer's best are kept).
+        """
+
+    def _plot_validation(self, X_valid, y_valid, plots_dir: Path) -> None:
+        """Optional: task-specific plots of the kept model on the validation data (a run's ``plots/``)."""
+
+    # ------------------------------------------------------------------ using a model
+    @abc.abstractmethod
+    def predict(self, X) -> list:
+        """One prediction per input."""
+
+    @abc.abstractmethod
+    def predict_records(self, X) -> list[dict]:
+        """One JSON-ready record per input (plain str/int/float/bool/None, lists and dicts)."""
+
+    @abc.abstractmethod
+    def evaluate(self, X, y, source: str | Path | None = None) -> dict:
+        """The task's metrics of the contract; ``source`` names the data in errors."""
+
+    @abc.abstractmethod
+    def score(self, X, y) -> float:
+        """One number, higher is better (scikit-learn's model selection maximises it)."""
+
+    def table_row(self, record: dict) -> dict:
+        """One record as a flat CSV/TSV row."""
+        return flat_row(record)
+
+    def format_record(self, record: dict) -> str:
+        """One record as one human-readable line (``lstmkit predict`` without ``--json``)."""
+        return json.dumps(record, ensure_ascii=False)
+
+    # ------------------------------------------------------------------ export and explanations
+    def export_module(self) -> ExportSpec:
+        """A tensor-only module for ONNX export, with example inputs (see :class:`ExportSpec`)."""
+        raise NotImplementedError(f"export is not available for {self.task} models yet")
+
+    def run_with_states(self, X) -> list[dict]:
+        """Per input: its steps and the recurrent layers' gate activations and states."""
+        raise NotImplementedError(f"explanations are not available for {self.task} models yet")
+
+    # ------------------------------------------------------------------ data settings of a trained model
+    def with_data_settings(self, overrides: list[str]):
+        """Apply ``--set data.KEY=VALUE`` to a loaded model: how files are read, never the network.
+
+        Returns ``self``. Only ``data.*`` keys are accepted (the model's other settings are
+        what it was trained with).
+        """
+        if not overrides:
+            return self
+        for item in overrides:
+            if not item.partition("=")[0].strip().startswith("data."):
+                raise ConfigError(f"--set {item}: only data.* settings (how files are read) can be changed "
+                                  "on a trained model")
+        self.config_ = apply_overrides(self.config_, overrides)
+        return self
+
     # ------------------------------------------------------------------ model folder
     def save(self, path: str | Path, metrics: dict | None = None) -> Path:
         """Write the model folder (config.json, vocab.json, model.safetensors, metrics.json)."""
@@ -135,15 +281,17 @@ class Estimator:
 
     @classmethod
     def load(cls, path: str | Path):
+        """Read a model folder written by :meth:`save` (never unpickles)."""
         folder = read_model_folder(path)
         task = folder.config.get("task")
         if task != cls.task:
             raise ModelFolderError(f"{Path(path) / 'config.json'}: model is a {task!r}, not a {cls.task!r}")
         if "config" not in folder.config:
             raise ModelFolderError(f"{Path(path) / 'config.json'}: missing key 'config'")
-        est = cls(config=config_from_dict(cls.config_class, folder.config["config"],
-                                          source=str(Path(path) / "config.json")))
-        est.config_ = est.config
+        config = config_from_dict(cls.config_class, folder.config["config"],
+                                  source=str(Path(path) / "config.json"))
+        est = cls(config=config)
+        est.config_ = config
         est._restore(folder)
         est.network_ = est._build_network()
         try:
@@ -156,33 +304,24 @@ class Estimator:
         est.valid_metrics_ = folder.metrics or {}
         return est
 
-    # ------------------------------------------------------------------ hooks
-    def read_data(self, path):  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _folder_state(self) -> dict:
+        """``{"config": {...JSON...}, "vocab": {...} | None, "extra": {name: {...}} | None}``."""
 
-    def _prepare(self, X, y) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _restore(self, folder) -> None:
+        """The inverse of :meth:`_folder_state`, from a :class:`lstmkit.io.ModelFolder`."""
 
-    def _build_network(self):  # pragma: no cover - abstract
-        raise NotImplementedError
 
-    def _loader(self, X, y, train: bool):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def _after_fit(self, X_valid, y_valid) -> dict | None:
-        """Optional last step with the best weights loaded (e.g. calibrate on the validation set).
-
-        May return the final model's validation metrics (else the trainer's best are kept).
-        """
-
-    def _plot_validation(self, X_valid, y_valid, plots_dir: Path) -> None:
-        """Optional: task-specific plots of the kept model on the validation data (a run's ``plots/``)."""
-
-    def _folder_state(self) -> dict:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def _restore(self, folder) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+def _as_list(values) -> list:
+    """A list of the items of ``values``: a list, tuple, numpy array, pandas Series, or one string."""
+    if isinstance(values, str):
+        return [values]
+    if hasattr(values, "columns"):
+        raise DataError("got a table (DataFrame); pass one column (e.g. df['text']) or the task's own input")
+    if hasattr(values, "tolist") and getattr(values, "ndim", 1) == 1:
+        return values.tolist()
+    return list(values)
 
 
 def _EpochHook(estimator: Estimator, callback):
@@ -203,16 +342,16 @@ def _EpochHook(estimator: Estimator, callback):
     return EpochHook()
 
 
-def check_same_run(out_dir: Path, cfg, X, y, X_valid, y_valid) -> None:
+def check_same_run(out_dir: Path, cfg, data_sha256: str) -> None:
     """Refuse to resume a run folder trained with other settings or data.
 
     A run writes ``run.json`` (every setting but ``train.epochs``, which may grow to train
-    longer, and a SHA-256 of the data); a rerun that would resume from its checkpoints must match.
+    longer, and the data's fingerprint); a rerun that would resume from its checkpoints must
+    match.
     """
     settings = config_to_dict(cfg)
     settings["train"].pop("epochs", None)
-    digest = hashlib.sha256(json.dumps([X, y, X_valid, y_valid], ensure_ascii=False, default=str).encode())
-    run = {"settings": settings, "data_sha256": digest.hexdigest()}
+    run = {"settings": settings, "data_sha256": data_sha256}
     path = out_dir / "run.json"
     if path.exists() and (out_dir / "checkpoints" / "last.ckpt").exists():
         before = json.loads(path.read_text(encoding="utf-8"))
@@ -226,31 +365,3 @@ def check_same_run(out_dir: Path, cfg, X, y, X_valid, y_valid) -> None:
         return
     out_dir.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(run, ensure_ascii=False, indent=1), encoding="utf-8")
-
-
-def holdout_split(X: list, y: list, fraction: float, seed: int):
-    """Shuffle indices with ``seed`` and hold out ``fraction`` (at least one item) for validation."""
-    if len(X) < 2:
-        raise ConfigError(f"need at least 2 training examples to hold out a validation set; got {len(X)}")
-    order = list(range(len(X)))
-    random.Random(seed).shuffle(order)
-    n_valid = max(1, int(round(fraction * len(X))))
-    held, kept = order[:n_valid], order[n_valid:]
-    return [X[i] for i in kept], _subset(y, kept), [X[i] for i in held], _subset(y, held)
-
-
-def _subset(values: list, indices: list[int]) -> list:
-    """``values`` at ``indices``; a reader's :class:`Labels` keep each label's file and line."""
-    from lstmkit.data.readers import Labels
-
-    if isinstance(values, Labels):
-        return Labels([values[i] for i in indices], [values.where(i) for i in indices])
-    return [values[i] for i in indices]
-
-
-def _to_text(value: Any) -> str:
-    if value is None:
-        return "none"
-    if isinstance(value, (list, tuple)):
-        return ",".join(str(v) for v in value)
-    return str(value)

@@ -1,0 +1,103 @@
+"""The text classifier's settings: ``data.*``, ``model.*`` and ``train.*`` (every key documented)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from lstmkit.config import check_choices, invalid
+from lstmkit.tasks.classification import ClassifierTrainConfig
+
+
+@dataclass
+class TextDataConfig:
+    """How text files are read and turned into token ids."""
+
+    text_column: str = "text"  # column (CSV/TSV) or key (JSONL) holding the text
+    label_column: str = "label"  # column or key holding the label (a string)
+    tokenizer: Literal["auto", "char", "word", "jieba"] = "auto"  # auto: char for Chinese, word otherwise
+    lowercase: bool = True  # word tokenizer: lower-case tokens
+    keep_punctuation: bool = True  # keep punctuation marks as tokens
+    min_freq: int = 1  # tokens seen fewer times in training become <unk>
+    max_vocab: int | None = 50000  # keep at most this many tokens (most frequent first)
+    max_length: int = 400  # texts are cut to this many tokens (most reviews are far shorter)
+
+    def __post_init__(self):
+        check_choices(self)
+        for key in ("min_freq", "max_length"):
+            if getattr(self, key) < 1:
+                raise invalid(key, f"must be >= 1; got {getattr(self, key)}")
+        if self.max_vocab is not None and self.max_vocab < 1:
+            raise invalid("max_vocab", f"must be >= 1 or none; got {self.max_vocab}")
+
+
+@dataclass
+class TextModelConfig:
+    """The network's shape."""
+
+    embedding_dim: int = 96  # token vector size (taken from the file with pretrained_embeddings)
+    pretrained_embeddings: str | None = None  # word2vec/GloVe text file to initialise token vectors
+    freeze_embeddings: bool = False  # keep pretrained vectors fixed
+    embedding_init: Literal["random", "ppmi"] = "ppmi"  # without a file: random, or PPMI-SVD of the training text
+    unlabeled_text: str | None = "auto"  # more text for ppmi: a file, "peoples-daily", or auto (that for Chinese)
+    embedding_dropout: float = 0.25  # dropout on token vectors
+    lexicon_ngrams: int = 3  # feed the LSTM each step's naive-Bayes log-ratios of the 1..n-grams starting there (0: off)
+    lexicon_alpha: float = 1.0  # smoothing of those log-ratios (larger: rare n-grams count less)
+    lexicon_folds: int = 5  # cross-fitting folds: a training text gets ratios counted without it
+    lexicon_buckets: int = 1_048_576  # hash buckets of the lexicon's n-grams
+    bigram_dim: int = 0  # > 0: also feed each token's hashed (token, next token) bigram vector of this size
+    bigram_buckets: int = 100_000  # hash buckets of the bigram vectors
+    cell: Literal["lstm", "gru"] = "lstm"  # recurrent cell
+    hidden_size: int = 64  # hidden units per direction
+    num_layers: int = 1  # stacked recurrent layers
+    bidirectional: bool = True  # read the text both ways
+    dropout: float = 0.2  # dropout between recurrent layers
+    init: Literal["default", "orthogonal"] = "orthogonal"  # recurrent weight initialisation
+    engine: Literal["fused", "reference"] = "fused"  # fused kernel or the plain reference loop
+    pooling: Literal["last", "mean", "max", "attention", "max_mean"] = "max_mean"  # sequence -> vector
+    ngram_buckets: int = 1_048_576  # hashed TF-IDF n-gram branch beside the LSTM (0 turns it off)
+    ngram_max: int = 3  # n-grams of 1..ngram_max tokens
+    ngram_c: float = 8.0  # inverse L2 strength of the n-gram logistic regression (scikit-learn's C)
+    ngram_weight: float | None = None  # weight of the n-gram branch's log-odds (none: tuned on validation)
+    hidden_layer: int = 0  # units of an extra ReLU layer before the output (0: none)
+    classifier_dropout: float = 0.4  # dropout before the output layer(s)
+    label_smoothing: float = 0.0  # cross-entropy label smoothing
+
+    def __post_init__(self):
+        check_choices(self)
+        for key in ("embedding_dim", "hidden_size", "num_layers", "bigram_buckets", "lexicon_folds",
+                    "lexicon_buckets"):
+            if getattr(self, key) < 1:
+                raise invalid(key, f"must be >= 1; got {getattr(self, key)}")
+        if not 1 <= self.ngram_max <= 4:
+            raise invalid("ngram_max", f"must be in 1..4; got {self.ngram_max}")
+        for key in ("embedding_dropout", "dropout", "classifier_dropout", "label_smoothing"):
+            if not 0.0 <= getattr(self, key) < 1.0:
+                raise invalid(key, f"must be in [0, 1); got {getattr(self, key)}")
+        if not 0 <= self.lexicon_ngrams <= 4:
+            raise invalid("lexicon_ngrams", f"must be in 0..4; got {self.lexicon_ngrams}")
+        if self.lexicon_alpha <= 0:
+            raise invalid("lexicon_alpha", f"must be > 0; got {self.lexicon_alpha}")
+        if self.ngram_c <= 0:
+            raise invalid("ngram_c", f"must be > 0; got {self.ngram_c}")
+        if self.ngram_weight is not None and not 0.0 <= self.ngram_weight <= 1.0:
+            raise invalid("ngram_weight", f"must be in [0, 1] or none; got {self.ngram_weight}")
+        for key in ("ngram_buckets", "hidden_layer", "bigram_dim"):
+            if getattr(self, key) < 0:
+                raise invalid(key, f"must be >= 0; got {getattr(self, key)}")
+
+
+def _text_train_defaults() -> ClassifierTrainConfig:
+    return ClassifierTrainConfig(epochs=8, batch_size=64, lr=2e-3, optimizer="adamw", weight_decay=1e-4,
+                       scheduler="onecycle", patience=0, grad_clip=5.0)
+
+
+@dataclass
+class TextClassifierConfig:
+    """Every setting of a text classifier: ``data.*``, ``model.*``, ``train.*``."""
+
+    data: TextDataConfig = field(default_factory=TextDataConfig)
+    model: TextModelConfig = field(default_factory=TextModelConfig)
+    train: ClassifierTrainConfig = field(default_factory=_text_train_defaults)
+
+

@@ -1,0 +1,54 @@
+"""Tiny data for every registered task, used by the conformance suite (tests/test_conformance.py).
+
+A new task adds one :class:`TaskCase` here; the suite fails for a registered task without one.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from textdata import english_reviews
+
+
+@dataclass
+class TaskCase:
+    write_train: Callable[[Path], Path]
+    """Writes a small labelled file in the task's format; returns its path."""
+    write_other_train: Callable[[Path], Path]
+    """Another labelled file (other data) for the refused-resume check."""
+    write_bad: Callable[[Path], tuple[Path, int]]
+    """Writes a file with one bad row; returns its path and the 1-based line the error must name."""
+    json_inputs: list
+    """Inputs as the HTTP API would send them (``{"inputs": [...]}``)."""
+    params: dict = field(default_factory=dict)
+    """Hyperparameters for a model that trains in about a second."""
+
+
+def _write_reviews(path: Path, n: int, seed: int) -> Path:
+    texts, labels = english_reviews(n, seed=seed)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["text", "label"])
+        writer.writerows(zip(texts, labels))
+    return path
+
+
+def _bad_reviews(tmp: Path) -> tuple[Path, int]:
+    path = tmp / "bad.csv"
+    path.write_text('text,label\ngood room,pos\n"a quoted\nrecord",neg\n   ,pos\nbad food,neg\n', encoding="utf-8")
+    return path, 5  # the empty text; the quoted record spans lines 3-4
+
+
+CASES: dict[str, TaskCase] = {
+    "text-classifier": TaskCase(
+        write_train=lambda tmp: _write_reviews(tmp / "train.csv", 120, seed=0),
+        write_other_train=lambda tmp: _write_reviews(tmp / "other.csv", 120, seed=5),
+        write_bad=_bad_reviews,
+        json_inputs=["good clean room", "awful rude staff", "the hotel"],
+        params=dict(embedding_dim=8, hidden_size=8, ngram_buckets=512, lexicon_buckets=512, batch_size=16, epochs=2,
+                    lr=0.01, scheduler="none", patience=0, unlabeled_text=None),
+    ),
+}

@@ -1,0 +1,107 @@
+"""Hyperparameters with scikit-learn's protocol: get_params/set_params/clone, strict values,
+ambiguous names, and model selection (GridSearchCV, cross_val_score) on a tiny TextClassifier."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+from sklearn.base import clone, is_classifier
+from sklearn.model_selection import GridSearchCV, cross_val_score
+
+from lstmkit import TextClassifier
+from lstmkit.errors import ConfigError
+from lstmkit.tasks.params import HyperParameters
+from lstmkit.tasks.text import TextClassifierConfig
+from textdata import english_reviews
+
+FAST = dict(embedding_dim=8, ngram_buckets=0, lexicon_ngrams=0, embedding_init="random", batch_size=16, epochs=3,
+            lr=0.02, scheduler="none", patience=0)
+
+
+def test_every_config_key_is_a_keyword_parameter():
+    """A key missing from get_params is lost by clone (GridSearchCV would train other models)."""
+    params = TextClassifier().get_params(deep=True)
+    assert params["hidden_size"] == 64 and params["epochs"] == 8 and params["config"] is None
+    assert {"text_column", "lexicon_ngrams", "lr", "class_weights"} <= set(params)
+    import inspect
+
+    signature = inspect.signature(TextClassifier)
+    assert signature.parameters["hidden_size"].default == 64
+
+
+def test_clone_and_set_params_round_trip():
+    """clone() must give an unfitted estimator with equal parameters, not shared state."""
+    clf = TextClassifier(hidden_size=12, **{"model.pooling": "max"})
+    copy = clone(clf)
+    assert copy.get_params() == clf.get_params() and copy is not clf
+    assert copy.set_params(hidden_size=7) is copy and copy.hidden_size == 7 and clf.hidden_size == 12
+    copy.set_params(model__cell="gru", **{"train.lr": 0.5})
+    cfg = copy.resolved_config()
+    assert (cfg.model.hidden_size, cfg.model.cell, cfg.model.pooling, cfg.train.lr) == (7, "gru", "max", 0.5)
+    assert is_classifier(clf)
+
+
+def test_config_is_the_base_and_keywords_override_it():
+    """A keyword ignored when a config is given would silently train the config's model."""
+    base = TextClassifierConfig()
+    base.model.hidden_size = 99
+    clf = TextClassifier(config=base, epochs=1)
+    cfg = clf.resolved_config()
+    assert cfg.model.hidden_size == 99 and cfg.train.epochs == 1 and clf.hidden_size == 99
+
+
+def test_values_are_checked_as_python_values_without_text():
+    """A text round trip turned the string "none" into None and split "a,b" into a list."""
+    assert TextClassifier(ngram_weight=None).resolved_config().model.ngram_weight is None
+    with pytest.raises(ConfigError, match="model.ngram_weight"):
+        TextClassifier(ngram_weight="none").resolved_config()
+    with pytest.raises(ConfigError, match="model.hidden_size"):
+        TextClassifier(hidden_size="64").resolved_config()
+    with pytest.raises(ConfigError, match="data.text_column"):
+        TextClassifier(text_column=["a", "b"]).resolved_config()
+    assert TextClassifier(text_column="a,b").resolved_config().data.text_column == "a,b"
+    with pytest.raises(ConfigError, match="did you mean 'hidden_size'"):
+        TextClassifier(hiden_size=3)
+
+
+@dataclass
+class _A:
+    dropout: float = 0.1
+    size: int = 3
+
+
+@dataclass
+class _B:
+    dropout: float = 0.2
+
+
+@dataclass
+class _Both:
+    model: _A = field(default_factory=_A)
+    data: _B = field(default_factory=_B)
+
+
+class _Toy(HyperParameters):
+    config_class = _Both
+
+
+def test_an_ambiguous_short_name_lists_the_dotted_choices():
+    """Taking the first section silently set the wrong key."""
+    with pytest.raises(ConfigError, match=r"ambiguous.*model\.dropout, data\.dropout"):
+        _Toy(dropout=0.5)
+    toy = _Toy(model__dropout=0.5, **{"data.dropout": 0.3}, size=4)
+    cfg = toy.resolved_config()
+    assert (cfg.model.dropout, cfg.data.dropout, cfg.model.size) == (0.5, 0.3, 4)
+    assert set(toy.get_params()) == {"config", "model__dropout", "data__dropout", "size"}
+
+
+def test_grid_search_and_cross_validation_run():
+    """GridSearchCV clones and refits; a non-clonable estimator or a broken score() fails here."""
+    texts, labels = english_reviews(90, seed=3)
+    search = GridSearchCV(TextClassifier(hidden_size=4, **FAST), {"hidden_size": [4, 8]}, cv=2)
+    search.fit(texts, labels)
+    assert search.best_params_["hidden_size"] in (4, 8)
+    assert search.best_estimator_.predict(["good clean room"])[0] in ("pos", "neg")
+    scores = cross_val_score(TextClassifier(hidden_size=8, **FAST), texts, labels, cv=2)
+    assert len(scores) == 2 and all(0.0 <= s <= 1.0 for s in scores)
