@@ -1,11 +1,13 @@
 """Tiny data for every registered task, used by the conformance suite (tests/test_conformance.py).
 
-A new task adds one :class:`TaskCase` here; the suite fails for a registered task without one.
+A new task adds a module ``tests/task_case_<name>.py`` defining ``CASE = TaskCase(...)`` (the
+registry name is ``TASK = "<task>"``); the suite fails for a registered task without one.
 """
 
 from __future__ import annotations
 
 import csv
+import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -52,3 +54,8 @@ CASES: dict[str, TaskCase] = {
                     lr=0.01, scheduler="none", patience=0, unlabeled_text=None),
     ),
 }
+
+
+for _module in sorted((Path(__file__).parent).glob("task_case_*.py")):
+    _case = importlib.import_module(_module.stem)
+    CASES[_case.TASK] = _case.CASE

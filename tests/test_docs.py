@@ -169,7 +169,7 @@ def run_document(markdown: str, name: str, workdir: Path) -> dict[int, str]:
                 continue
             if block.language == "python":
                 try:
-                    exec(compile(block.code, f"{name}:{block.line}", "exec"), namespace)
+                    exec(compile(block.code, f"{name}:{block.line}", "exec", dont_inherit=True), namespace)
                 except Exception as err:  # report where in the docs it broke
                     raise AssertionError(f"{where}: the python block raised {err!r}") from err
             elif block.language == "yaml":  # a config file: its keys and values must be valid
@@ -435,7 +435,7 @@ def test_shown_outputs_are_found_under_their_commands():
 
 
 # ---------------------------------------------------------------------- quoted error messages
-SOURCES = sorted((ROOT / "lstmkit").rglob("*.py"))
+SOURCES = sorted((ROOT / "src" / "lstmkit").rglob("*.py"))
 
 
 def _module_constants(tree: ast.Module) -> dict[str, str]:

@@ -27,7 +27,10 @@ Reading data (abstract unless said):
 ``coerce(X, y) -> (X, y)``                Python inputs as ``fit`` may get them (a list, an array,
                                           a pandas Series or DataFrame) -> the task's own form
 ``split_validation(X, y, fraction, seed)``  -> kept and held-out indices (random by default;
-                                          stratified for classifiers, by time for series)
+                                          stratified for classifiers)
+``holdout(X, y, fraction, seed)``         -> ``(X, y, X_valid, y_valid)`` when no validation data
+                                          is given (by default from ``split_validation``; a
+                                          forecaster holds out the end of the series, with context)
 ``fingerprint(X, y, X_valid, y_valid)``   SHA-256 over the real bytes (:mod:`lstmkit.fingerprint`)
 
 Learning (called by :meth:`Estimator.fit`; the trainer is :func:`lstmkit.train.fit`):
@@ -45,6 +48,8 @@ Using a model:
 ``predict_records(X) -> list[dict]``      JSON-ready records: what ``predict --json`` prints,
                                           ``predict --output`` writes and the server returns
 ``table_row(record)``, ``format_record(record)``  a record as a CSV row / one human line
+``output_suffixes``, ``write_predictions(records, path)``  ``predict --output`` files (CSV, TSV,
+                                          JSON Lines; a task may add its own, e.g. CoNLL)
 ``score(X, y)``                           scikit-learn's ``score`` (higher is better)
 
 Hooks for export and explanations (a task without them raises :class:`NotImplementedError`
@@ -133,6 +138,11 @@ class Estimator(HyperParameters, BaseEstimator, abc.ABC):
         """Kept and held-out indices of the training data (random by default)."""
         return random_split(len(X), fraction, seed)
 
+    def holdout(self, X, y, fraction: float, seed: int):
+        """``(X, y, X_valid, y_valid)``: the training data and a held-out part for validation."""
+        kept, held = self.split_validation(X, y, fraction, seed)
+        return self.subset(X, kept), self.subset(y, kept), self.subset(X, held), self.subset(y, held)
+
     def fingerprint(self, X, y, X_valid, y_valid) -> str:
         """A digest of the training and validation data (see :mod:`lstmkit.fingerprint`)."""
         return data_fingerprint(X, y, X_valid, y_valid)
@@ -165,9 +175,7 @@ class Estimator(HyperParameters, BaseEstimator, abc.ABC):
         self.config_ = cfg
         X, y = self.coerce(X, y)
         if valid is None:
-            kept, held = self.split_validation(X, y, self.validation_fraction, cfg.train.seed)
-            X, y, X_valid, y_valid = (self.subset(X, kept), self.subset(y, kept),
-                                      self.subset(X, held), self.subset(y, held))
+            X, y, X_valid, y_valid = self.holdout(X, y, self.validation_fraction, cfg.train.seed)
         else:
             X_valid, y_valid = self.coerce(*valid)
         if out_dir is not None:
@@ -239,6 +247,22 @@ class Estimator(HyperParameters, BaseEstimator, abc.ABC):
     def format_record(self, record: dict) -> str:
         """One record as one human-readable line (``lstmkit predict`` without ``--json``)."""
         return json.dumps(record, ensure_ascii=False)
+
+    output_suffixes: ClassVar[tuple[str, ...]] = (".csv", ".tsv", ".jsonl")
+    """File types ``predict --output`` can write for this task."""
+
+    def check_output_path(self, path: Path) -> None:
+        """Refuse an ``--output`` of a type this task cannot write, before any work is done."""
+        if Path(path).suffix.lower() not in self.output_suffixes:
+            raise DataError(f"--output must end in {', '.join(self.output_suffixes)}", path=path)
+
+    def write_predictions(self, records: list[dict], path: Path, inputs=None) -> Path:
+        """Write ``predict --output``: JSON Lines as the records are, CSV/TSV one :meth:`table_row`
+        each. ``inputs`` are what was predicted (a task writing its own format may need them)."""
+        from lstmkit.predictions import write_records
+
+        self.check_output_path(path)
+        return write_records(records, path, table_row=self.table_row)
 
     # ------------------------------------------------------------------ export and explanations
     def export_module(self) -> ExportSpec:

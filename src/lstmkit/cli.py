@@ -16,6 +16,7 @@ import typer
 
 from lstmkit import __version__
 from lstmkit.errors import LstmkitError
+from lstmkit.tasks import TASKS
 
 app = typer.Typer(
     name="lstmkit",
@@ -68,7 +69,7 @@ DATA_SET_HELP = ("data.KEY=VALUE: read the file with other data settings, e.g. d
 @app.command()
 @user_errors
 def train(
-    task: str = typer.Argument(..., help="The task: text-classifier."),
+    task: str = typer.Argument(..., help=f"The task: {', '.join(TASKS)}."),
     train_path: Path = typer.Option(..., "--train", help="Training data file."),
     valid_path: Optional[Path] = typer.Option(None, "--valid", help="Validation file (default: 10% of --train)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Run folder (default: runs/TASK)."),
@@ -136,20 +137,20 @@ def predict(
     more_texts: Optional[list[str]] = typer.Argument(None, hidden=True, metavar=""),
     texts: Optional[list[str]] = typer.Option(None, "--text", help="Text(s) to label: --text A B C."),
     input_path: Optional[Path] = typer.Option(None, "--input", help="File of inputs in the task's format."),
-    output: Optional[Path] = typer.Option(None, "--output", help="Write predictions to .csv, .tsv or .jsonl."),
+    output: Optional[Path] = typer.Option(None, "--output", help="Write predictions to .csv, .tsv or .jsonl "
+                                          "(or the task's own format, e.g. .conll for a tagger)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object per input (JSON Lines)."),
     overrides: Optional[list[str]] = typer.Option(None, "--set", metavar="data.KEY=VALUE", help=DATA_SET_HELP),
 ) -> None:
     """Predict for texts given on the command line or for the inputs in a file."""
     from lstmkit.io import load
-    from lstmkit.predictions import check_output_path, write_records
 
     given = list(texts or []) + list(more_texts or [])
     if bool(given) == (input_path is not None):
         raise LstmkitError("give either --text TEXT ... or --input PATH (one of them)")
-    if output is not None:
-        check_output_path(output)
     estimator = load(model_dir).with_data_settings(list(overrides or []))
+    if output is not None:
+        estimator.check_output_path(output)
     inputs = estimator.read_inputs(input_path) if input_path is not None else estimator.inputs_from_texts(given)
     records = estimator.predict_records(inputs)
     for n, record in enumerate(records, start=1):
@@ -157,7 +158,7 @@ def predict(
             typer.echo(f"warning: input {n}: {record['unknown_share']:.0%} of its tokens are unknown to the model "
                        "(is it the language and kind of text the model was trained on?)", err=True)
     if output is not None:
-        write_records(records, output, table_row=estimator.table_row)
+        estimator.write_predictions(records, output, inputs=inputs)
         typer.echo(f"{len(records)} predictions written to {output}", err=True)
     elif as_json:
         for record in records:

@@ -1,0 +1,28 @@
+"""lstmkit: train, evaluate, explain and serve LSTM sequence models.
+
+The task classes are imported lazily so that ``import lstmkit`` (and the CLI's
+``--help``) stay fast.
+"""
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "TextClassifier", "Tagger", "Forecaster", "SequenceClassifier", "load"]
+
+_ESTIMATORS = {
+    "TextClassifier": "lstmkit.tasks.text",
+    "Tagger": "lstmkit.tasks.tagger",
+    "Forecaster": "lstmkit.tasks.forecaster",
+    "SequenceClassifier": "lstmkit.tasks.sequence",
+}
+
+
+def __getattr__(name):  # PEP 562 lazy attributes
+    if name in _ESTIMATORS:
+        import importlib
+
+        return getattr(importlib.import_module(_ESTIMATORS[name]), name)
+    if name == "load":
+        from lstmkit.io import load
+
+        return load
+    raise AttributeError(f"module 'lstmkit' has no attribute {name!r}")

@@ -1,0 +1,18 @@
+"""The package imports from anywhere: a clone folder called ``lstmkit`` must not shadow it."""
+
+import subprocess
+import sys
+
+
+def test_a_folder_named_lstmkit_beside_a_script_does_not_shadow_the_package(tmp_path):
+    """With the flat layout, ``work/lstmkit`` (the clone) was imported as an empty namespace
+    package and ``from lstmkit import TextClassifier`` failed (the src layout prevents it)."""
+    clone = tmp_path / "lstmkit"
+    (clone / "docs").mkdir(parents=True)
+    (clone / "README.md").write_text("a clone of the repository\n", encoding="utf-8")
+    script = tmp_path / "script.py"
+    script.write_text("from lstmkit import TextClassifier, load\nprint(TextClassifier.__module__)\n",
+                      encoding="utf-8")
+    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "lstmkit.tasks.text.estimator"
