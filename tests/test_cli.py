@@ -153,7 +153,10 @@ def test_train_progress_bar_goes_to_stderr_and_stdout_keeps_the_results(tmp_path
                    "--epochs", 1, *sets, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     # stderr is a pipe here, not a terminal: one line per epoch, counted from 1, no bar updates
-    assert proc.stderr.startswith("epoch 1/1: loss=") and "\r" not in proc.stderr, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert lines[0].startswith("preparing 72 texts: tokenising (word)"), proc.stderr  # no silent start
+    assert [line for line in lines if line.startswith("epoch")][0].startswith("epoch 1/1: loss=")
+    assert "\r" not in proc.stderr
     assert "Sanity" not in proc.stderr and "Epoch 0" not in proc.stderr
     assert "epoch" not in proc.stdout and "it/s" not in proc.stdout
     assert proc.stdout.splitlines()[0].startswith("validation: ")
@@ -211,3 +214,13 @@ def test_help_lists_only_commands_that_exist():
     """--help promised explain and serve before they existed."""
     proc = run_cli("--help")
     assert "serve" not in proc.stdout and "explain" not in proc.stdout
+
+
+def test_unknown_label_in_valid_names_its_file_and_line(tmp_path):
+    """An unknown label in --valid named neither file nor line."""
+    write_csv(tmp_path / "train.csv", *english_reviews(40))
+    write_csv(tmp_path / "valid.csv", ["good room", "so so", "bad food"], ["pos", "meh", "neg"])
+    proc = run_cli("train", "text-classifier", "--train", tmp_path / "train.csv", "--valid", tmp_path / "valid.csv",
+                   "--out", tmp_path / "run", "--epochs", 1, *[x for s in TINY_SET for x in ("--set", s)], cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert "valid.csv, line 3: unknown label 'meh'; the model knows: neg, pos" in proc.stderr

@@ -62,3 +62,18 @@ def test_distinct_ngrams_collide_no_more_than_random_hashing():
     columns = {python_hash(list(g), 0, len(g), buckets) for g in grams}
     expected = len(grams) - buckets * (1 - (1 - 1 / buckets) ** len(grams))
     assert len(grams) - len(columns) < 1.5 * expected
+
+
+def test_distinct_ngrams_counts_like_a_set_of_tuples():
+    """Counting hashed codes must equal counting the n-grams themselves (no hash collisions here)."""
+    import random
+
+    from lstmkit.nn.ngrams import buckets_for, distinct_ngrams
+
+    rng = random.Random(0)
+    lists = [[rng.randrange(2, 40) for _ in range(rng.randrange(0, 12))] for _ in range(300)]
+    for max_n in (1, 2, 3):
+        expected = {tuple(ids[i:i + n]) for ids in lists for n in range(1, max_n + 1) for i in range(len(ids) - n + 1)}
+        assert distinct_ngrams(lists, max_n, chunk=37) == len(expected)
+    assert buckets_for(10, 1 << 20) == 1024 and buckets_for(3000, 1 << 20) == 16384
+    assert buckets_for(10**7, 1 << 20) == 1 << 20

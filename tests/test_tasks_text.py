@@ -270,3 +270,34 @@ def test_chinese_is_read_by_character():
     clf = TextClassifier(**{**TINY, "epochs": 1}).fit(texts, labels, valid=(texts[:4], labels[:4]))
     assert clf.tokenizer_.to_config()["name"] == "char"
     assert "净" in clf.vocab_
+
+
+def test_small_data_gives_small_tables_and_a_small_model(tmp_path):
+    """Full-size hashed tables made a 30 MB model folder from 210 sentences."""
+    texts, labels = english_reviews(200)
+    clf = TextClassifier(**{**TINY, "ngram_buckets": 1 << 20, "lexicon_buckets": 1 << 20, "epochs": 1})
+    clf.fit(texts, labels, valid=english_reviews(20, 1))
+    from lstmkit.nn.ngrams import buckets_for, distinct_ngrams
+
+    model = clf.config_.model
+    assert model.ngram_buckets == buckets_for(distinct_ngrams(clf.encode(texts), 3), 1 << 20) <= 16384
+    assert model.lexicon_buckets == model.ngram_buckets  # both count 1..3-grams
+    folder = clf.save(tmp_path / "model")
+    assert (folder / "model.safetensors").stat().st_size < 500_000
+    assert load(folder).predict(texts[:5]) == clf.predict(texts[:5])
+
+
+def test_run_with_states_gives_the_gates_that_make_the_outputs(fitted):
+    """Explanations must show the gates of the trained model, in (0, 1), and the states they make."""
+    (record,) = fitted.run_with_states(["good clean room"])
+    assert record["tokens"] == ["good", "clean", "room"]
+    forward = record["gates"]["l0"]
+    assert set(forward) == {"i", "f", "g", "o", "c"} and forward["i"].shape == (3, 16)
+    for name in ("i", "f", "o"):
+        assert ((forward[name] > 0) & (forward[name] < 1)).all()
+    h = forward["o"] * np.tanh(forward["c"])  # h_t = o_t * tanh(c_t), the first half of the outputs
+    np.testing.assert_allclose(record["outputs"][:, :16], h, atol=1e-6)
+    ids = torch.tensor([fitted.vocab_.encode(record["tokens"])])
+    net = fitted.network_
+    fused, _ = net.rnn(net.rnn_inputs(ids, torch.tensor([3])), lengths=torch.tensor([3]))
+    np.testing.assert_allclose(record["outputs"], fused[0].detach().numpy(), atol=1e-5)

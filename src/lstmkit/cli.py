@@ -24,9 +24,11 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain click help: "--json" as a flag, "--text TEXT", no <bool> or <list[str]>
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-datasets_app = typer.Typer(help="Bundled datasets: list them or export one as CSV files.", no_args_is_help=True)
+datasets_app = typer.Typer(help="Bundled datasets: list them or export one in its task's file format.",
+                           no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(datasets_app, name="datasets")
 
 def user_errors(command):
@@ -69,15 +71,15 @@ DATA_SET_HELP = ("data.KEY=VALUE: read the file with other data settings, e.g. d
 @app.command()
 @user_errors
 def train(
-    task: str = typer.Argument(..., help=f"The task: {', '.join(TASKS)}."),
-    train_path: Path = typer.Option(..., "--train", help="Training data file."),
-    valid_path: Optional[Path] = typer.Option(None, "--valid", help="Validation file (default: 10% of --train)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Run folder (default: runs/TASK)."),
-    config: Optional[Path] = typer.Option(None, "--config", help="YAML file of settings."),
+    task: str = typer.Argument(..., metavar="TASK", help=f"The task: {', '.join(TASKS)}."),
+    train_path: Path = typer.Option(..., "--train", metavar="FILE", help="Training data file."),
+    valid_path: Optional[Path] = typer.Option(None, "--valid", metavar="FILE", help="Validation file (default: 10% of --train)."),
+    out: Optional[Path] = typer.Option(None, "--out", metavar="DIR", help="Run folder (default: runs/TASK)."),
+    config: Optional[Path] = typer.Option(None, "--config", metavar="FILE.yaml", help="YAML file of settings."),
     overrides: Optional[list[str]] = typer.Option(None, "--set", metavar="KEY=VALUE", help=SET_HELP),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="Shortcut for --set train.epochs=N."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Shortcut for --set train.seed=N."),
-    device: Optional[str] = typer.Option(None, "--device", help="auto, cpu or cuda."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", metavar="N", help="Shortcut for --set train.epochs=N."),
+    seed: Optional[int] = typer.Option(None, "--seed", metavar="N", help="Shortcut for --set train.seed=N."),
+    device: Optional[str] = typer.Option(None, "--device", metavar="auto|cpu|cuda", help="Where to train."),
 ) -> None:
     """Train a model; writes OUT/model, OUT/checkpoints, OUT/logs/metrics.csv and OUT/plots."""
     from lstmkit.config import build_config
@@ -104,8 +106,8 @@ def train(
 @app.command()
 @user_errors
 def evaluate(
-    model_dir: Path = typer.Argument(..., help="A model folder written by `lstmkit train`."),
-    data: Path = typer.Option(..., "--data", help="Labelled data file in the task's format."),
+    model_dir: Path = typer.Argument(..., metavar="MODEL_DIR", help="A model folder written by `lstmkit train`."),
+    data: Path = typer.Option(..., "--data", metavar="FILE", help="Labelled data file in the task's format."),
     as_json: bool = typer.Option(False, "--json", help="Print exactly one JSON object."),
     overrides: Optional[list[str]] = typer.Option(None, "--set", metavar="data.KEY=VALUE", help=DATA_SET_HELP),
 ) -> None:
@@ -133,11 +135,11 @@ UNKNOWN_WARNING_SHARE = 0.5
 @app.command()
 @user_errors
 def predict(
-    model_dir: Path = typer.Argument(..., help="A model folder written by `lstmkit train`."),
-    more_texts: Optional[list[str]] = typer.Argument(None, hidden=True, metavar=""),
-    texts: Optional[list[str]] = typer.Option(None, "--text", help="Text(s) to label: --text A B C."),
-    input_path: Optional[Path] = typer.Option(None, "--input", help="File of inputs in the task's format."),
-    output: Optional[Path] = typer.Option(None, "--output", help="Write predictions to .csv, .tsv or .jsonl "
+    model_dir: Path = typer.Argument(..., metavar="MODEL_DIR", help="A model folder written by `lstmkit train`."),
+    more_texts: Optional[list[str]] = typer.Argument(None, hidden=True, metavar="TEXT"),
+    texts: Optional[list[str]] = typer.Option(None, "--text", metavar="TEXT", help="Text(s) to label: --text A B C."),
+    input_path: Optional[Path] = typer.Option(None, "--input", metavar="FILE", help="File of inputs in the task's format."),
+    output: Optional[Path] = typer.Option(None, "--output", metavar="FILE", help="Write predictions to .csv, .tsv or .jsonl "
                                           "(or the task's own format, e.g. .conll for a tagger)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object per input (JSON Lines)."),
     overrides: Optional[list[str]] = typer.Option(None, "--set", metavar="data.KEY=VALUE", help=DATA_SET_HELP),
@@ -182,8 +184,8 @@ def datasets_list() -> None:
 @datasets_app.command("export")
 @user_errors
 def datasets_export(
-    name: str = typer.Argument(..., help="Dataset name (see `lstmkit datasets list`)."),
-    out: Path = typer.Option(..., "--out", help="Folder for train.csv, valid.csv and test.csv."),
+    name: str = typer.Argument(..., metavar="NAME", help="Dataset name (see `lstmkit datasets list`)."),
+    out: Path = typer.Option(..., "--out", metavar="DIR", help="Folder for the train, valid and test files."),
 ) -> None:
     """Write a bundled dataset's splits as CSV files."""
     from lstmkit.data.datasets import export_dataset
@@ -202,10 +204,10 @@ def _demo_help() -> str:
 @app.command()
 @user_errors
 def demo(
-    name: str = typer.Argument(..., help=_demo_help()),
-    out: Optional[Path] = typer.Option(None, "--out", help="Run folder (default: runs/demo-NAME)."),
+    name: str = typer.Argument(..., metavar="NAME", help=_demo_help()),
+    out: Optional[Path] = typer.Option(None, "--out", metavar="DIR", help="Run folder (default: runs/demo-NAME)."),
     overrides: Optional[list[str]] = typer.Option(None, "--set", metavar="KEY=VALUE", help=SET_HELP),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="Shortcut for --set train.epochs=N."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", metavar="N", help="Shortcut for --set train.epochs=N."),
 ) -> None:
     """Train a bundled demo end to end and show what it learned."""
     from lstmkit.tasks import all_demos, get_demo

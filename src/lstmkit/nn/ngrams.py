@@ -51,6 +51,28 @@ def _window_codes(ids: Tensor, n: int, width: int) -> Tensor:
     return code
 
 
+def distinct_ngrams(id_lists: Sequence[Sequence[int]], max_n: int, chunk: int = 4096) -> int:
+    """How many distinct 1..``max_n``-grams the token-id lists hold (by their hash before ``mod``)."""
+    found = []
+    for start in range(0, len(id_lists), chunk):
+        part = [torch.as_tensor(ids, dtype=torch.long) for ids in id_lists[start:start + chunk] if len(ids)]
+        if not part:
+            continue
+        ids = nn.utils.rnn.pad_sequence(part, batch_first=True)  # (B, T)
+        lengths = torch.tensor([len(p) for p in part])
+        grams, valid = hash_ngrams(ids, lengths, 1 << 62, max_n)  # (B, G); mod 2^62 keeps the codes
+        found.append(torch.unique(grams[valid]))
+    return int(torch.unique(torch.cat(found)).numel()) if found else 0
+
+
+def buckets_for(distinct: int, at_most: int, per_ngram: int = 4) -> int:
+    """Hash buckets sized to the data: ``per_ngram`` per distinct n-gram, rounded up to a power of
+    two (at least 1,024), never more than ``at_most``. With 4 buckets per n-gram about 1 in 8
+    n-grams shares its bucket with another; large corpora keep ``at_most``."""
+    wanted = max(1024, per_ngram * distinct)
+    return min(at_most, 1 << (wanted - 1).bit_length())
+
+
 def hash_ngrams(ids: Tensor, lengths: Tensor, buckets: int, max_n: int) -> tuple[Tensor, Tensor]:
     """All n-gram columns and their validity: ``(B, G)`` long and ``(B, G)`` bool, ``G = sum_n (T-n+1)``."""
     T = ids.size(1)

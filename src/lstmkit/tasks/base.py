@@ -181,6 +181,7 @@ class Estimator(HyperParameters, BaseEstimator, abc.ABC):
         if out_dir is not None:
             check_same_run(Path(out_dir), cfg, self.fingerprint(X, y, X_valid, y_valid))
         torch.manual_seed(cfg.train.seed)
+        self._progress = progress_bar
         self._prepare(X, y)
         self.network_ = self._build_network()
         train_loader = self._loader(X, y, train=True)
@@ -197,6 +198,13 @@ class Estimator(HyperParameters, BaseEstimator, abc.ABC):
         if out_dir is not None:
             self._plot_validation(X_valid, y_valid, Path(out_dir) / "plots")
         return self
+
+    def _say(self, message: str) -> None:
+        """A line on stderr about what ``fit`` is preparing, when it shows progress (the CLI)."""
+        if getattr(self, "_progress", False):
+            import sys
+
+            print(message, file=sys.stderr, flush=True)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "network_"):

@@ -25,6 +25,7 @@ from lstmkit.data.vocab import Vocab
 from lstmkit.errors import DataError
 from lstmkit.inference import map_batches
 from lstmkit.metrics import classification_metrics
+from lstmkit.nn.ngrams import buckets_for, distinct_ngrams
 from lstmkit.tasks.classification import Classifier
 from lstmkit.tasks.text.config import TextClassifierConfig
 from lstmkit.tasks.text.features import fit_lexicon, fit_ngram_branch, initial_embeddings
@@ -110,20 +111,38 @@ class TextClassifier(Classifier):
         if name in ("char", "word"):
             options["lowercase"] = data.lowercase
         self.tokenizer_ = make_tokenizer(name, **options)
-        self.label_ids_ = self._fit_labels(labels)
+        label_ids = self._fit_labels(labels)
+        self._say(f"preparing {len(texts):,} texts: tokenising ({name}) and building the vocabulary")
         tokens = [self.tokenizer_(t)[: data.max_length] for t in texts]
         self.vocab_ = Vocab.build(tokens, min_freq=data.min_freq, max_size=data.max_vocab)
         encoded = [self.vocab_.encode(t) for t in tokens]
         seed = self.config_.train.seed
+        if model.embedding_init == "ppmi" or model.pretrained_embeddings:
+            self._say("preparing token vectors (" + ("from " + model.pretrained_embeddings
+                                                     if model.pretrained_embeddings else "PPMI-SVD") + ")")
         self.embeddings_, self.pretrained_found_ = initial_embeddings(model, self.vocab_, self.tokenizer_, encoded,
                                                                       seed)
         if self.embeddings_ is not None:
             model.embedding_dim = int(self.embeddings_.size(1))
-        self.ngram_state_ = (fit_ngram_branch(encoded, self.label_ids_, len(self.classes_), model)
+        self._size_tables(encoded)
+        if model.ngram_buckets:
+            self._say(f"fitting the n-gram branch ({model.ngram_buckets:,} buckets)")
+        self.ngram_state_ = (fit_ngram_branch(encoded, label_ids, len(self.classes_), model)
                              if model.ngram_buckets else None)
-        self.lexicon_, self.folds_ = (fit_lexicon(encoded, self.label_ids_, len(self.classes_), model, seed)
+        if model.lexicon_ngrams:
+            self._say(f"counting the n-gram lexicon ({model.lexicon_buckets:,} buckets, {model.lexicon_folds} folds)")
+        self.lexicon_, self.folds_ = (fit_lexicon(encoded, label_ids, len(self.classes_), model, seed)
                                       if model.lexicon_ngrams else (None, None))
-        self.class_weights_ = self.balanced_weights(self.label_ids_)
+        self.class_weights_ = self.balanced_weights(label_ids)
+
+    def _size_tables(self, encoded: list[list[int]]) -> None:
+        """Size the hashed n-gram tables to the data (``model.*_buckets`` are upper bounds), so a
+        small problem gives a small model; the sizes used are saved in ``config.json``."""
+        model = self.config_.model
+        if model.ngram_buckets:
+            model.ngram_buckets = buckets_for(distinct_ngrams(encoded, model.ngram_max), model.ngram_buckets)
+        if model.lexicon_ngrams:
+            model.lexicon_buckets = buckets_for(distinct_ngrams(encoded, model.lexicon_ngrams), model.lexicon_buckets)
 
     def _after_fit(self, texts: list[str], labels: list) -> dict | None:
         """Choose the n-gram branch's weight by validation log-loss (unless ``model.ngram_weight`` is set).
@@ -227,4 +246,27 @@ class TextClassifier(Classifier):
             ids = self.vocab_.encode(tokens[:max_length])
             share = sum(i == unk for i in ids) / len(ids) if ids else 1.0
             records.append({"text": text, "unknown_share": round(share, 4), "truncated": len(tokens) > max_length})
+        return records
+
+    @torch.inference_mode()
+    def run_with_states(self, texts) -> list[dict]:
+        """Per text: ``tokens`` (as read, cut to ``data.max_length``), ``gates`` — for each recurrent
+        layer and direction (``"l0"``, ``"l0_reverse"``, ...) the activations by name (LSTM ``i, f,
+        g, o, c``; GRU ``r, z, n``), each ``(T, H)`` — and ``outputs``, the last layer's states
+        ``(T, D*H)``; computed by the reference engine with the trained weights (the same numbers
+        as the fused engine's)."""
+        self._check_fitted()
+        texts = self.coerce(texts)[0]
+        net = self.network_.eval()
+        max_length = self.config_.data.max_length
+        records = []
+        for text in texts:
+            tokens = self.tokenizer_(text)[:max_length]
+            ids = torch.tensor([self.vocab_.encode(tokens) or [self.vocab_.UNK_ID]])
+            lengths = torch.tensor([ids.size(1)])
+            outputs, _, gates = net.rnn(net.rnn_inputs(ids, lengths), lengths=lengths, return_gates=True)
+            records.append({"tokens": tokens,
+                            "gates": {layer: {name: value[0].numpy() for name, value in acts.items()}
+                                      for layer, acts in gates.items()},
+                            "outputs": outputs[0].numpy()})
         return records

@@ -93,6 +93,12 @@ class TextClassifierNet(nn.Module):
 
     def lstm_branch(self, ids: Tensor, lengths: Tensor, fold: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
         """The recurrent branch: logits ``(B, C)`` and attention weights ``(B, T)`` (or None)."""
+        states, _ = self.rnn(self.rnn_inputs(ids, lengths, fold), lengths=lengths)  # (B, T, D*H)
+        pooled, attention = self.pooling(states, lengths)  # (B, P), (B, T) | None
+        return self.classifier(pooled), attention  # (B, C)
+
+    def rnn_inputs(self, ids: Tensor, lengths: Tensor, fold: Tensor | None = None) -> Tensor:
+        """What the recurrent layers read at each step: ``(B, T, E [+ bigram_dim] [+ n*C])``."""
         x = self.embedding(ids)  # (B, T, E)
         if self.bigrams is not None:  # (token_t, token_t+1) hashed; the last step pairs with padding
             following = torch.cat([ids[:, 1:], torch.zeros_like(ids[:, :1])], dim=1)  # (B, T)
@@ -103,9 +109,7 @@ class TextClassifierNet(nn.Module):
         x = self.embedding_dropout(x)
         if self.lexicon is not None:
             x = torch.cat([x, self.lexicon(ids, lengths, fold)], dim=-1)  # (B, T, E + ... + n*C)
-        states, _ = self.rnn(x, lengths=lengths)  # (B, T, D*H)
-        pooled, attention = self.pooling(states, lengths)  # (B, P), (B, T) | None
-        return self.classifier(pooled), attention  # (B, C)
+        return x
 
     def ngram_branch(self, ids: Tensor, lengths: Tensor) -> Tensor | None:
         """The fixed TF-IDF n-gram logistic regression's logits ``(B, C)``, or None without it."""
