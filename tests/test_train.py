@@ -87,8 +87,16 @@ def test_fit_learns_and_keeps_the_best(tmp_path, monkeypatch):
     columns; writing the unread best.ckpt pickle; a last.ckpt that needs full unpickling or has
     mode 0600."""
     monkeypatch.chdir(tmp_path)
+    import lstmkit.train
+
+    plotted = {}
+    real_plot = lstmkit.train.plot_history
+    monkeypatch.setattr(lstmkit.train, "plot_history",
+                        lambda csv_path, out_dir, best_epoch=None: plotted.update(best_epoch=best_epoch)
+                        or real_plot(csv_path, out_dir, best_epoch=best_epoch))
     model, result = run(tmp_path / "run")
     out = tmp_path / "run"
+    assert plotted["best_epoch"] == result.best_epoch  # the plots mark the kept epoch
 
     history = result.history
     assert [row["epoch"] for row in history] == [1, 2, 3] and result.epochs_run == 3

@@ -572,7 +572,8 @@ def fit(model: nn.Module, train_loader, valid_loader, cfg: TrainConfig, out_dir:
                 _start_fresh(out_dir)
             _train(model, train_loader, valid_loader, cfg, out_dir, monitor, mode, progress_bar,
                    list(callbacks))
-            plot_history(csv_path, out_dir / "plots")
+            kept = read_json(ckpt_dir / "best.json") if (ckpt_dir / "best.json").exists() else {}
+            plot_history(csv_path, out_dir / "plots", best_epoch=kept.get("epoch"))  # None: averaged weights
 
         best_file = ckpt_dir / "best.safetensors"
         if not best_file.exists():
