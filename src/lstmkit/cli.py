@@ -219,6 +219,21 @@ def demo(
     run(out, settings, typer.echo)
 
 
+# ---------------------------------------------------------------------- verbs in their own packages
+# Each of these modules has ``register(app)``, which adds its command(s) to ``app``.
+VERB_MODULES: list[str] = []
+
+
+def _register_verbs() -> None:
+    import importlib
+
+    for module in VERB_MODULES:
+        importlib.import_module(module).register(app)
+
+
+_register_verbs()
+
+
 def main() -> None:
     """Console-script entry point."""
     app(prog_name="lstmkit")
