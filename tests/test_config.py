@@ -242,3 +242,17 @@ def test_build_config_errors_name_the_yaml_file(tmp_path):
     path = write(tmp_path / "run.yaml", "model:\n  hidden_size: -4\n")
     with pytest.raises(ConfigError, match=r"'model\.hidden_size' in .*run\.yaml"):
         build_config(ToyConfig, path)
+
+
+def test_a_partial_section_keeps_the_tasks_own_defaults():
+    """A preset setting one train.* key dropped the task's train defaults (onecycle, adamw ...)
+    for TrainConfig's generic ones."""
+    from lstmkit.config import build_config
+    from lstmkit.tasks.text import TextClassifierConfig
+
+    default = TextClassifierConfig().train
+    cfg = build_config(TextClassifierConfig, base={"train": {"epochs": 3}})
+    assert cfg.train.epochs == 3
+    assert (cfg.train.scheduler, cfg.train.optimizer, cfg.train.patience) == (default.scheduler, default.optimizer,
+                                                                                default.patience) == ("onecycle",
+                                                                                                      "adamw", 0)

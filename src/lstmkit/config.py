@@ -178,6 +178,10 @@ def _from_dict(cls: type[C], d: Mapping, source: str, prefix: str, root: type, s
             raise _unknown_key(key, source, root)
         f, tp = fields[name]
         if _is_section(tp):
+            if isinstance(value, Mapping) and f.default_factory is not dataclasses.MISSING:
+                # keys not given keep the section's own defaults (a task's train.* preset), not the
+                # section class's generic ones
+                value = _deep_merge(config_to_dict(f.default_factory()), _nest_dotted(value))
             kwargs[name] = _from_dict(tp, value, source, f"{key}.", root, strict)
         else:
             kwargs[name] = (_convert_python if strict else _convert)(value, tp, key, source)

@@ -157,8 +157,9 @@ DATASETS: dict[str, Dataset] = {
 }
 
 
+@functools.lru_cache(maxsize=1)
 def _register_task_datasets() -> None:
-    """Add the other tasks' datasets (their modules import this one, so they come in last)."""
+    """Add the other tasks' datasets, on first use (their modules import this one)."""
     from lstmkit.data.datasets_sequences import SEQUENCE_DATASETS
     from lstmkit.data.datasets_tagging import TAGGING_DATASETS
     from lstmkit.data.datasets_timeseries import TIMESERIES_DATASETS
@@ -169,10 +170,12 @@ def _register_task_datasets() -> None:
 
 def list_datasets() -> list[tuple[str, str]]:
     """``(name, description)`` of every bundled dataset, sorted by name."""
+    _register_task_datasets()
     return [(name, DATASETS[name].description) for name in sorted(DATASETS)]
 
 
 def _get(name: str) -> Dataset:
+    _register_task_datasets()
     if name not in DATASETS:
         raise LstmkitError(f"unknown dataset {name!r} (available: {', '.join(sorted(DATASETS))})")
     return DATASETS[name]
@@ -294,6 +297,3 @@ def peoples_daily_sentences() -> list[str]:
     unlabelled Chinese text, e.g. to pretrain character vectors.
     """
     return list(_peoples_daily_sentences())
-
-
-_register_task_datasets()

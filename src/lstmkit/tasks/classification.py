@@ -189,6 +189,14 @@ class Classifier(ClassifierMixin, Estimator):
         """Accuracy (what scikit-learn's ``GridSearchCV`` and ``cross_val_score`` maximise)."""
         return self.evaluate(X, y)["accuracy"]
 
+    def format_metrics(self, title: str, metrics: dict) -> list[str]:
+        """The accuracy line, then one line per label."""
+        from lstmkit.metrics import metrics_line
+
+        return [metrics_line(title, metrics)] + [
+            f"  {label:>12}  precision={row['precision']:.4f} recall={row['recall']:.4f} "
+            f"f1={row['f1']:.4f} support={row['support']}" for label, row in metrics.get("per_class", {}).items()]
+
     def table_row(self, record: dict) -> dict:
         row = {k: v for k, v in record.items() if k != "probabilities"}
         row.update({f"prob_{name}": p for name, p in record["probabilities"].items()})
