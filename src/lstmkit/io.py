@@ -15,8 +15,17 @@ target and renames it into place only when complete, so a crash leaves either
 the old folder or the new one, never a half-written one. :func:`load` reads
 ``config.json``'s ``task`` and hands the folder to that task's ``load``.
 
+Loading is safe on a folder from anyone: only these JSON files and the safetensors file
+are read (a ``pytorch_model.bin`` or ``.ckpt`` beside them is never opened), the
+safetensors header is checked before any tensor is read (:func:`check_safetensors`: a
+pickle or a ``torch.save`` zip in its place, a truncated file, a corrupted header are
+each a :class:`ModelFolderError` naming the file), and :func:`check_weights` holds the
+tensors against the network ``config.json`` describes: the same names, shapes and dtypes,
+and a vocabulary whose size is the embedding's.
+
 Lightning's ``.ckpt`` files (in a run's ``checkpoints/``) are for resuming
-training only; they are pickles. Share and deploy model folders.
+training only; they are pickles (read with ``torch.load(weights_only=True)``, which
+refuses arbitrary objects). Share and deploy model folders.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import struct
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,11 +89,81 @@ def save_tensors(path: str | Path, state_dict: dict[str, torch.Tensor]) -> None:
 
 
 def load_tensors(path: str | Path) -> dict[str, torch.Tensor]:
-    """Read a safetensors file into a dict of CPU tensors (no pickle involved)."""
+    """Read a safetensors file into a dict of CPU tensors (no pickle involved).
+
+    The header is checked first (:func:`check_safetensors`), so a file that is not
+    safetensors is refused with a message saying what it is.
+    """
+    check_safetensors(path)
     try:
         return load_file(str(path), device="cpu")
-    except (SafetensorError, OSError) as err:
+    except (SafetensorError, OSError, ValueError, TypeError) as err:
+        raise ModelFolderError(f"{path}: {_UNREADABLE}: {err}") from None
+
+
+_PICKLE_PROTOCOL = b"\x80"  # pickle protocols 2-5 start with PROTO
+_ZIP = b"PK\x03\x04"  # torch.save's default format: a zip holding a pickle
+_MAX_HEADER = 100_000_000  # safetensors' own limit on the JSON header
+_NOT_SAFETENSORS = "not a safetensors file"
+_UNREADABLE = "cannot read the weights"
+
+
+def check_safetensors(path: str | Path) -> None:
+    """Check that ``path`` is a complete safetensors file, reading only its header (JSON).
+
+    Layout: 8 bytes little-endian header length ``n``, ``n`` bytes of JSON
+    (``{name: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {...}}``),
+    then the tensor data, which must end exactly at the end of the file.
+
+    Raises:
+        ModelFolderError: naming the file: a pickle or ``torch.save`` file in its place
+            (never unpickled), a file too short, a header that is not JSON, a truncated
+            file or one with bytes after the data.
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as file:
+            start = file.read(8)
+            if start.startswith(_PICKLE_PROTOCOL) or start.startswith(_ZIP):
+                kind = "a pickle" if start.startswith(_PICKLE_PROTOCOL) else "a torch.save zip (a pickle inside)"
+                raise ModelFolderError(
+                    f"{path}: {_UNREADABLE}: {_NOT_SAFETENSORS}: it is {kind}, which lstmkit never loads because "
+                    "unpickling can run any code; save the weights with safetensors")
+            if len(start) < 8:
+                raise ModelFolderError(f"{path}: {_UNREADABLE}: {_NOT_SAFETENSORS}: only {size} bytes (truncated?)")
+            (length,) = struct.unpack("<Q", start)
+            if length > min(size - 8, _MAX_HEADER):
+                raise ModelFolderError(
+                    f"{path}: {_UNREADABLE}: {_NOT_SAFETENSORS} or truncated: its header claims {length} bytes, "
+                    f"the file has {size}")
+            raw = file.read(length)
+    except OSError as err:
         raise ModelFolderError(f"{path}: cannot read the weights: {err}") from None
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ModelFolderError(f"{path}: {_UNREADABLE}: corrupted: its header is not valid JSON") from None
+    if not isinstance(header, dict):
+        raise ModelFolderError(f"{path}: {_UNREADABLE}: corrupted: its header is not a JSON object")
+    ends = []
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        offsets = entry.get("data_offsets") if isinstance(entry, dict) else None
+        if (not isinstance(offsets, list) or len(offsets) != 2
+                or not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)):
+            raise ModelFolderError(f"{path}: {_UNREADABLE}: corrupted: tensor {name!r} has no valid data_offsets in the header")
+        ends.append(offsets[1])
+    data = size - 8 - length
+    needed = max(ends, default=0)
+    if needed > data:
+        raise ModelFolderError(
+            f"{path}: {_UNREADABLE}: truncated: the header describes {needed} bytes of tensor data, "
+            f"the file holds {data}")
+    if needed < data:
+        raise ModelFolderError(
+            f"{path}: {_UNREADABLE}: corrupted: {data - needed} bytes after the tensor data the header describes")
 
 
 def _json_default(value: Any) -> Any:
@@ -194,6 +274,8 @@ def read_config(path: str | Path) -> dict:
         raise ModelFolderError(f"{file}: must hold a JSON object")
     if "task" not in config:
         raise ModelFolderError(f"{file}: no 'task' key, so the task is unknown")
+    if not isinstance(config["task"], str):
+        raise ModelFolderError(f"{file}: 'task' must be a task name (a string), got {config['task']!r}")
     version = config.get("format_version")
     if not isinstance(version, int) or isinstance(version, bool):
         raise ModelFolderError(f"{file}: 'format_version' must be an integer, got {version!r}")
@@ -222,9 +304,66 @@ def read_model_folder(path: str | Path) -> ModelFolder:
     return ModelFolder(path, config, state_dict, vocab, metrics, extra)
 
 
+def check_weights(folder: ModelFolder, expected: dict[str, torch.Tensor]) -> None:
+    """Hold the weights read from ``folder`` against the network ``config.json`` describes.
+
+    Args:
+        folder: the model folder as read (its ``state_dict`` is what ``model.safetensors`` holds).
+        expected: the freshly built network's ``state_dict()``: name -> tensor of the shape and
+            dtype the weights must have.
+
+    Raises:
+        ModelFolderError: a missing or unexpected tensor, a shape or a dtype that differs (no
+            silent cast: a float64 file is not a float32 model), naming the files; when a
+            wrong size is a vocabulary's size (an embedding of ``len(tokens)`` rows), it names
+            that vocabulary file too.
+    """
+    weights = folder.path / WEIGHTS
+    found = folder.state_dict
+    missing = [name for name in expected if name not in found]
+    unexpected = [name for name in found if name not in expected]
+    if missing:
+        raise ModelFolderError(
+            f"{weights}: has no tensor {missing[0]!r}, which the network {CONFIG} describes needs "
+            f"({len(missing)} missing: {', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''})")
+    if unexpected:
+        raise ModelFolderError(
+            f"{weights}: tensor {unexpected[0]!r} is not part of the network {CONFIG} describes "
+            f"({len(unexpected)} unexpected: {', '.join(unexpected[:5])}{', ...' if len(unexpected) > 5 else ''})")
+    vocab_sizes = _vocabulary_sizes(folder)
+    wrong = [name for name in expected if tuple(found[name].shape) != tuple(expected[name].shape)]
+    for name in sorted(wrong, key=lambda n: expected[n].dim() == 0 or expected[n].shape[0] not in vocab_sizes):
+        want, got = tuple(expected[name].shape), tuple(found[name].shape)
+        if want and got and want[0] != got[0] and want[0] in vocab_sizes:
+            raise ModelFolderError(
+                f"{folder.path / vocab_sizes[want[0]]} has {want[0]} tokens but {weights}'s {name!r} has "
+                f"{got[0]} rows: the vocabulary does not belong to these weights")
+        raise ModelFolderError(
+            f"{weights}: tensor {name!r} has shape {list(got)}, but the network {CONFIG} describes "
+            f"needs {list(want)}")
+    for name, tensor in expected.items():
+        if found[name].dtype != tensor.dtype:
+            raise ModelFolderError(
+                f"{weights}: tensor {name!r} is {str(found[name].dtype).removeprefix('torch.')}, "
+                f"but the network {CONFIG} describes stores {str(tensor.dtype).removeprefix('torch.')}")
+
+
+def _vocabulary_sizes(folder: ModelFolder) -> dict[int, str]:
+    """Size -> file name of each vocabulary in the folder (``vocab.json`` and extras with a
+    ``tokens`` list, such as a tagger's ``chars.json``)."""
+    sizes: dict[int, str] = {}
+    for name, data in [(VOCAB, folder.vocab), *((f"{k}.json", v) for k, v in folder.extra.items())]:
+        if isinstance(data, dict) and isinstance(data.get("tokens"), list):
+            sizes.setdefault(len(data["tokens"]), name)
+    return sizes
+
+
 def load(path: str | Path):
     """Load any lstmkit model folder as its task's estimator (``TextClassifier``, ...)."""
-    from lstmkit.tasks import get_task_class  # lazy: tasks import torch models
+    from lstmkit.tasks import TASKS, get_task_class  # lazy: tasks import torch models
 
     config = read_config(path)
+    if config["task"] not in TASKS:
+        raise ModelFolderError(f"{Path(path) / CONFIG}: unknown task {config['task']!r}; "
+                               f"this lstmkit knows: {', '.join(sorted(TASKS))}")
     return get_task_class(config["task"]).load(path)

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -52,6 +53,7 @@ from lstmkit.files import atomic_write
 __all__ = ["read_long_csv", "write_long_csv"]
 
 _PANDAS_LINE = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def read_long_csv(
@@ -180,6 +182,10 @@ def write_long_csv(
     )
     if len(set(names + extra)) != len(names) + len(extra):
         raise ValueError("write_long_csv: column names must be distinct")
+    flat_targets = [] if targets is None else [
+        str(v) for t in targets for v in (t if isinstance(t, (list, tuple, np.ndarray)) else [t])]
+    if any("\x00" in text for text in ids + names + extra + flat_targets):
+        raise ValueError("write_long_csv: ids, names and labels cannot hold NUL characters (pandas would cut them)")
 
     lengths = [len(a) for a in arrays]
     columns: dict[str, object] = {id_column: np.repeat(ids, lengths)}
@@ -202,8 +208,14 @@ def write_long_csv(
             columns[label_column] = np.repeat([str(t) for t in targets], lengths)
     frame = pd.DataFrame(columns)
 
+    # the csv module quotes only the line terminator's characters, so a lone \r in a text cell
+    # would be written bare and read back as a line break: quote every text cell then
+    text_cells = (frame[c] for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c]))
+    has_cr = any(column.astype(str).str.contains("\r", regex=False).any() for column in text_cells)
+    quoting = csv.QUOTE_NONNUMERIC if has_cr else csv.QUOTE_MINIMAL
+
     def write(tmp: Path) -> None:
-        frame.to_csv(tmp, index=False, lineterminator="\n")
+        frame.to_csv(tmp, index=False, lineterminator="\n", quoting=quoting)
 
     return atomic_write(path, write)
 
@@ -212,7 +224,10 @@ def write_long_csv(
 
 
 def _header(text: str, delimiter: str, path: Path) -> list[str]:
-    first = next(csv.reader(io.StringIO(text), delimiter=delimiter), None)
+    try:
+        first = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), None)
+    except csv.Error as err:
+        raise DataError(f"malformed header: {err}", path, 1) from None
     if not first or not any(name.strip() for name in first):
         raise DataError("file is empty (expected a header line naming the columns)", path, 1)
     header = [name.strip() for name in first]
@@ -298,21 +313,33 @@ def _numbers(frame: pd.DataFrame, features: list[str], lines: np.ndarray, path: 
     values = np.empty((len(frame), len(features)), dtype=np.float32)
     first_bad: tuple[int, int] | None = None  # (row, feature index)
     for j, name in enumerate(features):
-        numbers = pd.to_numeric(frame[name].str.strip(), errors="coerce").to_numpy(dtype=np.float64)
-        bad = np.flatnonzero(~np.isfinite(numbers))
+        numbers = np.array([_float(cell) for cell in frame[name].str.strip()], dtype=np.float64)
+        with np.errstate(over="ignore"):  # too large for float32 (inf): reported below
+            values[:, j] = numbers
+        bad = np.flatnonzero(~np.isfinite(values[:, j]))
         if bad.size and (first_bad is None or bad[0] < first_bad[0]):
             first_bad = (int(bad[0]), j)
-        values[:, j] = numbers
     if first_bad is not None:
         row, j = first_bad
         cell = frame[features[j]].iloc[row].strip()
         what = (
-            f"{cell!r} is not a number"
+            f"{cell!r} is too large (beyond float32's {_FLOAT32_MAX:.4g})"
+            if math.isfinite(_float(cell))
+            else f"{cell!r} is not a number"
             if cell
             else "empty value (missing values are not supported)"
         )
         raise DataError(f"column {features[j]!r}: {what}", path, int(lines[row]))
     return values
+
+
+def _float(text: str) -> float:
+    """``text`` as the nearest float (Python's float() rounds correctly; pd.to_numeric can be
+    1 ulp off), or NaN when it is not a plain number (``1_000`` is not)."""
+    try:
+        return math.nan if "_" in text else float(text)
+    except ValueError:
+        return math.nan
 
 
 def _times(column: pd.Series, name: str, lines: np.ndarray, path: Path) -> np.ndarray:

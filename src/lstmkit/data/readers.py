@@ -45,6 +45,8 @@ _TABLE_DELIMITERS = {".csv": ",", ".tsv": "\t"}
 _FORMATS = "use .csv, .tsv, .jsonl or a folder of <label>/*.txt files"
 _BR_TAG = re.compile(r"<br\s*/?\s*>", re.IGNORECASE)
 _UNLABELLED_FOLDER = "unsup"
+_WIDE_BOMS = [(codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"),  # UTF-32-LE's starts like UTF-16-LE's
+              (codecs.BOM_UTF16_LE, "UTF-16"), (codecs.BOM_UTF16_BE, "UTF-16")]
 
 # One CSV field may hold a whole document; the csv module's default limit (128 KiB)
 # is too small for some review and news corpora.
@@ -127,10 +129,27 @@ def _read(
 
 
 def _decode(path: Path) -> str:
-    """The file's text; undecodable bytes are reported with their line number."""
-    raw = path.read_bytes()
+    """The file's text; undecodable bytes are reported with their line number.
+
+    A UTF-16/UTF-32 byte-order mark, or a NUL byte anywhere (UTF-16 text without a mark decodes
+    as "valid" UTF-8 with a NUL after every ASCII letter; binary files hold them too), is an
+    error saying so, rather than a silently garbled parse.
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise DataError(f"cannot read: {err.strerror or err}", path) from None
+    for bom, name in _WIDE_BOMS:
+        if raw.startswith(bom):
+            raise DataError(f"the file is {name} (it starts with a {name} byte-order mark); save it as UTF-8", path)
     if raw.startswith(codecs.BOM_UTF8):
         raw = raw[len(codecs.BOM_UTF8) :]
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        raise DataError(
+            f"a NUL byte at byte {nul}: a binary file, or UTF-16/UTF-32 text? (save the file as UTF-8)",
+            path, raw.count(b"\n", 0, nul) + 1,
+        )
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -160,7 +179,9 @@ def _clean_label(value: str, column: str, path: Path, line: int | None) -> str:
 def _read_table(
     path: Path, delimiter: str, text_column: str, label_column: str | None
 ) -> tuple[list[str], list[str]]:
-    reader = csv.reader(io.StringIO(_decode(path)), delimiter=delimiter)
+    # newline="": the csv module itself ends records at \n, \r\n or \r (old Mac files) outside
+    # quotes and keeps them inside quoted fields, as its documentation asks
+    reader = csv.reader(io.StringIO(_decode(path), newline=""), delimiter=delimiter)
     try:
         header = next(reader, None)
         if header is None:
@@ -219,7 +240,8 @@ def _read_jsonl(
 ) -> tuple[list[str], list[str]]:
     texts: list[str] = []
     labels = Labels()
-    for line, raw in enumerate(_decode(path).splitlines(), start=1):
+    # only \n ends a record: JSON strings may hold U+2028, U+0085 ... raw, which splitlines() splits at
+    for line, raw in enumerate(_decode(path).split("\n"), start=1):
         if not raw.strip():
             continue
         try:

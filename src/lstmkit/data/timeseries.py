@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -213,7 +214,7 @@ def _read_records(
     path: Path, delimiter: str
 ) -> tuple[list[str], list[list[str]], np.ndarray]:
     """The header, the data records and the line where each record starts (blank lines skipped)."""
-    reader = csv.reader(io.StringIO(_decode(path)), delimiter=delimiter)
+    reader = csv.reader(io.StringIO(_decode(path), newline=""), delimiter=delimiter)  # see readers._read_table
     rows, lines = [], []
     try:
         header = next(reader, None)
@@ -308,9 +309,8 @@ def _parse_numbers(
     """(N,) float64; missing markers -> NaN; anything else unparseable is an error."""
     raw = pd.Series([c.strip() for c in cells])
     is_missing = raw.str.lower().isin(MISSING_TOKENS).to_numpy()
-    numbers = pd.to_numeric(raw.where(~is_missing), errors="coerce").to_numpy(
-        dtype=np.float64
-    )
+    # Python's float() rounds correctly; pd.to_numeric can be 1 ulp off (2.1530179992259808e-29)
+    numbers = np.array([math.nan if m else _float(c) for c, m in zip(raw, is_missing)], dtype=np.float64)
     bad = np.flatnonzero(~is_missing & ~np.isfinite(numbers))
     if bad.size:
         i = int(bad[0])
@@ -320,6 +320,14 @@ def _parse_numbers(
             int(lines[i]),
         )
     return numbers
+
+
+def _float(text: str) -> float:
+    """``text`` as the nearest float, or NaN when it is not a plain number (``1_000`` is not)."""
+    try:
+        return math.nan if "_" in text else float(text)
+    except ValueError:
+        return math.nan
 
 
 # --------------------------------------------------------------------------- frequency

@@ -65,6 +65,8 @@ _KNOWN_TAGS = (
     "@data",
 )
 _MISSING_TOKENS = frozenset({"?", "nan", "NaN", "NAN"})
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+_FLOAT32_OVERFLOW = 2.0**128 - 2.0**103  # halfway from float32's max to 2**128: rounds to inf from here on
 _PAIR = re.compile(r"\s*\(([^()]*)\)\s*")  # one "(timestamp,value)" pair
 
 
@@ -403,5 +405,8 @@ def _floats(tokens: list[str], d: int, missing: str, path: Path, number: int) ->
         if not math.isfinite(value) or "_" in token:
             shown = repr(token) if token else "an empty value"
             raise DataError(f"dimension {d}, value {k + 1}: {shown} is not a number", path, number)
+        if abs(value) >= _FLOAT32_OVERFLOW:  # would be inf in the float32 arrays
+            raise DataError(f"dimension {d}, value {k + 1}: {token!r} is too large (beyond float32's "
+                            f"{_FLOAT32_MAX:.4g})", path, number)
         out[k] = value
     return out
