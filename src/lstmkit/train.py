@@ -66,10 +66,12 @@ import lightning as L
 import torch
 from lightning.fabric.utilities.apply_func import move_data_to_device
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from lightning.pytorch.strategies import DDPStrategy
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
 from lstmkit.config import InvalidValue, TrainConfig
+from lstmkit.distributed import is_global_zero, shard_loader
 from lstmkit.errors import LstmkitError
 from lstmkit.files import atomic_write_text, honour_umask
 from lstmkit.io import load_tensors, read_json, save_tensors, write_json
@@ -191,8 +193,11 @@ class _LitModule(L.LightningModule):
         if self.trainer.sanity_checking:
             return
         self.epoch_metrics = metrics
-        if self._loss_batches:
-            self.epoch_train_loss = float(self._loss_sum / self._loss_batches)
+        if self._loss_batches:  # the same number of batches on every rank (lstmkit.distributed)
+            loss = torch.as_tensor(self._loss_sum / self._loss_batches, dtype=torch.float32)
+            if self.trainer.world_size > 1:  # the mean over all ranks' batches
+                loss = self.trainer.strategy.reduce(loss.to(self.device), reduce_op="mean")
+            self.epoch_train_loss = float(loss)
             self.log("train_loss", self.epoch_train_loss)
         if self.last_lr is not None:
             self.log("lr", self.last_lr)
@@ -311,6 +316,8 @@ class _MetricsCSV(Callback):
         row["lr"] = pl_module.last_lr
         row["seconds"] = round(time.perf_counter() - self._start, 3)
         self.rows.append(row)
+        if not trainer.is_global_zero:  # under DDP only rank 0 writes files
+            return
         text = io.StringIO()
         writer = csv.DictWriter(text, fieldnames=list(dict.fromkeys(k for r in self.rows for k in r)))
         writer.writeheader()
@@ -327,12 +334,12 @@ class _TrainLog(Callback):
         self.out_dir, self.rows, self.echo = out_dir, rows, echo
 
     def on_train_start(self, trainer, pl_module) -> None:
-        if trainer.ckpt_path is not None:
+        if trainer.ckpt_path is not None and trainer.is_global_zero:
             _note(self.out_dir, f"resuming from {trainer.ckpt_path}: epoch {trainer.current_epoch} "
                   f"of {trainer.max_epochs} done{pl_module.schedule_ended_note()}")
 
     def on_validation_end(self, trainer, pl_module) -> None:
-        if trainer.sanity_checking or not self.rows.rows:
+        if trainer.sanity_checking or not self.rows.rows or not trainer.is_global_zero:
             return
         _note(self.out_dir, epoch_line(trainer.current_epoch + 1, trainer.max_epochs,
                                        self.rows.rows[-1]), echo=self.echo)
@@ -360,6 +367,8 @@ class _KeepBest(Callback):
                            f"metrics {sorted(metrics)}")
         if _improved(metrics[self.monitor], self.best, self.mode):
             self.best = metrics[self.monitor]
+            if not trainer.is_global_zero:
+                return
             self.weights.parent.mkdir(parents=True, exist_ok=True)
             save_tensors(self.weights, pl_module.model.state_dict())
             write_json(self.info, {"epoch": trainer.current_epoch + 1, "metrics": metrics})
@@ -372,7 +381,7 @@ class _RecentWeights(Callback):
         self.folder, self.keep = folder, keep
 
     def on_validation_end(self, trainer, pl_module) -> None:
-        if trainer.sanity_checking:
+        if trainer.sanity_checking or not trainer.is_global_zero:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
         epoch = trainer.current_epoch + 1
@@ -391,7 +400,7 @@ class _LastCheckpoint(ModelCheckpoint):
 
     def _save_checkpoint(self, trainer, filepath: str) -> None:
         super()._save_checkpoint(trainer, filepath)
-        if Path(filepath).exists():
+        if trainer.is_global_zero and Path(filepath).exists():
             honour_umask(filepath)
 
 
@@ -404,6 +413,8 @@ _LIGHTNING_LOGGERS = [
     "lightning.fabric.utilities.rank_zero",
     "lightning.fabric.utilities.seed",
     "lightning.pytorch.accelerators.cuda",    # LOCAL_RANK: 0 - CUDA_VISIBLE_DEVICES
+    "lightning.fabric.utilities.distributed",  # DDP: "Initializing distributed: GLOBAL_RANK: 0, ..."
+    "lightning.pytorch.strategies.ddp",
 ]
 _KNOWN_WARNINGS = [
     r".*does not have many workers.*",
@@ -412,6 +423,9 @@ _KNOWN_WARNINGS = [
     r"GPU available but not used.*",
     r"You're resuming from a checkpoint that ended before the epoch ended.*",
     r"`isinstance\(treespec, LeafSpec\)` is deprecated.*",  # lightning 2.6 with torch >= 2.10
+    # DDP: every rank logs the same values (validation is not sharded, the training loss is
+    # averaged over the ranks by _LitModule), so there is nothing for sync_dist to add.
+    r"It is recommended to use `self.log\(.*sync_dist=True\)`.*",
 ]
 
 
@@ -554,7 +568,14 @@ def fit(model: nn.Module, train_loader, valid_loader, cfg: TrainConfig, out_dir:
       (``cfg.grad_clip``, 5.0 by default) guards against the exploding gradients behind most
       such losses.
     * **Threads.** Torch's CPU thread count is set to ``cfg.num_threads`` (0: see
-      :func:`lstmkit.threads.auto_threads`) while training and restored afterwards.
+      :func:`lstmkit.threads.auto_threads`; with ``cfg.devices`` processes on this machine
+      and no ``LOCAL_WORLD_SIZE`` set, the cores are divided by ``cfg.devices``) while training
+      and restored afterwards.
+    * **Several processes** (``cfg.devices * cfg.num_nodes > 1`` or ``cfg.strategy="ddp"``):
+      Lightning's DDP; each rank trains on its share of the batches
+      (:mod:`lstmkit.distributed`) and scores the whole validation set. Only global rank 0
+      writes files; the other ranks return their final in-memory weights and metrics (their
+      ``history`` has the same epochs), without reading the run folder.
     """
     missing = [m for m in ("training_loss", "validation_output", "validation_metrics")
                if not callable(getattr(model, m, None))]
@@ -566,12 +587,15 @@ def fit(model: nn.Module, train_loader, valid_loader, cfg: TrainConfig, out_dir:
     ckpt_dir, csv_path = out_dir / "checkpoints", out_dir / "logs" / "metrics.csv"
     last = ckpt_dir / "last.ckpt"
 
-    with torch_threads(resolve_threads(cfg.num_threads)):
+    with torch_threads(resolve_threads(cfg.num_threads, _local_ranks_environ(cfg))):
         if not _is_finished(ckpt_dir, cfg):
-            if not last.exists():
+            if not last.exists() and is_global_zero():
                 _start_fresh(out_dir)
-            _train(model, train_loader, valid_loader, cfg, out_dir, monitor, mode, progress_bar,
-                   list(callbacks))
+            ranks_result = _train(model, train_loader, valid_loader, cfg, out_dir, monitor, mode,
+                                  progress_bar, list(callbacks))
+            if ranks_result is not None:  # a rank other than 0: it wrote nothing, reads nothing
+                model.eval()
+                return ranks_result
             kept = read_json(ckpt_dir / "best.json") if (ckpt_dir / "best.json").exists() else {}
             plot_history(csv_path, out_dir / "plots", best_epoch=kept.get("epoch"))  # None: averaged weights
 
@@ -588,9 +612,46 @@ def fit(model: nn.Module, train_loader, valid_loader, cfg: TrainConfig, out_dir:
                      averaged_epochs=best.get("averaged_epochs"))
 
 
+def _local_ranks_environ(cfg: TrainConfig) -> dict[str, str] | None:
+    """The environment :func:`~lstmkit.threads.auto_threads` should see: ``os.environ``, with
+    ``LOCAL_WORLD_SIZE=cfg.devices`` when several processes will train on this machine and no
+    launcher (torchrun) has said how many (Lightning's own launcher does not)."""
+    import os
+
+    if cfg.devices > 1 and "LOCAL_WORLD_SIZE" not in os.environ:
+        return {**os.environ, "LOCAL_WORLD_SIZE": str(cfg.devices)}
+    return None
+
+
+def _strategy(cfg: TrainConfig, accelerator: str):
+    """Lightning's strategy: "auto" for one process, else DDP (gloo on CPUs).
+
+    Under torchrun, ``train.devices`` and ``train.num_nodes`` must describe the processes it
+    started (else Lightning would wait for ranks that never come, or start more).
+    """
+    import os
+
+    from lstmkit.distributed import launched_processes
+
+    launched = launched_processes(os.environ)
+    if launched is not None:
+        local, total = launched
+        if local != cfg.devices or total != cfg.devices * cfg.num_nodes:
+            raise InvalidValue("train.devices", f"torchrun started {local} processes on this machine and "
+                               f"{total} in all, but train.devices={cfg.devices} and train.num_nodes="
+                               f"{cfg.num_nodes}: set train.devices={local} train.num_nodes={total // local}")
+    if cfg.strategy == "auto" and cfg.devices * cfg.num_nodes == 1:
+        return "auto"
+    return DDPStrategy(process_group_backend="gloo" if accelerator == "cpu" else None)
+
+
 def _train(model: nn.Module, train_loader, valid_loader, cfg: TrainConfig, out_dir: Path,
-           monitor: str, mode: str, progress_bar: bool, extra: list[Callback]) -> None:
-    """One Lightning run (fresh or resumed), then weight averaging and ``finished.json``."""
+           monitor: str, mode: str, progress_bar: bool, extra: list[Callback]) -> FitResult | None:
+    """One Lightning run (fresh or resumed), then weight averaging and ``finished.json``.
+
+    Returns None on the process that writes the files (global rank 0), else the rank's own
+    :class:`FitResult` (its final weights and metrics; nothing is read from the run folder).
+    """
     ckpt_dir, csv_path = out_dir / "checkpoints", out_dir / "logs" / "metrics.csv"
     last = ckpt_dir / "last.ckpt"
     bar = progress_bar and sys.stderr.isatty()
@@ -610,17 +671,23 @@ def _train(model: nn.Module, train_loader, valid_loader, cfg: TrainConfig, out_d
             *extra,
         ]
         trainer = L.Trainer(
-            max_epochs=cfg.epochs, accelerator=accelerator, devices=1,
+            max_epochs=cfg.epochs, accelerator=accelerator, devices=cfg.devices,
+            num_nodes=cfg.num_nodes, strategy=_strategy(cfg, accelerator),
+            use_distributed_sampler=False,  # lstmkit.distributed shares out the training batches
             precision=cfg.precision, gradient_clip_val=cfg.grad_clip or None,
             gradient_clip_algorithm="norm", callbacks=callbacks, logger=_logger(out_dir),
             default_root_dir=out_dir, enable_progress_bar=bar, enable_checkpointing=True,
             enable_model_summary=False, log_every_n_steps=cfg.log_every_n_steps)
+        if trainer.world_size > 1:
+            train_loader = shard_loader(train_loader, trainer.global_rank, trainer.world_size, cfg.seed)
+        lit = _LitModule(model, cfg, monitor, mode)
         try:
-            trainer.fit(_LitModule(model, cfg, monitor, mode), train_loader, valid_loader,
+            trainer.fit(lit, train_loader, valid_loader,
                         ckpt_path=str(last) if last.exists() else None, weights_only=True)
         except _NonFiniteLoss as err:
             error = _non_finite_error(err, cfg, ckpt_dir)
-            _note(out_dir, str(error), echo=False)
+            if trainer.is_global_zero:
+                _note(out_dir, str(error), echo=False)
             raise error from None
         except SystemExit:
             if not trainer.interrupted:
@@ -630,10 +697,16 @@ def _train(model: nn.Module, train_loader, valid_loader, cfg: TrainConfig, out_d
             signal.signal(signal.SIGINT, signal.default_int_handler)
             message = (f"training interrupted; the last finished epoch is saved in {last}: "
                        "rerun the same command to resume")
-            _note(out_dir, message, echo=False)
+            if trainer.is_global_zero:
+                _note(out_dir, message, echo=False)
             raise KeyboardInterrupt(message) from None
+    if not trainer.is_global_zero:
+        state = {name: tensor.detach().cpu().clone() for name, tensor in model.state_dict().items()}
+        return FitResult(best_state_dict=state, best_metrics=dict(lit.epoch_metrics),
+                         history=list(rows.rows), epochs_run=len(rows.rows))
     history = read_history(csv_path)
     if cfg.average_last:
         _try_average(model, valid_loader, ckpt_dir, history, cfg.average_last, monitor, mode)
     write_json(ckpt_dir / "finished.json",
                {"epochs": len(history), "stopped_early": cfg.patience > 0 and early.stopped_epoch > 0})
+    return None

@@ -55,6 +55,17 @@ class TrainConfig:
     """CPU threads for torch while training (the caller's count is restored afterwards);
     0 (auto): OMP_NUM_THREADS when set, else the cores this process may use divided by
     torchrun's LOCAL_WORLD_SIZE (see lstmkit.threads)."""
+    devices: int = 1
+    """Training processes (CPU) or GPUs on each machine; more than 1 trains with DDP (see
+    ``strategy``). Each process takes ``batch_size`` examples a step, so a step learns from
+    ``batch_size * devices * num_nodes`` examples (docs/scaling.md)."""
+    strategy: Literal["auto", "ddp"] = "auto"
+    """How several processes train one model: ddp is Lightning's DistributedDataParallel
+    (gloo on CPUs, NCCL on GPUs); auto is one process, or ddp when ``devices`` or
+    ``num_nodes`` is above 1."""
+    num_nodes: int = 1
+    """Machines taking part (torchrun ``--nnodes``, SLURM ``--nodes``); the run folder must
+    be on a file system they share."""
     log_every_n_steps: int = 50
     """How often step-level values go to TensorBoard."""
     average_last: int = 0
@@ -68,7 +79,8 @@ class TrainConfig:
         check_choices(self)
         positive = {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
                     "step_size": self.step_size, "gamma": self.gamma,
-                    "log_every_n_steps": self.log_every_n_steps}
+                    "log_every_n_steps": self.log_every_n_steps,
+                    "devices": self.devices, "num_nodes": self.num_nodes}
         for key, value in positive.items():
             if not value > 0:
                 raise invalid(key, f"must be > 0, got {value}")

@@ -57,6 +57,7 @@ with a message the CLI shows):
 
 ``export_module() -> ExportSpec``         a tensor-only ``nn.Module`` and example inputs
 ``run_with_states(X) -> list[dict]``      per input: its steps, gate activations and states
+``attribution_spec(x, target)``           what integrated gradients needs for one input
 
 In the manner of scikit-learn, ``__init__`` only stores hyperparameters, ``fit`` returns
 ``self``, and learned state ends in ``_``.
@@ -77,6 +78,7 @@ from sklearn.base import BaseEstimator
 from lstmkit import __version__
 from lstmkit.config import apply_overrides, config_from_dict, config_to_dict
 from lstmkit.data.splits import random_split
+from lstmkit.distributed import is_global_zero
 from lstmkit.errors import ConfigError, DataError, LstmkitError, ModelFolderError
 from lstmkit.fingerprint import data_fingerprint
 from lstmkit.io import read_model_folder, save_model_folder
@@ -195,13 +197,13 @@ class Estimator(HyperParameters, BaseEstimator, abc.ABC):
         self.network_.cpu().eval()
         self.valid_metrics_ = self._after_fit(X_valid, y_valid) or result.best_metrics
         self.history_ = result.history
-        if out_dir is not None:
+        if out_dir is not None and is_global_zero():  # under DDP only rank 0 writes files
             self._plot_validation(X_valid, y_valid, Path(out_dir) / "plots")
         return self
 
     def _say(self, message: str) -> None:
         """A line on stderr about what ``fit`` is preparing, when it shows progress (the CLI)."""
-        if getattr(self, "_progress", False):
+        if getattr(self, "_progress", False) and is_global_zero():  # once, not once per DDP rank
             import sys
 
             print(message, file=sys.stderr, flush=True)
@@ -256,6 +258,25 @@ class Estimator(HyperParameters, BaseEstimator, abc.ABC):
         """One record as one human-readable line (``lstmkit predict`` without ``--json``)."""
         return json.dumps(record, ensure_ascii=False)
 
+    def format_metrics(self, title: str, metrics: dict) -> list[str]:
+        """``evaluate``'s human-readable lines: the top-level numbers on one line, then one line
+        per nested table (``per_type``, ``baselines.naive`` ...)."""
+        from lstmkit.metrics import metrics_line
+
+        lines = [metrics_line(title, metrics)]
+
+        def nested(prefix: str, value: dict) -> None:
+            if any(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value.values()):
+                lines.append(metrics_line(f"  {prefix}", value))
+            for key, inner in value.items():
+                if isinstance(inner, dict):
+                    nested(f"{prefix}.{key}", inner)
+
+        for key, value in metrics.items():
+            if isinstance(value, dict):
+                nested(key, value)
+        return lines
+
     output_suffixes: ClassVar[tuple[str, ...]] = (".csv", ".tsv", ".jsonl")
     """File types ``predict --output`` can write for this task."""
 
@@ -281,6 +302,12 @@ class Estimator(HyperParameters, BaseEstimator, abc.ABC):
         """Per input: its steps and the recurrent layers' gate activations and states."""
         raise NotImplementedError(f"explanations are not available for {self.task} models yet")
 
+    def attribution_spec(self, x, target=None):
+        """What integrated gradients needs for one input (an
+        :class:`lstmkit.explain.attributions.AttributionSpec`), toward ``target`` (default: the
+        predicted output)."""
+        raise NotImplementedError(f"explanations are not available for {self.task} models yet")
+
     # ------------------------------------------------------------------ data settings of a trained model
     def with_data_settings(self, overrides: list[str]):
         """Apply ``--set data.KEY=VALUE`` to a loaded model: how files are read, never the network.
@@ -299,8 +326,14 @@ class Estimator(HyperParameters, BaseEstimator, abc.ABC):
 
     # ------------------------------------------------------------------ model folder
     def save(self, path: str | Path, metrics: dict | None = None) -> Path:
-        """Write the model folder (config.json, vocab.json, model.safetensors, metrics.json)."""
+        """Write the model folder (config.json, vocab.json, model.safetensors, metrics.json).
+
+        Under DDP (several training processes) only global rank 0 writes it; the other ranks
+        return ``path`` without writing (as Lightning's and Hugging Face's trainers save).
+        """
         self._check_fitted()
+        if not is_global_zero():
+            return Path(path)
         state = self._folder_state()
         config = {
             "task": self.task,
@@ -313,25 +346,47 @@ class Estimator(HyperParameters, BaseEstimator, abc.ABC):
 
     @classmethod
     def load(cls, path: str | Path):
-        """Read a model folder written by :meth:`save` (never unpickles)."""
+        """Read a model folder written by :meth:`save`; safe on a folder from anyone.
+
+        Reads only ``config.json``, ``vocab.json``, the other ``*.json`` files and
+        ``model.safetensors`` (never unpickles: see :mod:`lstmkit.io`), then builds the network
+        that ``config.json`` describes and requires the weights to fit it exactly: the same
+        tensor names, shapes and dtypes (:func:`lstmkit.io.check_weights`).
+
+        Raises:
+            ModelFolderError: naming the file: a missing or unreadable file, a pickle in place
+                of the weights, an unknown ``format_version``, a model of another task, a
+                ``config.json`` this task cannot build a network from, weights that do not fit.
+        """
+        from lstmkit.io import CONFIG, check_weights
+
+        path = Path(path)
         folder = read_model_folder(path)
+        config_file = path / CONFIG
         task = folder.config.get("task")
         if task != cls.task:
-            raise ModelFolderError(f"{Path(path) / 'config.json'}: model is a {task!r}, not a {cls.task!r}")
+            raise ModelFolderError(f"{config_file}: model is a {task!r}, not a {cls.task!r}")
         if "config" not in folder.config:
-            raise ModelFolderError(f"{Path(path) / 'config.json'}: missing key 'config'")
-        config = config_from_dict(cls.config_class, folder.config["config"],
-                                  source=str(Path(path) / "config.json"))
+            raise ModelFolderError(f"{config_file}: missing key 'config'")
+        if not isinstance(folder.config["config"], dict):
+            raise ModelFolderError(f"{config_file}: 'config' must be a JSON object of settings")
+        config = config_from_dict(cls.config_class, folder.config["config"], source=str(config_file))
         est = cls(config=config)
         est.config_ = config
-        est._restore(folder)
-        est.network_ = est._build_network()
         try:
-            est.network_.load_state_dict(folder.state_dict)
-        except RuntimeError as error:  # missing/unexpected tensors or wrong shapes
-            detail = str(error).split("\n\t")[1:] or [str(error)]
-            raise ModelFolderError(f"{Path(path) / 'model.safetensors'}: the weights do not fit the network "
-                                   f"config.json describes: {'; '.join(d.strip() for d in detail)[:500]}") from None
+            est._restore(folder)
+            est.network_ = est._build_network()
+        except LstmkitError as error:
+            if str(path) in str(error):
+                raise
+            raise ModelFolderError(f"{path}: {error}") from None  # e.g. "vocab.json: ..." -> with the folder
+        except KeyError as error:
+            raise ModelFolderError(f"{config_file}: missing key {error}") from None
+        except (TypeError, ValueError, IndexError, AttributeError, RuntimeError) as error:
+            raise ModelFolderError(f"{config_file}: not a {cls.task} model this lstmkit can build "
+                                   f"({type(error).__name__}: {str(error)[:300]})") from None
+        check_weights(folder, est.network_.state_dict())
+        est.network_.load_state_dict(folder.state_dict)  # names, shapes and dtypes checked above
         est.network_.eval()
         est.valid_metrics_ = folder.metrics or {}
         return est
@@ -378,11 +433,12 @@ def check_same_run(out_dir: Path, cfg, data_sha256: str) -> None:
     """Refuse to resume a run folder trained with other settings or data.
 
     A run writes ``run.json`` (every setting but ``train.epochs``, which may grow to train
-    longer, and the data's fingerprint); a rerun that would resume from its checkpoints must
+    longer, and the process and thread counts, and the data's fingerprint); a rerun that would resume from its checkpoints must
     match.
     """
     settings = config_to_dict(cfg)
-    settings["train"].pop("epochs", None)
+    for how_not_what in ("epochs", "devices", "num_nodes", "strategy", "num_threads"):
+        settings["train"].pop(how_not_what, None)  # may change between runs: train longer, more processes
     run = {"settings": settings, "data_sha256": data_sha256}
     path = out_dir / "run.json"
     if path.exists() and (out_dir / "checkpoints" / "last.ckpt").exists():
@@ -394,6 +450,8 @@ def check_same_run(out_dir: Path, cfg, data_sha256: str) -> None:
         if changed:
             raise ConfigError(f"{out_dir} holds a run with other settings ({', '.join(changed)}); "
                               "use another --out, or delete it to retrain")
+        return
+    if not is_global_zero():  # under DDP rank 0 writes it
         return
     out_dir.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(run, ensure_ascii=False, indent=1), encoding="utf-8")
