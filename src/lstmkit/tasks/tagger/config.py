@@ -1,0 +1,84 @@
+"""The tagger's settings: ``data.*``, ``model.*`` and ``train.*`` (every key documented)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from lstmkit.config import check_choices, invalid
+from lstmkit.train_config import TrainConfig
+
+
+@dataclass
+class TaggerDataConfig:
+    """How CoNLL files and raw text are read."""
+
+    tag_column: int = -1  # CoNLL column holding the tag, 0-based, negative from the end (-1: the last)
+    text_tokenizer: Literal["auto", "char", "whitespace", "jieba"] = "auto"  # raw text (--text, .txt) -> tokens; auto: char for a character-level model, else whitespace
+    train_scheme: Literal["same", "BIOES"] = "same"  # BIOES: learn BIO data as BIOES (predictions come back in BIO)
+    lowercase: bool = False  # look tokens up in lower case (English NER)
+    min_freq: int = 1  # tokens seen fewer times in training become <unk>
+    max_vocab: int | None = 100000  # keep at most this many tokens (most frequent first)
+
+    def __post_init__(self):
+        check_choices(self)
+        if self.tag_column == 0:
+            raise invalid("tag_column", "column 0 holds the token; the tag is another column (-1: the last)")
+        if self.min_freq < 1:
+            raise invalid("min_freq", f"must be >= 1; got {self.min_freq}")
+        if self.max_vocab is not None and self.max_vocab < 3:
+            raise invalid("max_vocab", f"must be >= 3 or none; got {self.max_vocab}")
+
+
+@dataclass
+class TaggerModelConfig:
+    """The network: embeddings -> BiLSTM -> CRF (or softmax)."""
+
+    embedding_dim: int = 100  # token vector size (taken from the file with pretrained_embeddings)
+    pretrained_embeddings: str | None = None  # word2vec/GloVe text file to initialise token vectors
+    freeze_embeddings: bool = False  # keep pretrained vectors fixed
+    embedding_init: Literal["random", "ppmi"] = "random"  # without a file: random, or PPMI-SVD of the training tokens (+ unlabeled_text)
+    unlabeled_text: str | None = None  # more text for ppmi: a UTF-8 file of one text per line (tokenised like --text)
+    bigram_dim: int = 0  # > 0: also feed each token's (token, next token) bigram vector of this size
+    bigram_min_freq: int = 2  # bigrams seen fewer times in training share the <unk> bigram vector
+    dictionary: str | None = None  # word-boundary features: "training" (words of BMES training tags), "pd-train" (pd-cws training words) or a file of one word per line
+    dictionary_max_word: int = 6  # longest dictionary word matched, in tokens
+    dictionary_folds: int = 5  # cross-fitting: a training sentence sees the dictionary without the words only its fold has
+    char_features: Literal["none", "cnn", "lstm"] = "none"  # character-level word features (space-separated languages)
+    char_dim: int = 30  # character vector size for char_features
+    char_hidden: int = 50  # CNN filters / char-LSTM units per direction
+    cell: Literal["lstm", "gru"] = "lstm"  # recurrent cell
+    hidden_size: int = 128  # hidden units per direction
+    num_layers: int = 1  # stacked recurrent layers
+    bidirectional: bool = True  # read the sentence both ways
+    embedding_dropout: float = 0.2  # dropout on the concatenated input vectors
+    dropout: float = 0.3  # dropout between recurrent layers and before the output layer
+    decoder: Literal["crf", "softmax"] = "crf"  # CRF (joint Viterbi decoding) or independent softmax per token
+    constrained: bool = True  # decode only tag sequences the scheme allows (BIO, BIOES, BMES)
+    init: Literal["default", "orthogonal"] = "orthogonal"  # recurrent weight initialisation
+
+    def __post_init__(self):
+        check_choices(self)
+        for key in ("embedding_dim", "hidden_size", "num_layers", "char_dim", "char_hidden", "bigram_min_freq",
+                    "dictionary_max_word", "dictionary_folds"):
+            if getattr(self, key) < 1:
+                raise invalid(key, f"must be >= 1; got {getattr(self, key)}")
+        if self.bigram_dim < 0:
+            raise invalid("bigram_dim", f"must be >= 0; got {self.bigram_dim}")
+        for key in ("embedding_dropout", "dropout"):
+            if not 0.0 <= getattr(self, key) < 1.0:
+                raise invalid(key, f"must be in [0, 1); got {getattr(self, key)}")
+
+
+def _tagger_train_defaults() -> TrainConfig:
+    return TrainConfig(epochs=10, batch_size=32, lr=2e-3, optimizer="adam", scheduler="none", patience=3,
+                       grad_clip=5.0)
+
+
+@dataclass
+class TaggerConfig:
+    """Every setting of a tagger: ``data.*``, ``model.*``, ``train.*``."""
+
+    data: TaggerDataConfig = field(default_factory=TaggerDataConfig)
+    model: TaggerModelConfig = field(default_factory=TaggerModelConfig)
+    train: TrainConfig = field(default_factory=_tagger_train_defaults)

@@ -1,0 +1,510 @@
+"""``Tagger``: the ``tagger`` task's estimator (token sequence -> tag sequence).
+
+It reads CoNLL files (:mod:`lstmkit.data.conll`), detects the tag scheme (BIO, BIOES, BMES, or
+plain labels such as part-of-speech tags: :func:`lstmkit.data.tagschemes.detect_scheme`),
+builds the token, bigram and character vocabularies and the word dictionary, trains
+:class:`~lstmkit.tasks.tagger.network.TaggerNet` with the shared trainer (the kept epoch is the
+one with the best validation entity F1), and predicts tags, entity spans and words.
+
+Inputs ``X`` are sentences: each a list of tokens (as in a CoNLL file), or a raw text string
+that :mod:`lstmkit.tasks.tagger.text` cuts into tokens (``predict --text``, ``.txt`` files).
+Labels ``y`` are lists of tags, one per token.
+
+Entity offsets in records: for raw text input, ``start``/``end`` are *character* offsets into the
+text (``text[start:end]`` is the entity); for token input they are *token* offsets
+(``tokens[start:end]``). ``end`` is exclusive in both.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+from lstmkit.data.batching import BucketBatchSampler, pad_sequences, sorted_batches
+from lstmkit.data.conll import Sentences, read_conll, read_conll_tokens
+from lstmkit.data.tagschemes import (
+    bio_to_bioes,
+    bioes_to_bio,
+    detect_scheme,
+    entities,
+    tag_problem,
+    words_from_bmes,
+)
+from lstmkit.data.vocab import Vocab
+from lstmkit.errors import ConfigError, DataError
+from lstmkit.files import atomic_write_text
+from lstmkit.inference import map_batches
+from lstmkit.tagging_metrics import tagging_metrics
+from lstmkit.tasks.base import Estimator
+from lstmkit.tasks.tagger.config import TaggerConfig
+from lstmkit.tasks.tagger.dictionary import _BITS, WordDictionary, fold_of
+from lstmkit.tasks.tagger.network import TaggerNet
+from lstmkit.tasks.tagger.text import tokenize_with_offsets
+
+END = "</s>"
+"""The token after a sentence's last one, in its last bigram."""
+MAX_CHARS = 20
+"""Characters per word seen by the character features (longer words are cut)."""
+TEXT_SUFFIXES = (".txt",)
+"""``--input`` files read as one raw text per line; anything else is read as CoNLL."""
+
+
+class _Indices(torch.utils.data.Dataset):
+    def __init__(self, n: int):
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> int:
+        return i
+
+
+class Tagger(Estimator):
+    """Tokens -> tags with a BiLSTM-CRF: NER (BIO/BIOES), word segmentation (BMES), POS.
+
+    >>> tagger = Tagger(hidden_size=64, epochs=2).fit(sentences, tags)    # doctest: +SKIP
+    >>> tagger.predict(["新华社北京十二月三十一日电"])                       # doctest: +SKIP
+    """
+
+    task = "tagger"
+    config_class = TaggerConfig
+    monitor, monitor_mode = "f1", "max"
+    takes_text = True
+    inference_batch_size = 256
+    inference_batch_tokens = 4096
+    """Inference batches hold at most this many tokens (padding included) and ``inference_batch_size``
+    sentences: long sentences go in small batches, short ones in large ones."""
+    output_suffixes = (".csv", ".tsv", ".jsonl", ".conll")
+
+    # ------------------------------------------------------------------ reading data
+    def _data_config(self):
+        return (getattr(self, "config_", None) or self.resolved_config()).data
+
+    def read_data(self, path) -> tuple[Sentences, Sentences]:
+        return read_conll(path, tag_column=self._data_config().tag_column)
+
+    def read_inputs(self, path):
+        """A ``.txt`` file: one raw text per non-blank line; any other file: CoNLL tokens
+        (first column; other columns, such as gold tags, are ignored)."""
+        path = Path(path)
+        if path.suffix.lower() not in TEXT_SUFFIXES:
+            return read_conll_tokens(path)
+        from lstmkit.data.readers import _decode
+
+        if not path.is_file():
+            raise DataError("file not found", path)
+        texts = Sentences()
+        for number, line in enumerate(_decode(path).split("\n"), start=1):
+            if line.strip():
+                texts.append(line.rstrip("\r"))
+                texts.origins.append((path, number))
+        if not texts:
+            raise DataError("no text found (expected one text per line)", path)
+        return texts
+
+    def inputs_from_texts(self, texts: list[str]) -> list[str]:
+        return self.coerce(list(texts))[0]
+
+    def inputs_from_json(self, items: list) -> list:
+        """Each item a text (a string) or a tokenised sentence (a list of token strings)."""
+        if not isinstance(items, list):
+            raise DataError(f"inputs must be a list of texts or token lists, got {type(items).__name__}")
+        for n, item in enumerate(items):
+            if isinstance(item, str):
+                continue
+            if not isinstance(item, list) or not all(isinstance(t, str) for t in item):
+                raise DataError(f"input {n}: expected a text (a string) or a list of token strings, "
+                                f"got {type(item).__name__}")
+        return self.coerce(items)[0]
+
+    def coerce(self, X, y=None):
+        """Sentences as a list (a :class:`Sentences` keeps its file and lines): each a non-empty
+        token list, or a non-blank text; tags one list per sentence, one tag per token."""
+        if isinstance(X, str):
+            X = [X]
+        sentences = X if isinstance(X, Sentences) else [list(s) if not isinstance(s, str) else s for s in X]
+        for n, sentence in enumerate(sentences):
+            path, line = sentences.where(n) if isinstance(sentences, Sentences) else (None, None)
+            at = "" if path else f"sentence {n + 1}: "
+            if isinstance(sentence, str):
+                if not sentence.strip():
+                    raise DataError(f"{at}empty text; give some text to tag", path, line)
+                if y is not None:
+                    raise DataError(f"{at}labelled sentences must be token lists (one tag per token), got a text",
+                                    path, line)
+                continue
+            if not sentence:
+                raise DataError(f"{at}empty sentence", path, line)
+            for position, token in enumerate(sentence):
+                if not isinstance(token, str) or not token or token.split() != [token]:
+                    raise DataError(f"{at}token {position + 1} ({token!r}) must be a non-empty string "
+                                    "without whitespace", path, line)
+        if y is None:
+            return sentences, None
+        tags = y if isinstance(y, Sentences) else [list(t) for t in y]
+        if len(tags) != len(sentences):
+            raise DataError(f"{len(sentences)} sentences but {len(tags)} tag lists")
+        for n, (sentence, row) in enumerate(zip(sentences, tags)):
+            if len(row) != len(sentence):
+                path, line = sentences.where(n) if isinstance(sentences, Sentences) else (None, None)
+                raise DataError(f"{'' if path else f'sentence {n + 1}: '}{len(sentence)} tokens but "
+                                f"{len(row)} tags", path, line)
+            for position, tag in enumerate(row):
+                if not isinstance(tag, str) or not tag or tag.split() != [tag]:
+                    raise DataError(f"sentence {n + 1}, token {position + 1}: tag {tag!r} must be a non-empty "
+                                    "string without whitespace")
+        return sentences, tags
+
+    # ------------------------------------------------------------------ tokens
+    def _text_tokenizer(self) -> str:
+        how = self.config_.data.text_tokenizer
+        return how if how != "auto" else ("char" if self.token_level_ == "char" else "whitespace")
+
+    def _tokens(self, X) -> list[tuple[list[str], list[tuple[int, int]] | None]]:
+        """``(tokens, character offsets or None)`` per input (offsets only for raw text)."""
+        how = self._text_tokenizer() if any(isinstance(x, str) for x in X) else None
+        out = []
+        for x in X:
+            if isinstance(x, str):
+                tokens, offsets = tokenize_with_offsets(x, how)
+                if not tokens:
+                    raise DataError("a text without any token")
+                out.append((tokens, offsets))
+            else:
+                out.append((list(x), None))
+        return out
+
+    # ------------------------------------------------------------------ learning
+    def _prepare(self, X, y) -> None:
+        data, model = self.config_.data, self.config_.model
+        if any(isinstance(x, str) for x in X):
+            raise DataError("training sentences must be token lists (one tag per token)")
+        self.scheme_ = detect_scheme(y)
+        self.model_scheme_ = "BIOES" if (data.train_scheme == "BIOES" and self.scheme_ == "BIO") else self.scheme_
+        train_tags = self._to_model_scheme(y)
+        seen = {t for row in train_tags for t in row}
+        self.tags_ = sorted(seen, key=lambda t: (t != "O", t.partition("-")[2], t))
+        if len(self.tags_) < 2:
+            raise DataError(f"training data needs at least 2 distinct tags; found {self.tags_}",
+                            *(y.where(0) if isinstance(y, Sentences) else (None, None)))
+        self.token_level_ = "char" if all(len(t) == 1 for s in X for t in s) else "word"
+        self.vocab_ = Vocab.build([self._lookup(s) for s in X], min_freq=data.min_freq, max_size=data.max_vocab)
+        self.bigram_vocab_ = None
+        if model.bigram_dim:
+            self.bigram_vocab_ = Vocab.build([self._bigrams(s) for s in X], min_freq=model.bigram_min_freq)
+        self.char_vocab_ = None
+        if model.char_features != "none":
+            self.char_vocab_ = Vocab.build([list(t) for s in X for t in s])
+        self.dictionary_ = self._build_dictionary(X, y)
+        self.embeddings_ = self._initial_embeddings(X)
+        if self.embeddings_ is not None:
+            model.embedding_dim = int(self.embeddings_.size(1))
+
+    def _to_model_scheme(self, y) -> list[list[str]]:
+        if self.model_scheme_ == self.scheme_:
+            return [list(row) for row in y]
+        return [bio_to_bioes(row) for row in y]
+
+    def _from_model_scheme(self, tags: list[str]) -> list[str]:
+        return tags if self.model_scheme_ == self.scheme_ else bioes_to_bio(tags)
+
+    def _lookup(self, tokens: list[str]) -> list[str]:
+        return [t.lower() for t in tokens] if self.config_.data.lowercase else list(tokens)
+
+    @staticmethod
+    def _bigrams(tokens: list[str]) -> list[str]:
+        """``token_t + " " + token_{t+1}`` per position (``</s>`` after the last)."""
+        following = [*tokens[1:], END]
+        return [f"{a} {b}" for a, b in zip(tokens, following)]
+
+    def _build_dictionary(self, X, y) -> WordDictionary | None:
+        model = self.config_.model
+        source = model.dictionary
+        if source is None:
+            return None
+        joiner = "" if self.token_level_ == "char" else " "
+        if source == "training":
+            if self.scheme_ != "BMES":
+                raise ConfigError(f"model.dictionary: 'training' reads words from BMES training tags; these tags "
+                                  f"are {self.scheme_ or 'plain labels'} (give 'pd-train' or a word-list file)")
+            words = [words_from_bmes(tokens, tags) for tokens, tags in zip(X, y)]
+            return WordDictionary.from_segmented(words, model.dictionary_max_word, model.dictionary_folds, joiner)
+        if source == "pd-train":
+            from lstmkit.data.datasets import load_dataset
+
+            chars, tags = load_dataset("pd-cws")["train"]
+            words = [words_from_bmes(c, t) for c, t in zip(chars, tags)]
+            return WordDictionary.from_segmented(words, model.dictionary_max_word, model.dictionary_folds, joiner)
+        return WordDictionary.from_file(source, model.dictionary_max_word, model.dictionary_folds, joiner)
+
+    def _initial_embeddings(self, X):
+        model = self.config_.model
+        if model.pretrained_embeddings:
+            from lstmkit.data.embeddings import embedding_matrix
+
+            return embedding_matrix(self.vocab_, model.pretrained_embeddings)[0]
+        if model.embedding_init != "ppmi":
+            return None
+        from lstmkit.data.cooccurrence import ppmi_svd_vectors
+
+        token_lists = [self._lookup(s) for s in X]
+        if model.unlabeled_text:
+            texts = self.read_inputs(Path(model.unlabeled_text)) if Path(model.unlabeled_text).suffix.lower() in \
+                TEXT_SUFFIXES else None
+            if texts is None:
+                raise ConfigError("model.unlabeled_text: give a .txt file (one text per line)")
+            token_lists += [self._lookup(tokens) for tokens, _ in self._tokens(texts)]
+        encoded = [self.vocab_.encode(t) for t in token_lists]
+        dim = min(model.embedding_dim, max(1, len(self.vocab_) - 3))
+        vectors = ppmi_svd_vectors(encoded, len(self.vocab_), dim, seed=self.config_.train.seed)
+        if dim < model.embedding_dim:  # a tiny vocabulary: pad the vectors with small random values
+            extra = torch.randn(len(self.vocab_), model.embedding_dim - dim) * 0.1
+            vectors = torch.cat([vectors, extra], dim=1)
+        return vectors
+
+    def _build_network(self) -> TaggerNet:
+        return TaggerNet(len(self.vocab_), self.tags_, self.model_scheme_, self.config_.model,
+                         num_bigrams=len(self.bigram_vocab_) if self.bigram_vocab_ is not None else 0,
+                         num_chars=len(self.char_vocab_) if self.char_vocab_ is not None else 0,
+                         embeddings=getattr(self, "embeddings_", None))
+
+    def _encode(self, tokens: list[str], fold: int | None = None) -> dict:
+        """One sentence's features (see :class:`TaggerNet`); ``fold``: a training sentence's own
+        cross-fitting fold, left out of the dictionary."""
+        item = {"ids": self.vocab_.encode(self._lookup(tokens))}
+        if self.bigram_vocab_ is not None:
+            item["bigrams"] = self.bigram_vocab_.encode(self._bigrams(self._lookup(tokens)))
+        if self.dictionary_ is not None:
+            item["dictionary"] = self.dictionary_.codes(tokens, fold)  # B/M/E/S bits per token
+        if self.char_vocab_ is not None:
+            item["chars"] = [self.char_vocab_.encode(list(t[:MAX_CHARS])) for t in tokens]
+        return item
+
+    @staticmethod
+    def _collate(items: list[dict], tags: list[list[int]] | None = None) -> dict:
+        ids, lengths = pad_sequences([item["ids"] for item in items])
+        batch = {"ids": ids, "lengths": lengths}
+        width = ids.size(1)
+        if "bigrams" in items[0]:
+            batch["bigrams"] = pad_sequences([item["bigrams"] for item in items])[0]
+        if "dictionary" in items[0]:
+            codes = pad_sequences([item["dictionary"] for item in items])[0]  # (B, T) packed bits
+            batch["dictionary"] = codes.unsqueeze(-1).bitwise_and(_BITS).ne(0).float()  # (B, T, 4)
+        if "chars" in items[0]:
+            longest = max(len(w) for item in items for w in item["chars"])
+            chars = torch.zeros(len(items), width, longest, dtype=torch.long)
+            char_lengths = torch.zeros(len(items), width, dtype=torch.long)
+            for row, item in enumerate(items):
+                for col, word in enumerate(item["chars"]):
+                    chars[row, col, : len(word)] = torch.tensor(word)
+                    char_lengths[row, col] = len(word)
+            batch["chars"], batch["char_lengths"] = chars, char_lengths
+        if tags is not None:
+            batch["tags"] = pad_sequences(tags)[0]
+        return batch
+
+    def _tag_ids(self, y) -> list[list[int]]:
+        index = {t: i for i, t in enumerate(self.tags_)}
+        out = []
+        for n, row in enumerate(self._to_model_scheme(y)):
+            ids = []
+            for position, tag in enumerate(row):
+                if tag not in index:
+                    path, line = y.where(n) if isinstance(y, Sentences) else (None, None)
+                    at = f"sentence {n + 1}, token {position + 1}: " if path is None else ""
+                    raise DataError(f"{at}unknown tag {tag!r}; the model knows: {', '.join(self.tags_)}",
+                                    path, line + position if line is not None else None)
+                ids.append(index[tag])
+            out.append(ids)
+        return out
+
+    def _loader(self, X, y, train: bool) -> DataLoader:
+        folds = self.config_.model.dictionary_folds
+        cross_fit = train and self.dictionary_ is not None
+        items = [self._encode(list(s), fold_of(s, folds) if cross_fit else None) for s in X]
+        tag_ids = self._tag_ids(y)
+        cfg = self.config_.train
+        sampler = BucketBatchSampler([len(s) for s in X], cfg.batch_size, shuffle=train, seed=cfg.seed)
+        return DataLoader(_Indices(len(items)), batch_sampler=sampler,
+                          collate_fn=lambda idx: self._collate([items[i] for i in idx], [tag_ids[i] for i in idx]))
+
+    # ------------------------------------------------------------------ model folder
+    def _folder_state(self) -> dict:
+        extra = {}
+        if self.bigram_vocab_ is not None:
+            extra["bigrams"] = self.bigram_vocab_.to_json()
+        if self.char_vocab_ is not None:
+            extra["chars"] = self.char_vocab_.to_json()
+        if self.dictionary_ is not None:
+            extra["dictionary"] = self.dictionary_.to_json()
+        return {"config": {"tags": self.tags_, "scheme": self.scheme_, "model_scheme": self.model_scheme_,
+                           "token_level": self.token_level_},
+                "vocab": self.vocab_.to_json(), "extra": extra}
+
+    def _restore(self, folder) -> None:
+        config, extra = folder.config, folder.extra
+        self.tags_, self.scheme_, self.model_scheme_ = config["tags"], config["scheme"], config["model_scheme"]
+        self.token_level_ = config["token_level"]
+        self.vocab_ = Vocab.from_json(folder.vocab)
+        self.bigram_vocab_ = Vocab.from_json(extra["bigrams"], "bigrams.json") if "bigrams" in extra else None
+        self.char_vocab_ = Vocab.from_json(extra["chars"], "chars.json") if "chars" in extra else None
+        self.dictionary_ = (WordDictionary.from_json(extra["dictionary"], self.config_.model.dictionary_folds)
+                            if "dictionary" in extra else None)
+
+    # ------------------------------------------------------------------ inference
+    def _inference_batches(self, lengths: list[int]) -> list[list[int]]:
+        """Index batches, longest sentences first, each within the token and sentence budgets."""
+        order = [i for batch in sorted_batches(lengths, len(lengths) or 1) for i in batch]
+        batches: list[list[int]] = []
+        for i in order:  # lengths fall, so a batch's width is its first sentence's length
+            if batches and len(batches[-1]) < self.inference_batch_size and \
+                    (len(batches[-1]) + 1) * lengths[batches[-1][0]] <= self.inference_batch_tokens:
+                batches[-1].append(i)
+            else:
+                batches.append([i])
+        return batches
+
+    def _run(self, token_lists: list[list[str]], nbest: int = 1) -> list:
+        """Decoded tag-id paths per sentence, in input order (``nbest > 1``: ``(paths, scores)``)."""
+        net = self.network_.eval()
+        device = next(net.parameters()).device
+        batches = self._inference_batches([len(t) for t in token_lists])
+
+        def one_batch(batch: list[int]):
+            tensors = self._collate([self._encode(token_lists[i]) for i in batch])
+            tensors = {k: v.to(device) for k, v in tensors.items()}
+            emissions = net.emissions(tensors)
+            if nbest == 1:
+                return net.decode(emissions, tensors)
+            paths, scores = net.crf.decode_with_scores(emissions, net.mask(tensors), nbest=nbest)
+            return list(zip(paths, scores.cpu().tolist()))
+
+        results: list = [None] * len(token_lists)
+        for batch, decoded in zip(batches, map_batches(one_batch, batches, device)):
+            for i, path in zip(batch, decoded):
+                results[i] = path
+        return results
+
+    def predict(self, X) -> list[list[str]]:
+        """The tags of each sentence (in the training data's scheme)."""
+        self._check_fitted()
+        X = self.coerce(X)[0]
+        if not len(X):
+            return []
+        token_lists = [tokens for tokens, _ in self._tokens(X)]
+        return [self._from_model_scheme([self.tags_[i] for i in path]) for path in self._run(token_lists)]
+
+    def predict_nbest(self, X, n: int = 3) -> list[list[dict]]:
+        """Per sentence, up to ``n`` tag sequences, best first: ``{"tags": [...], "score": s}``
+        (``score`` is the CRF path score; differences of scores are log-probability ratios)."""
+        self._check_fitted()
+        if n < 1:
+            raise ConfigError(f"n must be >= 1; got {n}")
+        X = self.coerce(X)[0]
+        token_lists = [tokens for tokens, _ in self._tokens(X)]
+        out = []
+        for paths, scores in self._run(token_lists, nbest=max(n, 2)):
+            out.append([{"tags": self._from_model_scheme([self.tags_[i] for i in p]), "score": round(float(s), 4)}
+                        for p, s in zip(paths[:n], scores)])
+        return out
+
+    def predict_records(self, X) -> list[dict]:
+        """Per input: ``tokens``, ``tags``, ``entities`` ``[{type, start, end, text}]`` (character
+        offsets for text input, token offsets for token input; none for plain labels), ``words``
+        for BMES segmentation, and ``text`` for text input."""
+        self._check_fitted()
+        X = self.coerce(X)[0]
+        if not len(X):
+            return []
+        tokenised = self._tokens(X)
+        all_tags = self.predict([tokens for tokens, _ in tokenised])
+        joiner = "" if self.token_level_ == "char" else " "
+        records = []
+        for x, (tokens, offsets), tags in zip(X, tokenised, all_tags):
+            record: dict = {"text": x} if isinstance(x, str) else {}
+            record.update({"tokens": tokens, "tags": tags})
+            spans = entities(tags, self.scheme_) if self.scheme_ in ("BIO", "BIOES") else []
+            if offsets is not None:
+                record["entities"] = [{"type": t, "start": offsets[s][0], "end": offsets[e - 1][1],
+                                       "text": x[offsets[s][0]:offsets[e - 1][1]]} for t, s, e in spans]
+            else:
+                record["entities"] = [{"type": t, "start": s, "end": e, "text": joiner.join(tokens[s:e])}
+                                      for t, s, e in spans]
+            if self.scheme_ == "BMES":
+                record["words"] = words_from_bmes(tokens, tags)
+            records.append(record)
+        return records
+
+    def evaluate(self, X, y, source: str | Path | None = None) -> dict:
+        """``precision``, ``recall``, ``f1`` (entity-level, seqeval's conventions; word-level for
+        BMES), ``per_type``, ``token_accuracy``, ``n_sentences``."""
+        self._check_fitted()
+        X, y = self.coerce(X, y)
+        if not len(X):
+            raise DataError("no sentences to evaluate", source)
+        for n, row in enumerate(y):  # a broken gold tag is the file's fault: name its line
+            for position, tag in enumerate(row):
+                if tag == "O" or (len(tag) > 1 and tag[1] == "-"):
+                    problem = tag_problem(tag)
+                    if problem:
+                        path, line = y.where(n) if isinstance(y, Sentences) else (None, None)
+                        raise DataError(problem, path or source, line + position if line else None)
+        pred = self.predict(X)
+        try:
+            return tagging_metrics(y, pred, self.scheme_)
+        except ValueError as err:
+            raise DataError(f"the tags do not fit the model's scheme ({self.scheme_ or 'plain labels'}): {err}",
+                            source) from None
+
+    def score(self, X, y) -> float:
+        """Entity-level F1 (word F1 for BMES; token accuracy for plain labels)."""
+        return float(self.evaluate(X, y)["f1"])
+
+    # ------------------------------------------------------------------ output
+    def table_row(self, record: dict) -> dict:
+        row = {"text": record["text"]} if "text" in record else {}
+        row["tokens"] = " ".join(record["tokens"])
+        row["tags"] = " ".join(record["tags"])
+        row["entities"] = "; ".join(f"{e['type']}:{e['start']}-{e['end']}:{e['text']}" for e in record["entities"])
+        if "words" in record:
+            row["words"] = " ".join(record["words"])
+        return row
+
+    def format_record(self, record: dict) -> str:
+        """``words`` (BMES), else the tokens with their tags, then the entities."""
+        if "words" in record:
+            return " / ".join(record["words"])
+        joiner = "" if self.token_level_ == "char" else " "
+        shown = record.get("text", joiner.join(record["tokens"]))
+        if self.scheme_ is None:
+            return " ".join(f"{t}/{g}" for t, g in zip(record["tokens"], record["tags"]))
+        found = ", ".join(f"{e['text']}/{e['type']}" for e in record["entities"]) or "(no entities)"
+        return f"{shown}\t{found}"
+
+    def write_predictions(self, records: list[dict], path: Path, inputs=None) -> Path:
+        """``.conll``: the input's rows with the predicted tag appended as a last column (the
+        original columns kept when the input was a CoNLL file; ``token tag`` otherwise), a
+        blank line after each sentence. Other types as every task writes them."""
+        path = Path(path)
+        self.check_output_path(path)
+        if path.suffix.lower() != ".conll":
+            return super().write_predictions(records, path, inputs)
+        lines: list[str] = []
+        cache: dict[Path, list[str]] = {}
+        for n, record in enumerate(records):
+            source, first = inputs.where(n) if isinstance(inputs, Sentences) else (None, None)
+            original = None
+            if source is not None and first is not None and not isinstance(inputs[n], str):
+                if source not in cache:
+                    from lstmkit.data.readers import _decode
+
+                    cache[source] = _decode(Path(source)).split("\n")
+                original = [cache[source][first - 1 + i].rstrip("\r").rstrip() for i in range(len(record["tokens"]))]
+            for i, (token, tag) in enumerate(zip(record["tokens"], record["tags"])):
+                lines.append(f"{original[i] if original else token} {tag}")
+            lines.append("")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return atomic_write_text(path, "\n".join(lines) + ("\n" if lines else ""))

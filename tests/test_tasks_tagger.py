@@ -1,0 +1,274 @@
+"""The tagger task: learning, decoding rules, metrics against seqeval, records, files and the CLI."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+import subprocess
+import sys
+
+import pytest
+import torch
+from seqeval.metrics import classification_report, f1_score
+
+from lstmkit import Tagger, load
+from lstmkit.data.conll import read_conll, write_conll
+from lstmkit.data.tagschemes import bio_to_bioes
+from lstmkit.errors import ConfigError, DataError
+from lstmkit.nn.crf import allowed_transitions
+from lstmkit.tasks.tagger import TaggerModelConfig, TaggerNet
+from lstmkit.tasks.tagger.dictionary import WordDictionary, fold_of
+from lstmkit.tasks.tagger.text import tokenize_with_offsets
+import task_cases  # noqa: F401  (first: it imports every task_case_*.py, this one included)
+from task_case_tagger import tiny_ner
+
+TINY = dict(embedding_dim=16, hidden_size=16, batch_size=16, epochs=6, lr=0.02, patience=0)
+
+
+def chinese_ner(n: int, seed: int) -> tuple[list[list[str]], list[list[str]]]:
+    """Character sentences "<person>在<place><verb>" with BIO tags: a pattern a tiny model learns."""
+    rng = random.Random(seed)
+    people, places, verbs = ["张三", "李四", "王小明"], ["北京", "上海", "广州市"], ["工作", "开会", "讲话"]
+    tokens, tags = [], []
+    for _ in range(n):
+        person, place, verb = rng.choice(people), rng.choice(places), rng.choice(verbs)
+        tokens.append(list(person + "在" + place + verb))
+        tags.append(["B-PER"] + ["I-PER"] * (len(person) - 1) + ["O"] + ["B-LOC"] + ["I-LOC"] * (len(place) - 1)
+                    + ["O"] * len(verb))
+    return tokens, tags
+
+
+@pytest.fixture(scope="module")
+def ner():
+    X, y = chinese_ner(200, seed=0)
+    return Tagger(**TINY).fit(X, y, valid=chinese_ner(40, seed=1))
+
+
+def test_learns_entities_and_reports_character_offsets(ner):
+    """Offsets computed on tokens instead of the text would point at the wrong characters once
+    the text holds spaces."""
+    metrics = ner.evaluate(*chinese_ner(50, seed=2))
+    assert metrics["f1"] == 1.0 and metrics["n_sentences"] == 50
+    (record,) = ner.predict_records(["李四 在 上海 开会"])
+    assert record["tokens"] == list("李四在上海开会")
+    assert record["entities"] == [{"type": "PER", "start": 0, "end": 2, "text": "李四"},
+                                  {"type": "LOC", "start": 5, "end": 7, "text": "上海"}]
+    (by_tokens,) = ner.predict_records([list("李四在上海开会")])  # token input: token offsets
+    assert [(e["start"], e["end"], e["text"]) for e in by_tokens["entities"]] == [(0, 2, "李四"), (3, 5, "上海")]
+
+
+def test_metrics_equal_seqeval(ner):
+    """Our entity counting must be seqeval's, also on the ill-formed sequences a model emits."""
+    X, y = chinese_ner(60, seed=3)
+    rng = random.Random(0)
+    tags = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+    y = [[rng.choice(tags) if rng.random() < 0.2 else t for t in row] for row in y]  # noisy gold, ill-formed
+    metrics = ner.evaluate(X, y)
+    pred = ner.predict(X)
+    assert metrics["f1"] == pytest.approx(f1_score(y, pred))
+    report = classification_report(y, pred, output_dict=True, zero_division=0)
+    for entity_type, row in metrics["per_type"].items():
+        assert row["f1"] == pytest.approx(report[entity_type]["f1-score"])
+        assert row["support"] == report[entity_type]["support"]
+
+
+@pytest.mark.parametrize("scheme,labels", [
+    ("BIO", ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]),
+    ("BIOES", ["O", "B-PER", "I-PER", "E-PER", "S-PER", "B-LOC", "I-LOC", "E-LOC", "S-LOC"]),
+    ("BMES", ["B", "M", "E", "S"]),
+])
+@pytest.mark.parametrize("decoder", ["crf", "softmax"])
+def test_constrained_decoding_never_emits_an_illegal_sequence(scheme, labels, decoder):
+    """An untrained network's scores favour illegal moves half the time; the decoder must still
+    return only sequences the scheme allows, and the best legal one (checked by brute force)."""
+    torch.manual_seed(0)
+    net = TaggerNet(30, labels, scheme, TaggerModelConfig(embedding_dim=8, hidden_size=8, decoder=decoder)).eval()
+    rules = allowed_transitions(labels, scheme)
+    lengths = torch.tensor([5, 4, 2, 1])
+    batch = {"ids": torch.randint(2, 30, (4, 5)) * (torch.arange(5) < lengths[:, None]), "lengths": lengths}
+    with torch.no_grad():
+        emissions = net.emissions(batch) * 5
+        paths = net.decode(emissions, batch)
+    for b, path in enumerate(paths):
+        assert len(path) == lengths[b] and rules.allows(path)
+        n = int(lengths[b])
+        legal = [p for p in itertools.product(range(len(labels)), repeat=n) if rules.allows(list(p))]
+        with torch.no_grad():
+            scores = net.crf.score(emissions[b:b + 1, :n].expand(len(legal), -1, -1), torch.tensor(legal))
+            best = float(net.crf.score(emissions[b:b + 1, :n], torch.tensor([path]))[0])
+        assert best == pytest.approx(float(scores.max()))
+
+
+def test_softmax_decoder_without_constraints_is_the_argmax():
+    """Unconstrained softmax decoding must be each token's most probable tag, nothing joint."""
+    torch.manual_seed(1)
+    cfg = TaggerModelConfig(embedding_dim=8, hidden_size=8, decoder="softmax", constrained=False)
+    net = TaggerNet(30, ["O", "B-PER", "I-PER"], "BIO", cfg).eval()
+    batch = {"ids": torch.randint(2, 30, (3, 6)), "lengths": torch.tensor([6, 6, 6])}
+    with torch.no_grad():
+        emissions = net.emissions(batch)
+    assert net.decode(emissions, batch) == emissions.argmax(-1).tolist()
+
+
+def test_softmax_tagger_learns_too():
+    """model.decoder=softmax must train (the CRF's row in the benchmark needs it)."""
+    X, y = chinese_ner(200, seed=0)
+    tagger = Tagger(**TINY, decoder="softmax").fit(X, y, valid=chinese_ner(40, seed=1))
+    assert tagger.evaluate(*chinese_ner(50, seed=2))["f1"] > 0.95
+
+
+def test_bioes_training_returns_bio_predictions():
+    """Training in BIOES must be invisible to the user: tags come back in the data's BIO."""
+    X, y = chinese_ner(200, seed=0)
+    tagger = Tagger(**TINY, train_scheme="BIOES").fit(X, y, valid=chinese_ner(40, seed=1))
+    assert any(t.startswith("E-") for t in tagger.tags_) and tagger.scheme_ == "BIO"
+    X_test, y_test = chinese_ner(30, seed=4)
+    assert tagger.predict(X_test) == y_test
+    assert bio_to_bioes(y_test[0]) != y_test[0]
+
+
+def test_bmes_segmentation_gives_words_and_uses_a_cross_fitted_dictionary(tmp_path):
+    """A BMES model's records must carry the words; its dictionary must survive the model folder."""
+    words = [["上海", "是", "中国", "的", "城市"], ["北京", "是", "首都"], ["中国", "人民", "很", "好"]] * 40
+    X = [list("".join(s)) for s in words]
+    from lstmkit.data.tagschemes import bmes_tags
+
+    y = [bmes_tags(s) for s in words]
+    tagger = Tagger(**TINY, dictionary="training", bigram_dim=8).fit(X, y, valid=(X[:10], y[:10]))
+    assert tagger.evaluate(X[:20], y[:20])["f1"] == 1.0
+    (record,) = tagger.predict_records(["北京是中国的城市"])
+    assert record["words"] == ["北京", "是", "中国", "的", "城市"] and record["entities"] == []
+    tagger.save(tmp_path / "cws")
+    same = load(tmp_path / "cws")
+    assert same.predict_records(["北京是中国的城市"]) == [record]
+    assert (tmp_path / "cws" / "dictionary.json").is_file() and (tmp_path / "cws" / "bigrams.json").is_file()
+
+
+def test_dictionary_features_match_brute_force():
+    """Every dictionary word occurrence marks B, M, E (S for one token) -- checked against a naive scan."""
+    rng = random.Random(0)
+    alphabet = "abcd"
+    vocabulary = {"".join(rng.choice(alphabet) for _ in range(rng.randint(1, 4))) for _ in range(15)}
+    dictionary = WordDictionary({w: -1 for w in vocabulary}, max_word=3, folds=5)
+    for _ in range(30):
+        tokens = [rng.choice(alphabet) for _ in range(rng.randint(1, 9))]
+        expected = torch.zeros(len(tokens), 4)
+        for i in range(len(tokens)):
+            for j in range(i + 1, min(i + 3, len(tokens)) + 1):
+                if "".join(tokens[i:j]) in vocabulary:
+                    if j - i == 1:
+                        expected[i, 3] = 1
+                    else:
+                        expected[i, 0] = expected[j - 1, 2] = 1
+                        expected[i + 1:j - 1, 1] = 1
+        assert torch.equal(dictionary.features(tokens), expected), tokens
+
+
+def test_cross_fitting_hides_the_words_only_a_sentence_own_fold_has():
+    """Without cross-fitting a training sentence always finds its own words (features new text lacks)."""
+    sentences = [["上海", "是", "城市"], ["北京", "是", "首都"]]
+    dictionary = WordDictionary.from_segmented(sentences, max_word=4, folds=7)
+    chars = list("上海是城市")
+    fold = fold_of(chars, 7)
+    assert fold != fold_of(list("北京是首都"), 7)
+    assert dictionary.features(chars)[0].tolist() == [1, 0, 0, 0]  # 上海 begins at 0
+    held = dictionary.features(chars, fold)
+    assert held[0].tolist() == [0, 0, 0, 0] and held[2].tolist() == [0, 0, 0, 1]  # 是 is also in the other fold
+
+
+@pytest.mark.parametrize("kind", ["cnn", "lstm"])
+def test_character_features_train_and_do_not_depend_on_padding(kind, tmp_path):
+    """Character features must see each word's own characters: a sentence tagged alone and in a
+    batch with longer words and sentences must get the same emissions."""
+    X, y = tiny_ner(80, seed=0)
+    tagger = Tagger(**TINY, char_features=kind, char_dim=8, char_hidden=8).fit(X, y, valid=tiny_ner(20, seed=1))
+    assert tagger.evaluate(*tiny_ner(30, seed=2))["f1"] == 1.0
+    net = tagger.network_.eval()
+    short, long = ["Anna", "left"], ["Maria", "visited", "Berlin", "today", "extraordinarily"]
+    with torch.no_grad():
+        alone = net.emissions(tagger._collate([tagger._encode(short)]))
+        both = net.emissions(tagger._collate([tagger._encode(long), tagger._encode(short)]))
+    torch.testing.assert_close(both[1, :2], alone[0])
+    tagger.save(tmp_path / "m")
+    assert load(tmp_path / "m").predict(X[:5]) == tagger.predict(X[:5])
+
+
+def test_nbest_starts_with_the_best_path(ner):
+    """The first n-best path must be predict()'s, and scores must fall."""
+    texts = ["张三在北京工作", "王小明在广州市讲话"]
+    nbest = ner.predict_nbest(texts, n=3)
+    assert [paths[0]["tags"] for paths in nbest] == ner.predict(texts)
+    for paths in nbest:
+        scores = [p["score"] for p in paths]
+        assert scores == sorted(scores, reverse=True) and len(paths) == 3
+
+
+def test_tokenizers_keep_offsets_into_the_text():
+    """Entity text is cut from the original text by these offsets."""
+    for how in ("char", "whitespace", "jieba"):
+        text = "我 爱北京  天安门 ok"
+        tokens, offsets = tokenize_with_offsets(text, how)
+        assert [text[s:e] for s, e in offsets] == tokens and all(t.strip() == t and t for t in tokens)
+
+
+def test_bad_inputs_are_data_errors_naming_the_place(ner, tmp_path):
+    """Each user mistake must say what and where, never crash inside torch."""
+    with pytest.raises(DataError, match="sentence 2: 2 tokens but 1 tags"):
+        ner.evaluate([["张"], ["张", "三"]], [["B-PER"], ["B-PER"]])
+    with pytest.raises(DataError, match="empty text"):
+        ner.predict(["  "])
+    with pytest.raises(DataError, match="sentence 1: empty sentence"):
+        ner.predict([[]])
+    bad = tmp_path / "gold.conll"
+    bad.write_text("张 B-PER\n三 I-PER\n\n李 B-PER\n四 X-PER\n", encoding="utf-8")
+    with pytest.raises(DataError, match=f"{bad}, line 5"):
+        ner.evaluate(*ner.read_data(bad), source=bad)
+    unknown = tmp_path / "unknown.conll"
+    unknown.write_text("张 B-PER\n三 I-PER\n\n李 B-ORG\n四 I-ORG\n", encoding="utf-8")
+    X, y = ner.read_data(unknown)
+    with pytest.raises(DataError, match=f"{unknown}, line 4: unknown tag 'B-ORG'"):
+        Tagger(**{**TINY, "epochs": 1}).fit(*chinese_ner(20, 0), valid=(X, y))
+    with pytest.raises(ConfigError, match="model.dictionary"):
+        Tagger(**{**TINY, "epochs": 1}, dictionary="training").fit(*chinese_ner(20, 0))
+    with pytest.raises(DataError, match="input 1"):
+        ner.inputs_from_json(["张三", 5])
+
+
+def test_conll_output_appends_the_predicted_tag_to_the_input_rows(ner, tmp_path):
+    """predict --output x.conll on CoNLL input must keep the gold column, so the file can be scored."""
+    X, y = chinese_ner(5, seed=7)
+    gold = write_conll(tmp_path / "gold.conll", X, y)
+    inputs = ner.read_inputs(gold)
+    ner.write_predictions(ner.predict_records(inputs), tmp_path / "out.conll", inputs=inputs)
+    tokens, gold_tags = read_conll(tmp_path / "out.conll", tag_column=-2)
+    _, predicted = read_conll(tmp_path / "out.conll")
+    assert tokens == X and gold_tags == y and predicted == ner.predict(X)
+
+
+def test_cli_train_evaluate_predict(tmp_path):
+    """The verbs a user types: train one epoch on a few hundred People's Daily sentences, evaluate
+    --json (one JSON object on stdout), predict raw text --json (JSON Lines). (CoNLL output is
+    test_conll_output_appends_the_predicted_tag_to_the_input_rows.)"""
+    from lstmkit.data.datasets import load_dataset
+
+    splits = load_dataset("pd-ner")
+    train = write_conll(tmp_path / "train.conll", *[part[:300] for part in splits["train"]])
+    test = write_conll(tmp_path / "test.conll", *[part[:50] for part in splits["test"]])
+    run = [sys.executable, "-m", "lstmkit"]
+    env = {"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(check=False, args=run + ["train", "tagger", "--train", str(train), "--out", str(tmp_path / "run"), "--epochs",
+                                 "1", "--set", "model.hidden_size=16", "--set", "model.embedding_dim=16"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    model = str(tmp_path / "run" / "model")
+    done = subprocess.run(check=False, args=run + ["evaluate", model, "--data", str(test), "--json"], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    metrics = json.loads(done.stdout)
+    assert set(metrics) >= {"precision", "recall", "f1", "per_type", "token_accuracy"} and metrics["n_sentences"] == 50
+    done = subprocess.run(check=False, args=run + ["predict", model, "--text", "江泽民在北京", "--json"], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    (record,) = [json.loads(line) for line in done.stdout.splitlines()]
+    assert record["text"] == "江泽民在北京" and len(record["tags"]) == 6
