@@ -1,0 +1,80 @@
+"""The forecaster's settings: ``data.*``, ``model.*`` and ``train.*`` (every key documented)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from lstmkit.config import check_choices, invalid
+from lstmkit.train_config import TrainConfig
+
+
+@dataclass
+class ForecastDataConfig:
+    """How the CSV is read: which column is the time, which are targets and covariates."""
+
+    time_column: str = "date"  # the time column (dates pandas can parse, or numbers)
+    target: list[str] = field(default_factory=lambda: ["value"])  # column(s) to forecast: a or a,b
+    covariates: list[str] = field(default_factory=list)  # other inputs, known up to the forecast origin only
+    future_covariates: list[str] = field(default_factory=list)  # inputs also known for the forecast steps
+    calendar: bool = True  # add sin/cos calendar features of the time (known in the future)
+    missing: Literal["interpolate", "error"] = "interpolate"  # empty cells and gaps in a regular series
+    freq: str | None = None  # the series' grid (pandas alias: D, h, MS, QS; a number for numeric time); none infers it
+    season: int | None = None  # lag of seasonal_naive and MASE; none: daily 7, hourly 24, monthly 12, quarterly 4
+
+    def __post_init__(self):
+        check_choices(self)
+        if not self.target:
+            raise invalid("target", "name at least one target column")
+        if self.season is not None and self.season < 1:
+            raise invalid("season", f"must be >= 1 or none; got {self.season}")
+        named = [self.time_column, *self.target, *self.covariates, *self.future_covariates]
+        twice = sorted({c for c in named if named.count(c) > 1})
+        if twice:
+            raise invalid("target", f"column {twice[0]!r} is named twice among data.time_column, data.target, "
+                                    "data.covariates and data.future_covariates")
+
+
+@dataclass
+class ForecastModelConfig:
+    """The network's shape and what it predicts."""
+
+    lookback: int = 28  # rows of history the model sees
+    horizon: int = 5  # steps forecast at once
+    window_norm: Literal["last", "mean", "none"] = "last"  # per-window normalisation of the targets (RevIN-like)
+    window_norm_eps: float = 0.1  # added to each window's std (in training standard deviations)
+    cell: Literal["lstm", "gru"] = "lstm"  # recurrent cell of the encoder
+    hidden_size: int = 64  # hidden units per direction
+    num_layers: int = 1  # stacked recurrent layers
+    bidirectional: bool = True  # read the lookback window both ways
+    dropout: float = 0.1  # dropout between layers and before the head
+    decoder: Literal["direct", "autoregressive"] = "direct"  # all steps at once, or one step at a time
+    linear_skip: bool = True  # add a linear map of the normalised past targets to the forecast
+    loss: Literal["mse", "mae", "huber", "quantile"] = "quantile"  # quantile: P10/P50/P90
+    huber_delta: float = 1.0  # where the huber loss turns from squared to linear
+
+    def __post_init__(self):
+        check_choices(self)
+        for key in ("lookback", "horizon", "hidden_size", "num_layers"):
+            if getattr(self, key) < 1:
+                raise invalid(key, f"must be >= 1; got {getattr(self, key)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise invalid("dropout", f"must be in [0, 1); got {self.dropout}")
+        if self.window_norm_eps <= 0:
+            raise invalid("window_norm_eps", f"must be > 0; got {self.window_norm_eps}")
+        if self.huber_delta <= 0:
+            raise invalid("huber_delta", f"must be > 0; got {self.huber_delta}")
+
+
+def _forecast_train_defaults() -> TrainConfig:
+    return TrainConfig(epochs=40, batch_size=32, lr=2e-3, optimizer="adamw", weight_decay=1e-4,
+                       scheduler="none", patience=8, grad_clip=1.0)
+
+
+@dataclass
+class ForecasterConfig:
+    """Every setting of a forecaster: ``data.*``, ``model.*``, ``train.*``."""
+
+    data: ForecastDataConfig = field(default_factory=ForecastDataConfig)
+    model: ForecastModelConfig = field(default_factory=ForecastModelConfig)
+    train: TrainConfig = field(default_factory=_forecast_train_defaults)
