@@ -1,0 +1,121 @@
+"""The sequence classifier's settings: ``data.*``, ``model.*`` and ``train.*`` (every key documented).
+
+Two kinds of target (``data.label_per_step``, ``data.target_kind``):
+
+==========================  ==============================  ====================================
+setting                     the model predicts              trained with / evaluated by
+==========================  ==============================  ====================================
+``label_per_step=false``    one label per sequence          cross-entropy / accuracy, macro-F1
+``label_per_step=true``,    a label for every time step     cross-entropy over the real steps /
+``target_kind=label``                                       per-step accuracy, macro-F1
+``label_per_step=true``,    a number for every time step    mean squared error over the real
+``target_kind=value``                                       steps / per-step MAE, RMSE, MSE
+==========================  ==============================  ====================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from lstmkit.config import check_choices, invalid
+from lstmkit.tasks.classification import ClassifierTrainConfig
+
+
+@dataclass
+class SequenceDataConfig:
+    """How sequence files are read and what the target is."""
+
+    id_column: str = "sequence_id"  # long CSV: the column naming the sequence a row belongs to
+    label_column: str = "label"  # long CSV: the target column (a label, or a number per step)
+    feature_columns: list[str] | None = None  # long CSV: the feature columns in order (none: every other column)
+    time_column: str | None = None  # long CSV: sort each sequence's rows by this column (none: file order)
+    label_per_step: bool = False  # a target for every time step instead of one label per sequence
+    target_kind: Literal["label", "value"] = "label"  # per-step targets: labels (classes) or values (numbers)
+    scale: bool = True  # standardise each feature with the training steps' mean and std (saved as scaler.json)
+
+    def __post_init__(self):
+        check_choices(self)
+        if self.target_kind == "value" and not self.label_per_step:
+            raise invalid("target_kind", "value needs data.label_per_step=true (one number per step); "
+                          "one label per sequence is target_kind=label")
+        if self.feature_columns is not None and not self.feature_columns:
+            raise invalid("feature_columns", "must name at least one column, or be none (every other column)")
+
+
+@dataclass
+class SequenceModelConfig:
+    """The network's shape."""
+
+    cell: Literal["lstm", "gru"] = "lstm"  # recurrent cell
+    hidden_size: int = 64  # hidden units per direction
+    num_layers: int = 1  # stacked recurrent layers
+    bidirectional: bool = True  # read the sequence both ways (per-step targets then see later steps too)
+    dropout: float = 0.0  # dropout between stacked recurrent layers
+    input_dropout: float = 0.0  # dropout on the (scaled) input features
+    init: Literal["default", "orthogonal"] = "orthogonal"  # recurrent weight initialisation
+    engine: Literal["fused", "reference"] = "fused"  # fused kernel or the plain reference loop
+    pooling: Literal["last", "mean", "max", "attention", "max_mean"] = "max_mean"  # sequence -> vector (not per step)
+    attention_size: int = 64  # size of the attention pooling's hidden layer
+    hidden_layer: int = 0  # units of an extra ReLU layer before the output (0: none)
+    classifier_dropout: float = 0.2  # dropout before the output layer(s)
+    label_smoothing: float = 0.0  # cross-entropy label smoothing (labels only)
+
+    def __post_init__(self):
+        check_choices(self)
+        for key in ("hidden_size", "num_layers", "attention_size"):
+            if getattr(self, key) < 1:
+                raise invalid(key, f"must be >= 1; got {getattr(self, key)}")
+        if self.hidden_layer < 0:
+            raise invalid("hidden_layer", f"must be >= 0; got {self.hidden_layer}")
+        for key in ("dropout", "input_dropout", "classifier_dropout", "label_smoothing"):
+            if not 0.0 <= getattr(self, key) < 1.0:
+                raise invalid(key, f"must be in [0, 1); got {getattr(self, key)}")
+
+
+@dataclass
+class SequenceTrainConfig(ClassifierTrainConfig):
+    """``train.*``: the shared training settings, ``class_weights`` and augmentation.
+
+    Augmentation changes each training sequence anew every time it is drawn (applied to the
+    scaled features, so sigmas are in standard deviations; see :mod:`lstmkit.data.sequences`);
+    validation and prediction never see it. All off by default.
+
+    The shared keys get this task's defaults here, as field defaults (a preset or YAML file that
+    sets one ``train`` key builds the section from these, not from a factory).
+    """
+
+    epochs: int = 30
+    """Passes over the training data."""
+    lr: float = 3e-3
+    """Peak learning rate (of the onecycle schedule)."""
+    optimizer: Literal["adam", "adamw", "sgd", "rmsprop"] = "adamw"
+    """The optimizer."""
+    weight_decay: float = 1e-4
+    """Decoupled L2 penalty."""
+    scheduler: Literal["none", "cosine", "step", "plateau", "onecycle", "linear"] = "onecycle"
+    """Learning-rate schedule (see the shared ``train.*`` keys)."""
+    patience: int = 0
+    """Early stopping patience in epochs; 0: train all epochs (onecycle ends low)."""
+    max_shift: int = 0
+    """Move each training sequence k ~ U{-max_shift..max_shift} steps in time (the edge value fills in;
+    per-step targets move with it)."""
+    jitter: float = 0.0
+    """Add Gaussian noise N(0, jitter^2) to every training feature value."""
+    magnitude: float = 0.0
+    """Multiply each feature of a training sequence by its own gain N(1, magnitude^2)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for key in ("max_shift", "jitter", "magnitude"):
+            if getattr(self, key) < 0:
+                raise invalid(key, f"must be >= 0, got {getattr(self, key)}")
+
+
+@dataclass
+class SequenceClassifierConfig:
+    """Every setting of a sequence classifier: ``data.*``, ``model.*``, ``train.*``."""
+
+    data: SequenceDataConfig = field(default_factory=SequenceDataConfig)
+    model: SequenceModelConfig = field(default_factory=SequenceModelConfig)
+    train: SequenceTrainConfig = field(default_factory=SequenceTrainConfig)

@@ -1,0 +1,377 @@
+"""The sequence-classifier task: readers, scaling, the three target modes, padding, the CLI.
+
+Every test names the bug it catches. References: numpy / scikit-learn metrics computed on the
+model's own predictions, hand-written files whose lines are known, and the same sequence scored
+alone and among longer ones.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error, mean_squared_error, r2_score
+from typer.testing import CliRunner
+
+from lstmkit import SequenceClassifier, load
+from lstmkit.cli import app
+from lstmkit.data.long_csv import write_long_csv
+from lstmkit.errors import ConfigError, DataError, LstmkitError
+from lstmkit.tasks.sequence import SequenceModelConfig, SequenceNet
+import task_cases  # noqa: F401  (imports the case modules, this one's data among them, without a cycle)
+from task_case_sequence import trend_sequences
+
+TINY = dict(hidden_size=16, batch_size=16, epochs=4, lr=0.02, scheduler="none", patience=0)
+
+
+def step_label_data(n: int, seed: int):
+    """Per-step labels: ``pos`` where feature 0 > 0, else ``neg``; lengths 3..12."""
+    rng = np.random.default_rng(seed)
+    xs = [rng.normal(0, 1, (int(rng.integers(3, 13)), 2)).astype(np.float32) for _ in range(n)]
+    return xs, [["pos" if v > 0 else "neg" for v in x[:, 0]] for x in xs]
+
+
+def step_value_data(n: int, seed: int):
+    """Per-step values ``y_t = 3 x_t0 + 10`` (a target mean far from 0 tests target scaling)."""
+    rng = np.random.default_rng(seed)
+    xs = [rng.normal(0, 1, (int(rng.integers(3, 13)), 2)).astype(np.float32) for _ in range(n)]
+    return xs, [(3 * x[:, 0] + 10).astype(np.float32) for x in xs]
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    X, y = trend_sequences(160, seed=0)
+    return SequenceClassifier(**TINY).fit(X, y, valid=trend_sequences(40, seed=1))
+
+
+# ---------------------------------------------------------------------- readers
+
+
+TS_FILE = """# three speakers, ragged
+@problemName tiny
+@timeStamps false
+@univariate false
+@dimensions 2
+@equalLength false
+@classLabel true a b
+@data
+1,2,3:4,5,6:a
+7,8:9,10:b
+{bad}1,2,3,4:5,6,7,8:a
+"""
+
+
+def test_ts_file_reads_ragged_cases_as_steps_by_features(tmp_path):
+    """Reading .ts dimension-major without transposing would give (F, T) sequences."""
+    path = tmp_path / "tiny.ts"
+    path.write_text(TS_FILE.format(bad=""), encoding="utf-8")
+    X, y = SequenceClassifier().read_data(path)
+    assert [x.shape for x in X] == [(3, 2), (2, 2), (4, 2)]
+    np.testing.assert_array_equal(X[0], [[1, 4], [2, 5], [3, 6]])
+    assert list(y) == ["a", "b", "a"] and y.where(1) == (path, 10)
+
+
+def test_ragged_dimensions_in_a_ts_case_name_the_line(tmp_path):
+    """A case whose dimensions differ in length must not be padded silently."""
+    path = tmp_path / "bad.ts"
+    path.write_text(TS_FILE.format(bad="1,2:3,4,5:b\n"), encoding="utf-8")
+    with pytest.raises(DataError, match=r"bad\.ts, line 11.*different lengths"):
+        SequenceClassifier().read_data(path)
+
+
+def test_ts_files_refuse_per_step_targets(tmp_path):
+    """A .ts file has one label per case; per-step mode would misread it."""
+    path = tmp_path / "tiny.ts"
+    path.write_text(TS_FILE.format(bad=""), encoding="utf-8")
+    with pytest.raises(DataError, match="label_per_step"):
+        SequenceClassifier(label_per_step=True).read_data(path)
+
+
+def test_long_csv_with_ragged_lengths_and_a_time_column(tmp_path):
+    """Rows out of time order must be sorted within their sequence, and lengths may differ."""
+    path = tmp_path / "long.csv"
+    path.write_text("sequence_id,t,a,label\nx,2,0.3,up\nx,0,0.1,up\ny,0,5,down\nx,1,0.2,up\n", encoding="utf-8")
+    X, y = SequenceClassifier(time_column="t").read_data(path)
+    assert [x[:, 0].tolist() for x in X] == [pytest.approx([0.1, 0.2, 0.3]), [5.0]]
+    assert list(y) == ["up", "down"]
+
+
+def test_bad_feature_cell_names_file_and_line(tmp_path):
+    """An error without the line leaves a user searching a large file."""
+    path = tmp_path / "bad.csv"
+    path.write_text("sequence_id,a,label\ns,1,up\ns,2,up\nt,oops,down\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"bad\.csv, line 4.*'oops' is not a number"):
+        SequenceClassifier().read_data(path)
+
+
+def test_bad_per_step_value_names_its_own_line_even_when_sorted_by_time(tmp_path):
+    """The reader knows only a sequence's first line; the error must name the bad row's line."""
+    path = tmp_path / "values.csv"
+    path.write_text("sequence_id,t,a,label\ns,1,0.1,1.5\nu,0,0.3,2\ns,0,0.2,n/a\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"values\.csv, line 4.*'n/a' is not a finite number"):
+        SequenceClassifier(label_per_step=True, target_kind="value", time_column="t").read_data(path)
+
+
+def test_unknown_per_step_label_names_its_line(tmp_path):
+    """A label the model never saw must be an error at its own row, not a silent miss."""
+    X, y = step_label_data(40, seed=0)
+    clf = SequenceClassifier(label_per_step=True, **{**TINY, "epochs": 1}).fit(X, y)
+    path = tmp_path / "steps.csv"
+    path.write_text("sequence_id,a,b,label\ns,0.1,0.2,pos\ns,-0.1,0.2,neg\ns,0.3,0.1,maybe\n", encoding="utf-8")
+    Xf, yf = clf.read_data(path)
+    with pytest.raises(DataError, match=r"steps\.csv, line 4.*unknown label 'maybe'"):
+        clf.evaluate(Xf, yf)
+
+
+def test_unknown_suffix_is_a_data_error(tmp_path):
+    """A .json file must not be parsed as CSV by accident."""
+    path = tmp_path / "data.json"
+    path.write_text("{}", encoding="utf-8")
+    with pytest.raises(DataError, match="long CSV"):
+        SequenceClassifier().read_data(path)
+
+
+def test_a_predict_file_may_keep_its_label_column(fitted, tmp_path):
+    """read_inputs must not read the label column as a feature (or demand it)."""
+    X, y = trend_sequences(5, seed=3)
+    with_labels = write_long_csv(tmp_path / "a.csv", X, y, feature_names=["a", "b"])
+    without = write_long_csv(tmp_path / "b.csv", X, None, feature_names=["a", "b"])
+    assert fitted.predict(fitted.read_inputs(with_labels)) == fitted.predict(fitted.read_inputs(without))
+    wrong = write_long_csv(tmp_path / "c.csv", [x[:, :1] for x in X], None, feature_names=["a"])
+    with pytest.raises(DataError, match=r"c\.csv.*1 feature columns, but the model was trained on 2"):
+        fitted.read_inputs(wrong)
+
+
+# ---------------------------------------------------------------------- inputs
+
+
+def test_json_inputs_are_checked_and_name_the_input(fitted):
+    """The server answers 422 for a DataError; a wrong shape must say which input."""
+    with pytest.raises(DataError, match="input 1: 3 features per step, expected 2"):
+        fitted.inputs_from_json([[[0, 1]], [[0, 1, 2]]])
+    with pytest.raises(DataError, match="input 0, step 1: 2 features, but step 0 has 1"):
+        fitted.inputs_from_json([[[0], [1, 2]]])
+    with pytest.raises(DataError, match="input 0, step 0, feature 1: 'x' is not a number"):
+        fitted.inputs_from_json([[[0, "x"]]])
+    with pytest.raises(DataError, match="input 0: empty sequence"):
+        fitted.inputs_from_json([[]])
+    with pytest.raises(DataError, match="not a finite number"):
+        fitted.coerce([np.array([[0.0, np.nan]])])
+
+
+def test_arrays_and_univariate_sequences_are_accepted():
+    """A 3-D array (N, T, F) or 1-D univariate sequences are common ways to pass data."""
+    clf = SequenceClassifier()
+    assert [x.shape for x in clf.coerce(np.zeros((4, 5, 3)))[0]] == [(5, 3)] * 4
+    assert [x.shape for x in clf.coerce([[1.0, 2.0, 3.0], np.arange(2.0)])[0]] == [(3, 1), (2, 1)]
+
+
+def test_value_targets_need_per_step_mode():
+    """target_kind=value with one label per sequence has no meaning: a ConfigError naming the key."""
+    with pytest.raises(ConfigError, match="data.target_kind"):
+        SequenceClassifier(target_kind="value").fit(*trend_sequences(10, 0))
+
+
+# ---------------------------------------------------------------------- scaling
+
+
+def test_scaler_is_fitted_on_training_steps_and_saved(fitted, tmp_path):
+    """Scaling fitted per sequence, over padding, or not saved would change predictions after loading."""
+    X, _ = trend_sequences(160, seed=0)
+    steps = np.concatenate(X).astype(np.float64)  # fit() got exactly these training sequences
+    np.testing.assert_allclose(fitted.scaler_.mean_, steps.mean(0), rtol=1e-6)
+    np.testing.assert_allclose(fitted.scaler_.scale_, steps.std(0), rtol=1e-6)
+    fitted.save(tmp_path / "model")
+    saved = json.loads((tmp_path / "model" / "scaler.json").read_text())
+    np.testing.assert_allclose(saved["mean"], steps.mean(0), rtol=1e-6)
+    same = load(tmp_path / "model")
+    probe, _ = trend_sequences(30, seed=9)
+    np.testing.assert_array_equal(same.predict_proba(probe), fitted.predict_proba(probe))
+    np.testing.assert_array_equal(same.scaler_.transform(probe[0]), fitted.scaler_.transform(probe[0]))
+
+
+def test_scaling_can_be_turned_off(tmp_path):
+    """data.scale=false must neither fit nor require scaler.json."""
+    X, y = trend_sequences(40, seed=0)
+    clf = SequenceClassifier(scale=False, **{**TINY, "epochs": 1}).fit(X, y)
+    assert clf.scaler_ is None
+    clf.save(tmp_path / "m")
+    assert not (tmp_path / "m" / "scaler.json").exists()
+    np.testing.assert_array_equal(load(tmp_path / "m").predict_proba(X), clf.predict_proba(X))
+
+
+# ---------------------------------------------------------------------- padding
+
+
+@pytest.mark.parametrize("mode,pooling,cell", [
+    ("sequence", "last", "lstm"), ("sequence", "mean", "gru"), ("sequence", "max", "lstm"),
+    ("sequence", "attention", "lstm"), ("sequence", "max_mean", "gru"),
+    ("step_label", "max_mean", "lstm"), ("step_value", "max_mean", "gru")])
+def test_padding_never_changes_a_prediction(mode, pooling, cell):
+    """A mask missing anywhere (RNN, pooling, per-step head) lets padding change the output."""
+    torch.manual_seed(0)
+    cfg = SequenceModelConfig(hidden_size=8, num_layers=2, pooling=pooling, cell=cell, hidden_layer=5)
+    net = SequenceNet(3, 1 if mode == "step_value" else 4, cfg, mode, target_mean=2.0, target_scale=3.0).eval()
+    short = torch.randn(1, 4, 3)
+    alone = net(short, torch.tensor([4]))
+    batch = torch.randn(3, 9, 3) * 100  # padding of any value
+    batch[1, :4] = short[0]
+    together = net(batch, torch.tensor([9, 4, 7]))[1:2]
+    if mode != "sequence":
+        assert together[:, 4:].abs().max() == 0  # padded steps give 0
+        together = together[:, :4]
+    torch.testing.assert_close(together, alone, atol=1e-5, rtol=1e-5)
+
+
+def test_a_sequence_scores_the_same_alone_and_among_longer_ones(fitted):
+    """Through the estimator: batching (sorted by length) must not change or reorder results."""
+    X, _ = trend_sequences(50, seed=4)
+    together = fitted.predict_proba(X)
+    for i in (0, 7, 31):
+        np.testing.assert_allclose(fitted.predict_proba([X[i]])[0], together[i], atol=1e-6)
+
+
+# ---------------------------------------------------------------------- the three modes
+
+
+def test_one_label_per_sequence_learns_and_scores_like_scikit_learn(fitted):
+    """Metrics computed on the wrong labels or order would disagree with scikit-learn."""
+    X, y = trend_sequences(60, seed=2)
+    metrics = fitted.evaluate(X, y)
+    pred = fitted.predict(X)
+    assert metrics["accuracy"] == pytest.approx(accuracy_score(y, pred)) and metrics["accuracy"] > 0.9
+    assert metrics["macro_f1"] == pytest.approx(f1_score(y, pred, average="macro"))
+    record = fitted.predict_records([X[0]])[0]
+    assert record["length"] == len(X[0]) and set(record["probabilities"]) == {"down", "up"}
+
+
+def test_per_step_labels_learn_and_score_like_scikit_learn():
+    """Per-step accuracy must count every real step once (not padding, not per sequence)."""
+    X, y = step_label_data(200, seed=0)
+    clf = SequenceClassifier(label_per_step=True, **TINY).fit(X, y, valid=step_label_data(40, seed=1))
+    Xt, yt = step_label_data(60, seed=2)
+    pred = clf.predict(Xt)
+    assert [len(p) for p in pred] == [len(x) for x in Xt]
+    true_flat, pred_flat = sum(yt, []), sum(pred, [])
+    metrics = clf.evaluate(Xt, yt)
+    assert metrics["n"] == len(true_flat) and metrics["n_sequences"] == 60
+    assert metrics["accuracy"] == pytest.approx(accuracy_score(true_flat, pred_flat)) and metrics["accuracy"] > 0.9
+    assert metrics["macro_f1"] == pytest.approx(f1_score(true_flat, pred_flat, average="macro"))
+    proba = clf.predict_proba(Xt[:2])
+    assert [p.shape for p in proba] == [(len(Xt[0]), 2), (len(Xt[1]), 2)]
+    record = clf.predict_records(Xt[:1])[0]
+    assert record["labels"] == pred[0] and len(record["confidence"]) == len(Xt[0])
+
+
+def test_per_step_values_learn_and_score_like_scikit_learn(tmp_path):
+    """MSE on unscaled targets, or metrics in scaled units, would miss the references."""
+    X, y = step_value_data(200, seed=0)
+    clf = SequenceClassifier(label_per_step=True, target_kind="value", **{**TINY, "epochs": 6}).fit(
+        X, y, valid=step_value_data(40, seed=1))
+    Xt, yt = step_value_data(60, seed=2)
+    true, pred = np.concatenate(yt), np.concatenate([np.asarray(p) for p in clf.predict(Xt)])
+    metrics = clf.evaluate(Xt, yt)
+    assert metrics["mae"] == pytest.approx(mean_absolute_error(true, pred), rel=1e-5)
+    assert metrics["mse"] == pytest.approx(mean_squared_error(true, pred), rel=1e-5)
+    assert metrics["rmse"] == pytest.approx(np.sqrt(mean_squared_error(true, pred)), rel=1e-5)
+    assert metrics["rmse"] < 0.5 * true.std()  # learned, in target units
+    assert clf.score(Xt, yt) == pytest.approx(r2_score(true, pred), rel=1e-5)
+    clf.save(tmp_path / "m")
+    assert (tmp_path / "m" / "target_scaler.json").exists()
+    assert load(tmp_path / "m").predict_records(Xt) == clf.predict_records(Xt)
+    with pytest.raises(LstmkitError, match="no probabilities"):
+        clf.predict_proba(Xt)
+
+
+def test_time_shift_moves_per_step_targets_with_their_steps():
+    """Shifting features but not targets would teach the model misaligned labels."""
+    clf = SequenceClassifier(label_per_step=True, max_shift=3, jitter=0.0)
+    clf.config_ = clf.resolved_config()
+    rng = np.random.default_rng(0)
+    xs = [np.arange(10, dtype=np.float32)[:, None] for _ in range(20)]
+    ys = [np.arange(10, dtype=np.int64) for _ in range(20)]
+    out_x, out_y = clf._augment(xs, ys, rng)
+    assert any((x[:, 0] != np.arange(10)).any() for x in out_x)  # something moved
+    for x, steps in zip(out_x, out_y):
+        np.testing.assert_array_equal(x[:, 0], steps)
+        assert steps.dtype == np.int64
+
+
+# ---------------------------------------------------------------------- command line
+
+
+def _write(path, X, y):
+    return write_long_csv(path, X, y, feature_names=["a", "b"])
+
+
+def test_cli_end_to_end_one_label_per_sequence(tmp_path):
+    """The real entry point (python -m lstmkit): train, evaluate --json, predict --json."""
+    train = _write(tmp_path / "train.csv", *trend_sequences(80, seed=0))
+    test = _write(tmp_path / "test.csv", *trend_sequences(20, seed=1))
+    sets = ["--set", "model.hidden_size=8", "--set", "train.lr=0.02", "--set", "train.scheduler=none"]
+    script = (f"import subprocess, sys\n"
+              f"run = lambda *a: subprocess.run([sys.executable, '-m', 'lstmkit', *a], capture_output=True, text=True)\n"
+              f"r = run('train', 'sequence-classifier', '--train', {str(train)!r}, '--out', {str(tmp_path / 'run')!r},"
+              f" '--epochs', '2', *{sets!r}); print(r.returncode); print(r.stderr[-300:], file=sys.stderr)\n"
+              f"r = run('evaluate', {str(tmp_path / 'run' / 'model')!r}, '--data', {str(test)!r}, '--json');"
+              f" print(r.returncode); print(r.stdout.strip())\n"
+              f"r = run('predict', {str(tmp_path / 'run' / 'model')!r}, '--input', {str(test)!r}, '--json');"
+              f" print(r.returncode); print(r.stdout.strip().replace(chr(10), ' | '))\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    lines = result.stdout.splitlines()
+    assert lines[0] == "0", result.stderr
+    assert lines[1] == "0" and set(json.loads(lines[2])) == {"accuracy", "macro_f1", "per_class", "n"}
+    assert lines[3] == "0"
+    records = [json.loads(r) for r in lines[4].split(" | ")]
+    assert len(records) == 20 and {"length", "label", "probabilities"} <= set(records[0])
+
+
+@pytest.mark.parametrize("kind", ["label", "value"])
+def test_cli_per_step_modes(kind, tmp_path):
+    """Per-step models through the CLI verbs: metrics of the mode, one record per sequence."""
+    data = step_label_data if kind == "label" else step_value_data
+    train = _write(tmp_path / "train.csv", *data(60, seed=0))
+    test = _write(tmp_path / "test.csv", *data(10, seed=1))
+    invoke = lambda *a: CliRunner().invoke(app, [str(x) for x in a], catch_exceptions=False)  # noqa: E731
+    result = invoke("train", "sequence-classifier", "--train", train, "--out", tmp_path / "run", "--epochs", 1,
+                    "--set", "data.label_per_step=true", "--set", f"data.target_kind={kind}",
+                    "--set", "model.hidden_size=8")
+    assert result.exit_code == 0, result.output
+    result = invoke("evaluate", tmp_path / "run" / "model", "--data", test, "--json")
+    metrics = json.loads(result.stdout)
+    assert metrics["n_sequences"] == 10 and ("accuracy" if kind == "label" else "rmse") in metrics
+    result = invoke("predict", tmp_path / "run" / "model", "--input", test, "--json")
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(records) == 10 and len(records[0]["labels" if kind == "label" else "values"]) == records[0]["length"]
+    result = invoke("predict", tmp_path / "run" / "model", "--input", test)
+    first = records[0]
+    assert first["sequence_id"] == "0"  # from the file, so outputs can be matched to inputs
+    assert result.stdout.splitlines()[0].startswith(f"0\t{first['length']} steps\t")
+
+
+def test_demo_presets_are_valid_and_the_mnist_png_is_written(tmp_path):
+    """A preset key renamed in the config, or a broken PNG writer, fails `lstmkit demo` only after training."""
+    from lstmkit.config import build_config
+    from lstmkit.tasks.sequence import SequenceClassifierConfig
+    from lstmkit.tasks.sequence.demo import PRESETS, plot_digits
+
+    for preset in PRESETS.values():  # the presets are valid configs
+        build_config(SequenceClassifierConfig, base=preset)
+    images = [np.full((28, 28), i / 3, dtype=np.float32) for i in range(3)]
+    path = plot_digits(images, ["1", "2", "3"], ["1", "7", "3"], tmp_path / "digits.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_preset_setting_one_train_key_keeps_the_tasks_train_defaults():
+    """A section built from TrainConfig's defaults (adam, no schedule, patience 3) whenever a preset or
+    YAML file sets one train key would silently train demos and benchmarks differently."""
+    from lstmkit.config import build_config
+    from lstmkit.tasks.sequence import SequenceClassifierConfig
+
+    plain = build_config(SequenceClassifierConfig).train
+    preset = build_config(SequenceClassifierConfig, base={"train": {"epochs": 30}}).train
+    assert preset == plain and (plain.optimizer, plain.scheduler, plain.patience) == ("adamw", "onecycle", 0)
