@@ -36,6 +36,25 @@ TASKS: dict[str, Task] = {
         demos={"sentiment": Demo("Chinese review sentiment (chn-reviews), character-level BiLSTM",
                                  "lstmkit.tasks.text.demo:sentiment")},
     ),
+    "tagger": Task(
+        "lstmkit.tasks.tagger:Tagger",
+        demos={"ner": Demo("Chinese NER (pd-ner: PER, LOC, ORG), character BiLSTM-CRF",
+                           "lstmkit.tasks.tagger.demo:ner"),
+               "cws": Demo("Chinese word segmentation (pd-cws), character BiLSTM-CRF",
+                           "lstmkit.tasks.tagger.demo:cws")},
+    ),
+    "sequence-classifier": Task(
+        "lstmkit.tasks.sequence:SequenceClassifier",
+        demos={"vowels": Demo("Japanese vowels (9 speakers, 12 LPC features, 7-29 frames), BiLSTM",
+                              "lstmkit.tasks.sequence.demo:vowels"),
+               "mnist": Demo("MNIST read row by row (28 steps of 28 pixels), BiLSTM; writes a PNG of predictions",
+                             "lstmkit.tasks.sequence.demo:mnist")},
+    ),
+    "forecaster": Task(
+        "lstmkit.tasks.forecaster:Forecaster",
+        demos={"weather": Demo("Seattle weather: the next 7 days of temp_max and temp_min, BiLSTM with P10-P90; "
+                               "writes plots/forecast.png", "lstmkit.tasks.forecaster.demo:weather")},
+    ),
 }
 
 
