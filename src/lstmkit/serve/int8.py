@@ -1,0 +1,89 @@
+"""int8 dynamic quantisation of a trained network for CPU inference (``serve --int8``).
+
+``torch.ao.quantization.quantize_dynamic`` swaps ``torch.nn.LSTM``/``GRU``/``Linear`` modules for
+int8 versions (weights stored as int8 with a per-tensor scale; activations quantised on the fly
+at each matrix product). lstmkit's own recurrent layers (:mod:`lstmkit.nn.rnn`) are not
+``torch.nn.LSTM`` subclasses, so quantize_dynamic would pass them by; but their weights are
+``torch.nn.LSTM``'s by design. :func:`quantize_network` therefore replaces each of them by
+:class:`Int8Recurrent`: a ``torch.nn.LSTM``/``GRU`` loaded with the same ``state_dict`` and then
+quantised, fed a ``PackedSequence`` so that padding is exact (outputs zero past each length,
+final states at each sequence's own last step, as lstmkit's layers promise). ``return_gates``
+(explanations) still goes to the float layer, which the wrapper keeps. Linear layers are quantised
+as they are; embeddings, the n-gram bag and pooling stay float. Nothing is written back: the
+quantised copy lives only in the server.
+
+``torch.ao.quantization`` is deprecated in favour of torchao, which quantises Linear layers but
+has no recurrent layers; torch 2.13 still ships it, so it is used (its warnings silenced here).
+
+The measured effect on the chn-reviews sentiment model is in docs/benchmarks.md
+(``benchmarks/serve.py int8``).
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from lstmkit.nn import GRU, LSTM
+
+
+class Int8Recurrent(nn.Module):
+    """An int8 stand-in for a :class:`lstmkit.nn.LSTM` / ``GRU``: same call, same outputs' shapes.
+
+    ``forward(input (B, T, I) or (T, B, I), hx=None, lengths=None (B,), return_gates=False)`` ->
+    ``output (B, T, D*H)`` (zero at padded steps) and ``(h_n, c_n)`` (LSTM) or ``h_n``, each
+    ``(L*D, B, H)``.
+    """
+
+    def __init__(self, layer: LSTM | GRU) -> None:
+        super().__init__()
+        torch_cls = nn.LSTM if isinstance(layer, LSTM) else nn.GRU
+        plain = torch_cls(layer.input_size, layer.hidden_size, num_layers=layer.num_layers, bias=layer.bias,
+                          batch_first=layer.batch_first, bidirectional=layer.bidirectional)
+        plain.load_state_dict(layer.state_dict())
+        with warnings.catch_warnings():  # torch 2.13 marks quantized tensor creation as deprecated
+            warnings.filterwarnings("ignore", message=".*quantize_per_tensor.*deprecated")
+            warnings.filterwarnings("ignore", message="torch.ao.quantization is deprecated", category=DeprecationWarning)
+            self.quantized = torch.ao.quantization.quantize_dynamic(nn.Sequential(plain), {torch_cls},
+                                                                    dtype=torch.qint8)[0]
+        self.float_layer = [layer]  # in a list: not a submodule (its weights stay out of state_dict)
+        self.batch_first = layer.batch_first
+        self.is_lstm = isinstance(layer, LSTM)
+
+    def forward(self, input: Tensor, hx=None, lengths: Tensor | None = None, return_gates: bool = False):
+        if return_gates:
+            return self.float_layer[0](input, hx, lengths=lengths, return_gates=True)
+        steps = input.size(1 if self.batch_first else 0)
+        if lengths is None or int(lengths.min()) == steps:  # no padding: no packing needed
+            return self.quantized(input, hx)
+        packed = pack_padded_sequence(input, lengths.cpu(), batch_first=self.batch_first, enforce_sorted=False)
+        output, hidden = self.quantized(packed, hx)
+        output, _ = pad_packed_sequence(output, batch_first=self.batch_first, total_length=steps)
+        return output, hidden
+
+
+def quantize_network(network: nn.Module) -> nn.Module:
+    """An int8 copy of ``network`` for CPU inference (the original is left as it is).
+
+    Every :class:`lstmkit.nn.LSTM` / ``GRU`` becomes an :class:`Int8Recurrent`, every
+    ``nn.Linear`` a dynamically quantised Linear. The copy is in eval mode on the CPU.
+    """
+    net = copy.deepcopy(network).cpu().eval()
+    for parent in list(net.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, (LSTM, GRU)):
+                setattr(parent, name, Int8Recurrent(child))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*quantize_per_tensor.*deprecated")
+        warnings.filterwarnings("ignore", message="torch.ao.quantization is deprecated", category=DeprecationWarning)
+        return torch.ao.quantization.quantize_dynamic(net, {nn.Linear}, dtype=torch.qint8, inplace=True)
+
+
+def quantize_estimator(estimator):
+    """Give a fitted estimator an int8 network (``estimator.network_``), in place; returns it."""
+    estimator.network_ = quantize_network(estimator.network_)
+    return estimator

@@ -1,0 +1,412 @@
+"""``lstmkit serve``: every endpoint and error status over real HTTP, micro-batching, int8, the CLI.
+
+The servers are real uvicorn servers on a free port (port 0) in a thread of the test process
+(:class:`lstmkit.serve.server.ServerThread`), or, for the CLI, a ``python -m lstmkit serve``
+subprocess. Predictions are compared with the Python API's (``predict_records``) as the reference.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import logging
+import math
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+import torch
+
+from lstmkit import TextClassifier, __version__
+from lstmkit.config import config_to_dict
+from lstmkit.errors import DataError
+from lstmkit.nn import GRU, LSTM
+from lstmkit.serve.app import create_app
+from lstmkit.serve.batching import MicroBatcher
+from lstmkit.serve.int8 import Int8Recurrent
+from lstmkit.serve.server import ServerThread
+from lstmkit.serve.settings import ServeSettings
+from lstmkit.tasks import get_task_class
+from task_cases import CASES
+from textdata import english_reviews
+
+ROOT = Path(__file__).resolve().parents[1]
+PARAMS = dict(embedding_dim=8, hidden_size=8, ngram_buckets=512, lexicon_buckets=512, batch_size=16, epochs=2,
+              lr=0.01, scheduler="none", patience=0, unlabeled_text=None)
+TEXTS = ["good clean room", "awful rude staff", "the hotel was fine", "dirty and poor food", "lovely"]
+
+
+@pytest.fixture(scope="module")
+def model() -> TextClassifier:
+    texts, labels = english_reviews(120)
+    return TextClassifier(**PARAMS).fit(texts, labels)
+
+
+@pytest.fixture(scope="module")
+def server(model):
+    settings = ServeSettings(max_batch=8, max_chars=200, max_body_bytes=20_000, max_wait_ms=2.0)
+    with ServerThread(create_app(model, settings)) as running:
+        yield running
+
+
+def post(server, body, **kwargs) -> httpx.Response:
+    if not isinstance(body, (bytes, str)):
+        body = json.dumps(body)
+    return httpx.post(server.url + "/predict", content=body, headers={"Content-Type": "application/json"},
+                      timeout=30, **kwargs)
+
+
+def assert_json_error(response: httpx.Response, status: int, *words: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    error = response.json()["error"]
+    assert isinstance(error, str) and error
+    assert "Traceback" not in response.text
+    for word in words:
+        assert word in error, error
+
+
+# ---------------------------------------------------------------------- endpoints
+def test_health(server):
+    """Bug: /health missing or not the contract's exact body."""
+    response = httpx.get(server.url + "/health")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+def test_info(server, model):
+    """Bug: /info lacks the contract's task, labels, config or version, or they are not the model's."""
+    info = httpx.get(server.url + "/info").json()
+    assert info["task"] == "text-classifier"
+    assert info["labels"] == model.labels_ == ["neg", "pos"]
+    assert info["config"] == config_to_dict(model.config_)
+    assert info["version"] == __version__
+    assert info["takes_text"] is True and info["limits"]["max_batch"] == 8
+
+
+def test_predict_matches_python_api(server, model):
+    """Bug: the server's records differ from ``predict_records`` (another code path, order mixed up)."""
+    response = post(server, {"inputs": TEXTS})
+    assert response.status_code == 200
+    assert response.json() == {"predictions": json.loads(json.dumps(model.predict_records(TEXTS)))}
+
+
+def test_predict_empty_list(server):
+    """Bug: an empty ``inputs`` list crashes instead of giving no predictions."""
+    assert post(server, {"inputs": []}).json() == {"predictions": []}
+
+
+def test_page(server):
+    """Bug: GET / is missing, or the page loads something from the internet (no CDN: users may be offline)."""
+    response = httpx.get(server.url + "/")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+    page = response.text
+    assert "<textarea" in page and 'fetch("predict"' in page
+    assert "http://" not in page.replace("http://www.w3.org/2000/svg", "") and "https://" not in page
+
+
+# ---------------------------------------------------------------------- errors
+@pytest.mark.parametrize("body, words", [
+    (b'{"inputs": ["good"', ["not valid JSON"]),
+    (b"\xff\xfe", ["not valid JSON"]),
+    (b'["good room"]', ['{"inputs": [...]}', "a list"]),
+    (b'{"texts": ["good room"]}', ['{"inputs": [...]}', "texts"]),
+    (b'{"inputs": "good room"}', ['"inputs" must be a list', "string"]),
+    (b'{"inputs": ["fine", 3]}', ["input 1", "int"]),
+    (b'{"inputs": [["good", "room"]]}', ["input 0"]),
+    (b'{"inputs": [""]}', ["empty"]),
+    (b'{"inputs": ["ok", "   "]}', ["input 1 is empty"]),
+])
+def test_malformed_requests_are_422(server, body, words):
+    """Bug: bad JSON or wrong shapes give a 500/200 or a traceback instead of a 422 naming the problem."""
+    assert_json_error(post(server, body), 422, *words)
+
+
+def test_too_many_inputs_is_413(server):
+    """Bug: serve.max_batch not enforced (a client can send any number of inputs)."""
+    assert_json_error(post(server, {"inputs": ["good"] * 9}), 413, "9 inputs", "serve.max_batch")
+    assert post(server, {"inputs": ["good"] * 8}).status_code == 200
+
+
+def test_too_long_text_is_413(server):
+    """Bug: serve.max_chars not enforced; the error must name the input."""
+    assert_json_error(post(server, {"inputs": ["good", "x" * 201]}), 413, "input 1", "201", "serve.max_chars")
+    assert post(server, {"inputs": ["y" * 200]}).status_code == 200
+
+
+def test_too_large_body_is_413(server):
+    """Bug: a huge body is read and parsed whole (serve.max_body_bytes not enforced)."""
+    assert_json_error(post(server, {"inputs": ["a"] * 5, "pad": "z" * 30_000}), 413, "serve.max_body_bytes")
+
+
+def test_unknown_path_and_method_are_json(server):
+    """Bug: 404/405 come back as HTML or FastAPI's own shape instead of the JSON error."""
+    assert_json_error(httpx.get(server.url + "/nope"), 404, "Not Found")
+    assert_json_error(httpx.get(server.url + "/predict"), 405, "Method Not Allowed")
+
+
+def test_unexpected_error_is_500_without_internals(model, caplog):
+    """Bug: an unexpected exception leaks a traceback or internals to the client, or is not logged."""
+    broken = copy.deepcopy(model)
+
+    def boom(X):
+        raise RuntimeError("secret internal detail")
+
+    broken.predict_records = boom
+    with caplog.at_level(logging.ERROR, logger="lstmkit.serve"), ServerThread(create_app(broken)) as running:
+        response = post(running, {"inputs": ["good"]})
+    assert_json_error(response, 500, "internal server error")
+    assert "secret" not in response.text
+    assert any("secret internal detail" in (r.exc_text or "") or r.exc_info for r in caplog.records)
+
+
+# ---------------------------------------------------------------------- micro-batching
+async def _concurrent(url: str, bodies: list) -> list[httpx.Response]:
+    async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=len(bodies))) as client:
+        return await asyncio.gather(*(client.post(url + "/predict", json=b) for b in bodies))
+
+
+def test_concurrent_requests_share_forward_passes(model):
+    """Bug: micro-batching does not merge requests (one forward pass each), or splits results back
+    to the wrong requests."""
+    app = create_app(model, ServeSettings(max_wait_ms=100))
+    texts = [f"{a} {b}" for a in ["good", "awful", "the room", "clean", "rude"] for b in ["staff", "food", "hotel", "view"]]
+    with ServerThread(app) as running:
+        before = app.state.batcher.forward_passes
+        responses = asyncio.run(_concurrent(running.url, [{"inputs": [t]} for t in texts]))
+        passes = app.state.batcher.forward_passes - before
+    assert all(r.status_code == 200 for r in responses)
+    assert passes < len(texts) / 2, f"{passes} forward passes for {len(texts)} concurrent requests"
+    one_by_one = [model.predict_records([t])[0] for t in texts]
+    for response, expected in zip(responses, one_by_one):
+        (got,) = response.json()["predictions"]
+        assert got["text"] == expected["text"] and got["label"] == expected["label"]
+        for name, p in expected["probabilities"].items():
+            assert got["probabilities"][name] == pytest.approx(p, abs=1e-5)
+
+
+def test_without_batching_each_request_is_one_pass(model):
+    """Bug: serve.batching=false still merges (the benchmark's baseline would be wrong)."""
+    app = create_app(model, ServeSettings(batching=False))
+    with ServerThread(app) as running:
+        responses = asyncio.run(_concurrent(running.url, [{"inputs": [t]} for t in TEXTS]))
+    assert all(r.status_code == 200 for r in responses)
+    assert app.state.batcher.forward_passes == len(TEXTS)
+
+
+def test_batcher_isolates_a_failing_request():
+    """Bug: one request that fails while predicting fails every request merged with it."""
+    def run(items):
+        if "bad" in items:
+            raise DataError("bad input")
+        return [x.upper() for x in items]
+
+    async def main():
+        batcher = MicroBatcher(run, max_wait_ms=50)
+        await batcher.start()
+        try:
+            return await asyncio.gather(batcher.submit(["a", "b"]), batcher.submit(["bad"]), batcher.submit(["c"]),
+                                        return_exceptions=True)
+        finally:
+            await batcher.stop()
+
+    first, second, third = asyncio.run(main())
+    assert first == ["A", "B"] and third == ["C"]
+    assert isinstance(second, DataError)
+
+
+def test_batcher_respects_batch_inputs():
+    """Bug: a forward pass takes more inputs than serve.batch_inputs (memory blow-up under load)."""
+    sizes = []
+
+    def run(items):
+        sizes.append(len(items))
+        return items
+
+    async def main():
+        batcher = MicroBatcher(run, max_wait_ms=50, batch_inputs=4)
+        await batcher.start()
+        try:
+            return await asyncio.gather(*(batcher.submit([i, i]) for i in range(6)))
+        finally:
+            await batcher.stop()
+
+    results = asyncio.run(main())
+    assert results == [[i, i] for i in range(6)]
+    assert max(sizes) <= 4 and sum(sizes) == 12 and len(sizes) < 6
+
+
+def test_inference_runs_without_autograd(model):
+    """Bug: the forward pass records autograd graphs (slower, more memory) in the server."""
+    seen = []
+    watched = copy.deepcopy(model)
+    original = watched.predict_records
+
+    def spy(X):
+        seen.append((torch.is_inference_mode_enabled(), torch.is_grad_enabled()))
+        return original(X)
+
+    watched.predict_records = spy
+    with ServerThread(create_app(watched)) as running:
+        assert post(running, {"inputs": ["good"]}).status_code == 200
+    assert seen == [(True, False)]
+
+
+# ---------------------------------------------------------------------- every task, one code path
+def _fit_case(task: str, tmp: Path):
+    case = CASES[task]
+    cls = get_task_class(task)
+    estimator = cls(**case.params)
+    X, y = estimator.read_data(case.write_train(tmp))
+    return estimator.fit(X, y), case
+
+
+def _close(a, b) -> bool:
+    """Records equal, floats to 1e-4 relative (batch composition may change the last bits)."""
+    if isinstance(a, float) or isinstance(b, float):
+        return isinstance(a, (int, float)) and isinstance(b, (int, float)) and math.isclose(a, b, rel_tol=1e-4,
+                                                                                            abs_tol=1e-5)
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+@pytest.mark.parametrize("task", sorted(CASES))
+def test_every_task_served_through_one_path(task, tmp_path):
+    """Bug: a task's JSON inputs fail in the server, or merged requests of that task's input type
+    (texts, token lists, sequences, forecasting contexts) come back different or in the wrong order."""
+    estimator, case = _fit_case(task, tmp_path)
+    expected = json.loads(json.dumps(estimator.predict_records(estimator.inputs_from_json(case.json_inputs))))
+    app = create_app(estimator, ServeSettings(max_wait_ms=100))
+    with ServerThread(app) as running:
+        info = httpx.get(running.url + "/info").json()
+        together = post(running, {"inputs": case.json_inputs})
+        alone = asyncio.run(_concurrent(running.url, [{"inputs": [item]} for item in case.json_inputs]))
+        bad = post(running, {"inputs": [{"no": "such input"}, 17]})
+    assert info["task"] == task
+    assert together.status_code == 200 and _close(together.json()["predictions"], expected)
+    assert [r.status_code for r in alone] == [200] * len(alone)
+    assert _close([r.json()["predictions"][0] for r in alone], expected)
+    assert_json_error(bad, 422, "input 0")
+
+
+# ---------------------------------------------------------------------- int8
+def test_int8_recurrent_exact_padding_and_close_to_float():
+    """Bug: the int8 LSTM/GRU ignores lengths (padding changes results, padded outputs not zero,
+    final states taken at the padded end), or its outputs are far from the float layer's."""
+    torch.manual_seed(0)
+    x = torch.randn(3, 7, 5)
+    lengths = torch.tensor([7, 3, 5])
+    for cls in (LSTM, GRU):
+        layer = cls(5, 16, num_layers=2, batch_first=True, bidirectional=True).eval()
+        quantized = Int8Recurrent(layer)
+        with torch.inference_mode():
+            out, hidden = quantized(x, lengths=lengths)
+            ref_out, ref_hidden = layer(x, lengths=lengths)
+        assert out.shape == ref_out.shape == (3, 7, 32)
+        assert (out[1, 3:] == 0).all() and (out[2, 5:] == 0).all()
+        assert (out - ref_out).abs().max() < 0.05
+        h, ref_h = (hidden[0], ref_hidden[0]) if cls is LSTM else (hidden, ref_hidden)
+        assert (h - ref_h).abs().max() < 0.05
+        with torch.inference_mode():  # explanations (return_gates) use the float layer
+            explained = quantized(x, lengths=lengths, return_gates=True)
+        assert len(explained) == 3 and torch.allclose(explained[0], ref_out, atol=1e-5)
+
+
+def test_int8_server_agrees_with_float(model):
+    """Bug: --int8 breaks the network (errors, or predictions unlike the float model's), or
+    changes the caller's estimator."""
+    int8_model = copy.deepcopy(model)
+    with ServerThread(create_app(int8_model, ServeSettings(int8=True))) as running:
+        info = httpx.get(running.url + "/info").json()
+        got = post(running, {"inputs": TEXTS}).json()["predictions"]
+    assert info["int8"] is True
+    assert isinstance(int8_model.network_.rnn, Int8Recurrent) and not isinstance(model.network_.rnn, Int8Recurrent)
+    expected = model.predict_records(TEXTS)
+    for g, e in zip(got, expected):
+        for name, p in e["probabilities"].items():
+            assert g["probabilities"][name] == pytest.approx(p, abs=0.05)
+
+
+# ---------------------------------------------------------------------- the command
+def _cli(*args, **kwargs) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-m", "lstmkit", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env, cwd=kwargs.get("cwd"))
+
+
+def test_cli_serve_port_0_prints_address(model, tmp_path):
+    """Bug: with --port 0 the server does not say which port it got, or Ctrl+C does not stop it cleanly."""
+    model.save(tmp_path / "model")
+    process = _cli("serve", str(tmp_path / "model"), "--port", "0", "--set", "serve.max_batch=2")
+    try:
+        url = process.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:") and not url.endswith(":0"), url
+        assert httpx.get(url + "/health", timeout=30).json() == {"status": "ok"}
+        assert post(type("S", (), {"url": url}), {"inputs": ["a", "b", "c"]}).status_code == 413
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("args, words", [
+    (["serve", "no/such/model"], ["no/such/model"]),
+    (["serve", "MODEL", "--set", "serve.max_bach=3"], ["serve.max_bach", "serve.max_batch"]),
+    (["serve", "MODEL", "--set", "serve.max_chars=0"], ["serve.max_chars", ">= 1"]),
+    (["serve", "MODEL", "--host", "no.such.host.invalid"], ["--host no.such.host.invalid"]),
+])
+def test_cli_serve_user_errors(model, tmp_path, args, words):
+    """Bug: a missing model folder, a bad setting or host gives a traceback instead of one line and exit 2."""
+    from typer.testing import CliRunner
+
+    from lstmkit.cli import app
+
+    model.save(tmp_path / "model")
+    result = CliRunner().invoke(app, [str(tmp_path / "model") if a == "MODEL" else a for a in args])
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.output
+    for word in words:
+        assert word in lines[0]
+
+
+def test_cli_port_in_use(model, tmp_path):
+    """Bug: a port already taken gives a traceback instead of a message suggesting --port 0."""
+    from typer.testing import CliRunner
+
+    from lstmkit.cli import app
+
+    model.save(tmp_path / "model")
+    with ServerThread(create_app(model)) as running:
+        port = running.url.rsplit(":", 1)[1]
+        result = CliRunner().invoke(app, ["serve", str(tmp_path / "model"), "--port", port])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f":{port}" in result.stderr and "--port 0" in result.stderr
+
+
+def test_listening_socket_is_tcp_for_nodelay():
+    """Bug: the socket is made with proto 0, so asyncio never sets TCP_NODELAY on its connections and
+    Nagle's algorithm with delayed ACKs adds ~40 ms to every response (measured: 48 ms -> 10 ms)."""
+    import socket
+
+    from lstmkit.serve.server import bind
+
+    sock = bind("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+        client = socket.create_connection(sock.getsockname())
+        accepted, _ = sock.accept()
+        assert accepted.proto == socket.IPPROTO_TCP
+        client.close()
+        accepted.close()
+    finally:
+        sock.close()

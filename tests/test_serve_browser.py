@@ -1,0 +1,144 @@
+"""The page at ``GET /`` in a real browser: headless Chromium (Debian's ``/usr/bin/chromium``,
+driven by Selenium through ``chromedriver``) types, clicks and reads the result from the page,
+with no console errors. Skipped when Chromium or chromedriver is not installed
+(``apt-get install chromium chromium-driver``).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from lstmkit import TextClassifier
+from lstmkit.serve.app import create_app
+from lstmkit.serve.server import ServerThread
+from lstmkit.tasks import TASKS, get_task_class
+from task_cases import CASES
+from textdata import english_reviews
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+webdriver = pytest.importorskip("selenium.webdriver")
+pytestmark = pytest.mark.skipif(not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
+                                reason="needs chromium and chromium-driver")
+
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def browser():
+    profile = tempfile.mkdtemp(prefix="lstmkit-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", f"--user-data-dir={profile}"]:
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def console_errors(driver) -> list[str]:
+    return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def open_page(driver, url: str) -> WebDriverWait:
+    driver.get(url + "/")
+    wait = WebDriverWait(driver, 30)
+    wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "1")
+    return wait
+
+
+@pytest.fixture(scope="module")
+def text_model() -> TextClassifier:
+    texts, labels = english_reviews(120)
+    return TextClassifier(embedding_dim=8, hidden_size=8, ngram_buckets=512, lexicon_buckets=512, batch_size=16,
+                          epochs=2, lr=0.01, scheduler="none", patience=0, unlabeled_text=None).fit(texts, labels)
+
+
+def test_text_page_shows_label_and_probabilities(browser, text_model):
+    """Bug: the page cannot classify a typed text (broken fetch, wrong field names, result not
+    shown), shows a label other than the API's, or logs errors in the console."""
+    text = "good clean room and lovely staff"
+    expected = text_model.predict_records([text])[0]
+    with ServerThread(create_app(text_model)) as server:
+        wait = open_page(browser, server.url)
+        assert "text-classifier" in browser.find_element(By.ID, "title").text
+        assert "neg, pos" in browser.find_element(By.ID, "meta").text
+        browser.find_element(By.ID, "text").send_keys(text)
+        browser.find_element(By.ID, "run-text").click()
+        label = wait.until(EC.visibility_of_element_located((By.ID, "label")))
+        assert label.text == expected["label"]
+        shown = {row.find_element(By.CLASS_NAME, "name").text: float(row.find_element(By.CLASS_NAME, "prob").text)
+                 for row in browser.find_elements(By.CSS_SELECTOR, "#result .bar")}
+        assert shown == pytest.approx(expected["probabilities"], abs=1e-3)
+
+        # an empty text: the server's 422 message appears on the page, no result
+        browser.find_element(By.ID, "text").clear()
+        browser.find_element(By.ID, "run-text").click()
+        wait.until(lambda d: d.find_element(By.ID, "error").text)
+        assert "empty" in browser.find_element(By.ID, "error").text
+        assert not browser.find_elements(By.ID, "label")
+        errors = [e for e in console_errors(browser) if "422" not in e]  # the refused request itself
+    assert errors == []
+
+
+@pytest.mark.skipif("tagger" not in TASKS, reason="tagger not registered")
+def test_tagger_page_highlights_entities(browser, tmp_path):
+    """Bug: the tagger's view loses or reorders the text, or highlights spans other than the API's entities."""
+    case = CASES["tagger"]
+    tagger = get_task_class("tagger")(**case.params)
+    tagger.fit(*tagger.read_data(case.write_train(tmp_path)))
+    text = next(item for item in case.json_inputs if isinstance(item, str))
+    expected = tagger.predict_records([text])[0]
+    assert expected["entities"], "the tiny tagger should find entities here (else the test shows nothing)"
+    with ServerThread(create_app(tagger)) as server:
+        wait = open_page(browser, server.url)
+        browser.find_element(By.ID, "text").send_keys(text)
+        browser.find_element(By.ID, "run-text").click()
+        tagged = wait.until(EC.visibility_of_element_located((By.ID, "tagged")))
+        marks = [(m.get_attribute("data-type"), m.text) for m in tagged.find_elements(By.CSS_SELECTOR, "mark")]
+        text_shown = browser.execute_script(
+            "const p = document.getElementById('tagged').cloneNode(true);"
+            "p.querySelectorAll('sup').forEach(s => s.remove()); return p.textContent;")
+        errors = console_errors(browser)
+    assert text_shown == text
+    assert [(t, s.replace(t, "").strip()) for t, s in marks] == [(e["type"], e["text"]) for e in expected["entities"]]
+    assert errors == []
+
+
+@pytest.mark.skipif("forecaster" not in TASKS, reason="forecaster not registered")
+def test_forecaster_page_plots_uploaded_csv(browser, tmp_path):
+    """Bug: the forecaster's view cannot upload a CSV, sends it in a form the API refuses, or does
+    not plot the forecast the API returns."""
+    case = CASES["forecaster"]
+    forecaster = get_task_class("forecaster")(**case.params)
+    train = case.write_train(tmp_path)
+    forecaster.fit(*forecaster.read_data(train))
+    expected = forecaster.predict_records(forecaster.read_inputs(train))[0]
+    with ServerThread(create_app(forecaster)) as server:
+        wait = open_page(browser, server.url)
+        browser.find_element(By.ID, "file").send_keys(str(train))
+        browser.find_element(By.ID, "run-file").click()
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#forecast-plot polyline.forecast")
+                   or d.find_element(By.ID, "error").text)
+        assert browser.find_element(By.ID, "error").text == ""
+        lines = browser.find_elements(By.CSS_SELECTOR, "#forecast-plot polyline.forecast")
+        values = [row.text for row in browser.find_elements(By.CLASS_NAME, "forecast-values")]
+        errors = console_errors(browser)
+    assert len(lines) == len(expected["forecast"])
+    for (target, forecast), shown in zip(expected["forecast"].items(), values):
+        assert shown.startswith(target + ": ")
+        assert [float(v) for v in shown.split(": ", 1)[1].split(", ")] == pytest.approx(forecast, abs=0.006)
+    assert errors == []
