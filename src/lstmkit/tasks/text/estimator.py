@@ -77,11 +77,14 @@ class TextClassifier(Classifier):
         return self.coerce(list(texts))[0]
 
     def inputs_from_json(self, items: list) -> list[str]:
+        """A JSON list of texts; errors count inputs from 0, as the JSON list does."""
         if not isinstance(items, list):
             raise DataError(f"inputs must be a list of texts, got {type(items).__name__}")
         for n, item in enumerate(items):
             if not isinstance(item, str):
                 raise DataError(f"input {n}: expected a text (a JSON string), got {type(item).__name__}")
+            if not item.strip():
+                raise DataError(f"input {n} is empty; give some text to classify")
         return self.coerce(items)[0]
 
     def coerce(self, X, y=None):
@@ -247,6 +250,18 @@ class TextClassifier(Classifier):
             share = sum(i == unk for i in ids) / len(ids) if ids else 1.0
             records.append({"text": text, "unknown_share": round(share, 4), "truncated": len(tokens) > max_length})
         return records
+
+    def export_module(self):
+        """The tensor-only network for ONNX export (:mod:`lstmkit.tasks.text.export`)."""
+        from lstmkit.tasks.text.export import export_spec
+
+        return export_spec(self)
+
+    def attribution_spec(self, text, target=None):
+        """What integrated gradients needs for one text (:mod:`lstmkit.tasks.text.export`)."""
+        from lstmkit.tasks.text.export import attribution_spec
+
+        return attribution_spec(self, text, target)
 
     @torch.inference_mode()
     def run_with_states(self, texts) -> list[dict]:

@@ -1,0 +1,1 @@
+"""``lstmkit gradients``: the vanishing-gradient claim measured (:mod:`lstmkit.gradients.experiment`)."""
