@@ -16,6 +16,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install --quiet -e ".[dev,data,tensorboard]"
 	@# A CJK font so plots show Chinese labels (as root on Debian; plots fall back to numbered labels without one).
 	-command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && ! fc-list :lang=zh 2>/dev/null | grep -q . && { apt-get update -qq && apt-get install -y -qq --no-install-recommends fonts-wqy-zenhei fontconfig; } || true
+	@# Headless Chromium for the web page's browser test (skipped where it cannot be installed).
+	-command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && ! command -v chromium >/dev/null && { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium chromium-driver; } || true
 	touch $@
 
 venv: $(VENV)/.installed

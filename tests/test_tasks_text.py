@@ -172,7 +172,8 @@ def test_weights_that_do_not_fit_the_config_are_a_model_folder_error(fitted, tmp
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     config["config"]["model"]["hidden_size"] = 24  # the weights were trained with 16
     (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
-    with pytest.raises(ModelFolderError, match=r"model\.safetensors: the weights do not fit .*size mismatch"):
+    with pytest.raises(ModelFolderError, match=r"model\.safetensors: tensor 'rnn\.weight_ih_l0' has shape \[64, 22\], "
+                                                r"but the network config\.json describes needs \[96, 22\]"):
         load(folder)
 
 

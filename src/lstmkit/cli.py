@@ -83,6 +83,7 @@ def train(
 ) -> None:
     """Train a model; writes OUT/model, OUT/checkpoints, OUT/logs/metrics.csv and OUT/plots."""
     from lstmkit.config import build_config
+    from lstmkit.distributed import is_global_zero
     from lstmkit.metrics import metrics_line
     from lstmkit.tasks import get_task_class
 
@@ -98,8 +99,9 @@ def train(
     valid = estimator.read_data(valid_path) if valid_path is not None else None
     estimator.fit(X, y, valid=valid, out_dir=out, progress_bar=True)
     estimator.save(out / "model", metrics={"valid": estimator.valid_metrics_})
-    typer.echo(metrics_line("validation", estimator.valid_metrics_))
-    typer.echo(f"model saved to {out / 'model'}")
+    if is_global_zero():  # under DDP every process gets here; one reports
+        typer.echo(metrics_line("validation", estimator.valid_metrics_))
+        typer.echo(f"model saved to {out / 'model'}")
 
 
 # ---------------------------------------------------------------------- evaluate
@@ -113,7 +115,6 @@ def evaluate(
 ) -> None:
     """Score a model on a labelled file."""
     from lstmkit.io import load
-    from lstmkit.metrics import metrics_line
 
     estimator = load(model_dir).with_data_settings(list(overrides or []))
     X, y = estimator.read_data(data)
@@ -121,10 +122,8 @@ def evaluate(
     if as_json:
         typer.echo(json.dumps(metrics, ensure_ascii=False))
         return
-    typer.echo(metrics_line(f"{data}", metrics))
-    for label, row in metrics.get("per_class", {}).items():
-        typer.echo(f"  {label:>12}  precision={row['precision']:.4f} recall={row['recall']:.4f} "
-                   f"f1={row['f1']:.4f} support={row['support']}")
+    for line in estimator.format_metrics(str(data), metrics):
+        typer.echo(line)
 
 
 # ---------------------------------------------------------------------- predict
@@ -221,7 +220,7 @@ def demo(
 
 # ---------------------------------------------------------------------- verbs in their own packages
 # Each of these modules has ``register(app)``, which adds its command(s) to ``app``.
-VERB_MODULES: list[str] = []
+VERB_MODULES: list[str] = ["lstmkit.serve.cli", "lstmkit.export.cli", "lstmkit.explain.cli", "lstmkit.gradients.cli"]
 
 
 def _register_verbs() -> None:
