@@ -302,3 +302,13 @@ def test_run_with_states_gives_the_gates_that_make_the_outputs(fitted):
     net = fitted.network_
     fused, _ = net.rnn(net.rnn_inputs(ids, torch.tensor([3])), lengths=torch.tensor([3]))
     np.testing.assert_allclose(record["outputs"], fused[0].detach().numpy(), atol=1e-5)
+
+
+def test_validation_macro_f1_counts_only_the_labels_present():
+    """A class missing from the validation split counted as F1 = 0: accuracy 1.0 with macro-F1 0.75."""
+    net = TextClassifierNet(20, 4, TextModelConfig(embedding_dim=4, hidden_size=4, ngram_buckets=0,
+                                                   lexicon_ngrams=0))
+    outputs = [{"target": torch.tensor([0, 1, 2, 2]), "pred": torch.tensor([0, 1, 2, 2]),
+                "lstm_pred": torch.tensor([0, 1, 2, 2])}]
+    metrics = net.validation_metrics(outputs)
+    assert metrics["accuracy"] == 1.0 and metrics["macro_f1"] == 1.0
