@@ -375,3 +375,35 @@ def test_a_preset_setting_one_train_key_keeps_the_tasks_train_defaults():
     plain = build_config(SequenceClassifierConfig).train
     preset = build_config(SequenceClassifierConfig, base={"train": {"epochs": 30}}).train
     assert preset == plain and (plain.optimizer, plain.scheduler, plain.patience) == ("adamw", "onecycle", 0)
+
+
+@pytest.mark.parametrize("mode", ["sequence", "step_label", "step_value"])
+def test_export_graph_equals_predictions_in_every_mode(mode, tmp_path):
+    """The ONNX graph must give predict_proba's numbers on a padded batch of mixed lengths (a
+    forgotten scaler, or padding leaking into pooling, would change them) and onnxruntime the same."""
+    from lstmkit.export.onnx import export_onnx, run_onnx
+    from lstmkit.tasks.sequence.export import export_spec
+
+    if mode == "sequence":
+        (X, y), extra = trend_sequences(80, seed=0), {}
+    elif mode == "step_label":
+        (X, y), extra = step_label_data(80, 0), {"label_per_step": True}
+    else:
+        (X, y), extra = step_value_data(80, 0), {"label_per_step": True, "target_kind": "value"}
+    clf = SequenceClassifier(**{**TINY, "epochs": 1}, **extra).fit(X, y)
+    spec = export_spec(clf)
+    batch = [np.asarray(x, np.float32) for x in X[:5]]
+    lengths = torch.tensor([len(x) for x in batch])
+    features = torch.zeros(len(batch), int(lengths.max()), batch[0].shape[1])
+    for row, x in enumerate(batch):
+        features[row, : len(x)] = torch.from_numpy(x)
+    with torch.inference_mode():
+        graph = spec.module(features, lengths).numpy()
+    expected = clf.predict_proba(batch) if mode != "step_value" else clf.predict(batch)
+    for row, x in enumerate(batch):
+        want = np.asarray(expected[row], dtype=np.float32)
+        np.testing.assert_allclose(graph[row] if mode == "sequence" else graph[row, : len(x)], want,
+                                   atol=1e-4 if mode != "step_value" else 1e-3)
+    export_onnx(clf, tmp_path / "m.onnx")
+    (got,) = run_onnx(tmp_path / "m.onnx", {"features": features.numpy(), "lengths": lengths.numpy()})
+    np.testing.assert_allclose(got, graph, atol=1e-4)

@@ -298,6 +298,12 @@ class SequenceClassifier(Classifier):
     def _input_records(self, X) -> list[dict]:
         return [{"length": len(x)} for x in X]
 
+    def export_module(self):
+        """The tensor-only network for ONNX export (:mod:`lstmkit.tasks.sequence.export`)."""
+        from lstmkit.tasks.sequence.export import export_spec
+
+        return export_spec(self)
+
     def predict_records(self, X) -> list[dict]:
         """``{length, label, probabilities}``; per step ``{length, labels, confidence}`` (the
         probability of each step's label) or ``{length, values}``. Sequences read from a long CSV

@@ -16,8 +16,10 @@ SENTENCES = [
 
 #: Settings of each demo (a full-size model; ``--set`` overrides them).
 PRESETS = {
-    "ner": {"model": {"bigram_dim": 50, "dictionary": "pd-train"}, "train": {"epochs": 6}},
-    "cws": {"model": {"bigram_dim": 50, "dictionary": "training"}, "train": {"epochs": 6}},
+    "ner": {"model": {"bigram_dim": 50, "dictionary": "pd-train"},
+            "train": {"epochs": 6, "scheduler": "onecycle", "lr": 3e-3}},
+    "cws": {"model": {"bigram_dim": 50, "dictionary": "training"},
+            "train": {"epochs": 6, "scheduler": "onecycle", "lr": 3e-3}},
 }
 DATASETS = {"ner": "pd-ner", "cws": "pd-cws"}
 
