@@ -299,3 +299,18 @@ def test_cli_train_evaluate_predict(tmp_path):
     assert list(table.columns) == ["time", "value", "value_p10", "value_p90"]
     assert table["time"].tolist() == ["2020-06-09", "2020-06-10", "2020-06-11"]  # the days after the file
     assert (tmp_path / "out" / "plots" / "forecast.png").stat().st_size > 1000
+
+
+def test_a_file_with_cr_line_ends_reads_like_one_with_lf(tmp_path):
+    """Old-Mac (CR-only) line ends, as Excel's "CSV (Macintosh)" writes them, read like LF ones
+    (the text readers refused them before fuzzing found it)."""
+    from lstmkit import Forecaster
+
+    lines = ["date,value"] + [f"2024-01-{day:02d},{day * 1.5}" for day in range(1, 29)]
+    (tmp_path / "lf.csv").write_bytes(("\n".join(lines) + "\n").encode())
+    (tmp_path / "cr.csv").write_bytes(("\r".join(lines) + "\r").encode())
+    est = Forecaster(lookback=4, horizon=2)
+    lf, _ = est.read_data(tmp_path / "lf.csv")
+    cr, _ = est.read_data(tmp_path / "cr.csv")
+    np.testing.assert_array_equal(cr.values, lf.values)
+    assert list(cr.time) == list(lf.time)

@@ -407,3 +407,15 @@ def test_export_graph_equals_predictions_in_every_mode(mode, tmp_path):
     export_onnx(clf, tmp_path / "m.onnx")
     (got,) = run_onnx(tmp_path / "m.onnx", {"features": features.numpy(), "lengths": lengths.numpy()})
     np.testing.assert_allclose(got, graph, atol=1e-4)
+
+
+def test_a_line_separator_inside_a_quoted_cell_is_not_a_line_break(tmp_path):
+    """A U+2028 inside a quoted cell is text, not a line break: the rows and the line an error
+    names stay right (a reader splitting at Unicode line breaks would get both wrong)."""
+    path = tmp_path / "seq.csv"
+    path.write_text('sequence_id,x,label\ns1,1.0,"a\u2028b"\ns1,2.0,"a\u2028b"\ns2,3.0,c\n', encoding="utf-8")
+    X, y = SequenceClassifier().read_data(path)
+    assert [len(x) for x in X] == [2, 1] and list(y) == ["a\u2028b", "c"]
+    path.write_text('sequence_id,x,label\ns1,1.0,"a\u2028b"\ns2,oops,c\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"seq\.csv, line 3"):
+        SequenceClassifier().read_data(path)

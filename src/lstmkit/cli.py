@@ -186,7 +186,7 @@ def datasets_export(
     name: str = typer.Argument(..., metavar="NAME", help="Dataset name (see `lstmkit datasets list`)."),
     out: Path = typer.Option(..., "--out", metavar="DIR", help="Folder for the train, valid and test files."),
 ) -> None:
-    """Write a bundled dataset's splits as CSV files."""
+    """Write a bundled dataset's splits in its task's file format (CSV, CoNLL, long CSV)."""
     from lstmkit.data.datasets import export_dataset
 
     for path in export_dataset(name, out):

@@ -44,6 +44,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -263,7 +264,9 @@ def _parse_time(
     best = None
     for fmt in ("ISO8601", None):
         try:
-            parsed = pd.to_datetime(raw, format=fmt, errors="coerce")
+            with warnings.catch_warnings():  # pandas' "could not infer format" is not the user's business
+                warnings.simplefilter("ignore", UserWarning)
+                parsed = pd.to_datetime(raw, format=fmt, errors="coerce")
         except (ValueError, TypeError) as err:  # e.g. mixed time zones
             raise DataError(
                 f"cannot read the times in column {column!r}: {err}", path

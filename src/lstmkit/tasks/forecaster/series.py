@@ -82,7 +82,7 @@ def read_context(path, data, future_rows: int = 0) -> Context:
 
 
 def _raw_rows(path: Path, data) -> tuple[list[str], list[list[str]], list[int]]:
-    reader = csv.reader(io.StringIO(_decode(path)), delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
+    reader = csv.reader(io.StringIO(_decode(path), newline=""), delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
     header = [h.strip() for h in next(reader, [])]
     rows, lines = [], []
     while True:

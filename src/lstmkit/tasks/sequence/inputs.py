@@ -18,6 +18,7 @@ Files: ``.ts`` (UEA/sktime, :func:`lstmkit.data.ts_format.read_ts`) or a long ``
 from __future__ import annotations
 
 import csv
+import io
 import math
 from numbers import Real
 from pathlib import Path
@@ -126,7 +127,7 @@ def row_line(path: Path | None, start: int | None, data, value: str) -> int | No
     if path is None or start is None or Path(path).suffix.lower() not in CSV_SUFFIXES:
         return start
     delimiter = "\t" if Path(path).suffix.lower() == ".tsv" else ","
-    reader = csv.reader(_decode(Path(path)).splitlines(keepends=True), delimiter=delimiter)
+    reader = csv.reader(io.StringIO(_decode(Path(path)), newline=""), delimiter=delimiter)
     header = [name.strip() for name in next(reader, [])]
     if data.id_column not in header or data.label_column not in header:
         return start
