@@ -16,3 +16,17 @@ def test_a_folder_named_lstmkit_beside_a_script_does_not_shadow_the_package(tmp_
     proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "lstmkit.tasks.text.estimator"
+
+
+def test_importing_lstmkit_first_makes_openmp_threads_sleep_soon():
+    """Two trainings on the same cores ran 15x slower with OpenMP's long spin-waits; lstmkit sets a
+    short spin unless the user chose a waiting policy."""
+    import os
+
+    code = "import os, lstmkit; print(os.environ.get('GOMP_SPINCOUNT'))"
+    env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert run.stdout.strip() == "1000", run.stderr
+    chosen = subprocess.run([sys.executable, "-c", code], env={**env, "OMP_WAIT_POLICY": "ACTIVE"},
+                            capture_output=True, text=True, timeout=60)
+    assert chosen.stdout.strip() == "None"

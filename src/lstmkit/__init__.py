@@ -4,7 +4,20 @@ The task classes are imported lazily so that ``import lstmkit`` (and the CLI's
 ``--help``) stay fast.
 """
 
+import os as _os
+
 __version__ = "0.1.0"
+
+# OpenMP threads spin for a long while (GNU OpenMP: 300,000 spins) waiting for work. Two processes
+# that each run a thread per core on the same cores (two trainings, a server beside a training,
+# DDP ranks) then burn each other's time slices: measured here, two 3-epoch trainings at once took
+# 3.9x (spin 10,000) to 15x (default) their solo time. Spinning 1,000 times before sleeping costs a
+# lone training about 9% and makes a pair share the cores (1.6x each; OMP_WAIT_POLICY=PASSIVE:
+# 1.1x, but a lone run 53% slower) — benchmarks/concurrent_training.py, docs/benchmarks.md.
+# OpenMP reads it when torch is first imported: it applies where lstmkit is imported before torch
+# (the CLI always is). Set GOMP_SPINCOUNT or OMP_WAIT_POLICY yourself to choose otherwise.
+if "OMP_WAIT_POLICY" not in _os.environ:
+    _os.environ.setdefault("GOMP_SPINCOUNT", "1000")
 
 __all__ = ["__version__", "TextClassifier", "Tagger", "Forecaster", "SequenceClassifier", "load"]
 

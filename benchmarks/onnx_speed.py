@@ -2,7 +2,7 @@
 
 Run (after ``make demo``)::
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/onnx.py runs/demo-sentiment/model [--texts 500] [--threads 1]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/onnx_speed.py runs/demo-sentiment/model [--texts 500] [--threads 1]
 
 It exports the model folder with ``lstmkit.export.onnx.export_onnx`` (float32, and int8 with
 ``int8=True``) to a temporary folder and, on the chn-reviews test split, times the model part
