@@ -149,3 +149,18 @@ class BucketBatchSampler(Sampler[list[int]]):
                 batches.append(chunk[i : i + self.batch_size].tolist())
         for b in rng.permutation(len(batches)):
             yield batches[b]
+
+
+class IndexDataset(torch.utils.data.Dataset):
+    """``range(n)`` as a Dataset: a (bucket) batch sampler picks example indices, and the task's
+    collate function builds the batch from its own encoded examples."""
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> int:
+        return i
+

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from lstmkit.data.batching import BucketBatchSampler, sorted_batches
+from lstmkit.data.batching import BucketBatchSampler, IndexDataset, sorted_batches
 from lstmkit.data.readers import Labels
 from lstmkit.data.scaling import Standardizer
 from lstmkit.data.sequences import fit_scaler, jitter, magnitude, pad_batch, scale_sequences, time_shift
@@ -47,18 +47,6 @@ from lstmkit.tasks.sequence.config import SequenceClassifierConfig
 from lstmkit.tasks.sequence.inputs import as_sequences, as_step_targets, read_sequences, row_line
 from lstmkit.tasks.sequence.network import SequenceNet
 
-
-class _Indices(torch.utils.data.Dataset):
-    """``range(n)``: the bucket sampler picks indices, the collate function builds the batch."""
-
-    def __init__(self, n: int):
-        self.n = n
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __getitem__(self, i: int) -> int:
-        return i
 
 
 def _significant(value: float) -> float:
@@ -220,7 +208,7 @@ class SequenceClassifier(Classifier):
                 batch["labels" if mode == "step_label" else "targets"] = padded
             return batch
 
-        return DataLoader(_Indices(len(xs)), batch_sampler=sampler, collate_fn=collate)
+        return DataLoader(IndexDataset(len(xs)), batch_sampler=sampler, collate_fn=collate)
 
     def _augment(self, xs, ys, rng):
         """``train.max_shift`` (per-step targets move with their steps), ``train.jitter``, ``train.magnitude``."""

@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from lstmkit.data.batching import BucketBatchSampler, pad_sequences, sorted_batches
+from lstmkit.data.batching import BucketBatchSampler, IndexDataset, pad_sequences, sorted_batches
 from lstmkit.data.conll import Sentences, read_conll, read_conll_tokens
 from lstmkit.data.tagschemes import (
     bio_to_bioes,
@@ -49,17 +49,6 @@ MAX_CHARS = 20
 """Characters per word seen by the character features (longer words are cut)."""
 TEXT_SUFFIXES = (".txt",)
 """``--input`` files read as one raw text per line; anything else is read as CoNLL."""
-
-
-class _Indices(torch.utils.data.Dataset):
-    def __init__(self, n: int):
-        self.n = n
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __getitem__(self, i: int) -> int:
-        return i
 
 
 class Tagger(Estimator):
@@ -328,7 +317,7 @@ class Tagger(Estimator):
         tag_ids = self._tag_ids(y)
         cfg = self.config_.train
         sampler = BucketBatchSampler([len(s) for s in X], cfg.batch_size, shuffle=train, seed=cfg.seed)
-        return DataLoader(_Indices(len(items)), batch_sampler=sampler,
+        return DataLoader(IndexDataset(len(items)), batch_sampler=sampler,
                           collate_fn=lambda idx: self._collate([items[i] for i in idx], [tag_ids[i] for i in idx]))
 
     # ------------------------------------------------------------------ model folder

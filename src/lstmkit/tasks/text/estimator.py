@@ -10,7 +10,6 @@ layer (:class:`lstmkit.tasks.classification.Classifier`).
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -18,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from lstmkit.data.batching import BucketBatchSampler, pad_sequences, sorted_batches
+from lstmkit.data.batching import BucketBatchSampler, IndexDataset, pad_sequences, sorted_batches
 from lstmkit.data.readers import read_text_classification, read_texts
 from lstmkit.data.tokenizers import make_tokenizer, resolve_tokenizer_name, tokenizer_from_config
 from lstmkit.data.vocab import Vocab
@@ -33,19 +32,6 @@ from lstmkit.tasks.text.network import TextClassifierNet
 
 NGRAM_WEIGHT_GRID = [i / 20 for i in range(21)]
 """Weights of the n-gram branch tried after training (the one with the lowest validation log-loss is kept)."""
-
-
-class _Indices(torch.utils.data.Dataset):
-    """``range(n)``: the bucket sampler picks example indices, the collate function builds the batch."""
-
-    def __init__(self, n: int):
-        self.n = n
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __getitem__(self, i: int) -> int:
-        return i
 
 
 class TextClassifier(Classifier):
@@ -190,7 +176,7 @@ class TextClassifier(Classifier):
                 batch["fold"] = folds[indices]
             return batch
 
-        return DataLoader(_Indices(len(ids)), batch_sampler=sampler, collate_fn=collate)
+        return DataLoader(IndexDataset(len(ids)), batch_sampler=sampler, collate_fn=collate)
 
     def _build_network(self) -> TextClassifierNet:
         return TextClassifierNet(len(self.vocab_), len(self.classes_), self.config_.model,
