@@ -16,9 +16,8 @@ not JSON, or a request taking longer than :data:`HANG_S` fails the test. Runs ar
 
 from __future__ import annotations
 
+from timelimit import time_limit as _time_limit
 import json
-import signal
-from contextlib import contextmanager
 
 import pytest
 from hypothesis import HealthCheck, currently_in_test_context, example, given, settings
@@ -42,19 +41,9 @@ FUZZ = settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database
                                        HealthCheck.function_scoped_fixture])
 
 
-@contextmanager
 def time_limit(seconds: float):
-    def ring(signum, frame):
-        raise TimeoutError(f"the request took more than {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, ring)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
+    """:func:`timelimit.time_limit` raising :class:`TimeoutError`."""
+    return _time_limit(seconds, TimeoutError, "the request")
 
 @pytest.fixture(scope="module", params=sorted(TASKS))
 def served(request, tmp_path_factory):

@@ -23,15 +23,14 @@ Each ``@example`` is a regression case for one bug fuzzing found.
 
 from __future__ import annotations
 
+from timelimit import time_limit as _time_limit
 import codecs
 import csv
 import io
 import itertools
 import json
 import math
-import signal
 import tempfile
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -70,19 +69,9 @@ class Hang(Exception):
     """A reader ran past :data:`HANG_S`."""
 
 
-@contextmanager
 def time_limit(seconds: float):
-    def ring(signum, frame):
-        raise Hang(f"the reader ran for more than {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, ring)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
+    """:func:`timelimit.time_limit` raising :class:`Hang`."""
+    return _time_limit(seconds, Hang, "the reader")
 
 def outcome(read, path: Path):
     """``read(path)``'s result, or None when it raised the toolkit's own error naming the file.
