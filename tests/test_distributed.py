@@ -318,3 +318,49 @@ def test_two_processes_under_torchrun_keep_the_same_weights(data, one_process, t
         assert float(row0["val_loss"]) == pytest.approx(row1["val_loss"], rel=1e-6)
     _check_run_folder(run, one_process[0])
     _same_quality(run, one_process[1], data["test"])
+
+
+NAN_SCRIPT = """
+import json, os, sys
+from lstmkit import TextClassifier
+from lstmkit.errors import LstmkitError
+from lstmkit.tasks.text.network import TextClassifierNet
+
+original, calls = TextClassifierNet.training_loss, [0]
+
+def training_loss(self, batch):  # rank 1 alone goes NaN at its 5th step (epoch 1)
+    loss = original(self, batch)
+    calls[0] += 1
+    return loss * float("nan") if os.environ["RANK"] == "1" and calls[0] == 5 else loss
+
+TextClassifierNet.training_loss = training_loss
+est = TextClassifier(**json.loads(os.environ["SETTINGS"]))
+X, y = est.read_data(os.environ["TRAIN"])
+try:
+    est.fit(X, y, valid=est.read_data(os.environ["VALID"]), out_dir=os.environ["RUN"])
+except LstmkitError as error:
+    print(f"rank {os.environ['RANK']}: {error}", file=sys.stderr)
+    sys.exit(3)
+sys.exit(0)
+"""
+
+
+@pytest.mark.slow
+def test_a_nan_on_one_rank_stops_every_rank(data, tmp_path):
+    """Bug caught: the rank whose loss went NaN stops while the others wait forever in the next
+    gradient all-reduce (the run hangs until killed). Every rank must stop at the same step with
+    the error naming the rank, the epoch and the step."""
+    script = tmp_path / "nan.py"
+    script.write_text(NAN_SCRIPT, encoding="utf-8")
+    environ = {**os.environ, "OMP_NUM_THREADS": "1", "RUN": str(tmp_path / "run"), "TRAIN": str(data["train"]),
+               "VALID": str(data["valid"]), "SETTINGS": json.dumps({**SMALL, "devices": 2, "strategy": "ddp"})}
+    args = [PYTHON, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script)]
+    try:
+        done = subprocess.run(args, env=environ, capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                              check=False)
+    except subprocess.TimeoutExpired:
+        pytest.fail("a NaN on rank 1 left the run hanging")
+    assert done.returncode != 0
+    for rank in (0, 1):
+        assert (f"rank {rank}: training stopped: the training loss is nan on rank 1 (every rank stopped) "
+                "in epoch 1, at global step 5.") in done.stderr, done.stderr[-3000:]

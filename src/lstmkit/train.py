@@ -67,7 +67,7 @@ import torch
 from lightning.fabric.utilities.apply_func import move_data_to_device
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from lightning.pytorch.strategies import DDPStrategy
-from torch import nn
+from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel
 
 from lstmkit.config import InvalidValue, TrainConfig
@@ -122,9 +122,9 @@ class FitResult:
 class _NonFiniteLoss(Exception):
     """Raised inside Lightning's loop; :func:`fit` turns it into a :class:`LstmkitError`."""
 
-    def __init__(self, value: float, epoch: int, step: int):
+    def __init__(self, value: float, epoch: int, step: int, rank: int | None = None):
         super().__init__(f"loss {value} at epoch {epoch}, global step {step}")
-        self.value, self.epoch, self.step = value, epoch, step
+        self.value, self.epoch, self.step, self.rank = value, epoch, step, rank
 
 
 # ----------------------------------------------------------------------------
@@ -170,13 +170,28 @@ class _LitModule(L.LightningModule):
 
     def training_step(self, batch, batch_idx):
         loss = self.model.training_loss(batch)
-        # One host-device sync per step: the price of stopping before a NaN reaches the weights.
-        if not bool(torch.isfinite(loss.detach()).all()):
-            raise _NonFiniteLoss(float(loss.detach()), self.current_epoch + 1, self.global_step + 1)
+        self._stop_if_not_finite(loss.detach())
         self._loss_sum = self._loss_sum + loss.detach()
         self._loss_batches += 1
         self.log("loss", loss, prog_bar=True, on_step=True, on_epoch=False, batch_size=1)
         return loss
+
+    def _stop_if_not_finite(self, loss: Tensor) -> None:
+        """Raise :class:`_NonFiniteLoss` before a NaN or infinite loss reaches the weights.
+
+        One host-device sync per step. With several processes every rank must stop at the same
+        step, or the others would wait forever in the next gradient all-reduce for the one that
+        stopped: the ranks' losses are gathered (``(world_size,)``, one small collective per
+        step) and all of them stop if any is not finite, naming the first such rank.
+        """
+        if self.trainer.world_size > 1:
+            losses = self.all_gather(loss.reshape(()).float()).reshape(-1)  # (world_size,)
+            bad = (~torch.isfinite(losses)).nonzero().flatten()
+            if len(bad):
+                rank = int(bad[0])
+                raise _NonFiniteLoss(float(losses[rank]), self.current_epoch + 1, self.global_step + 1, rank)
+        elif not bool(torch.isfinite(loss).all()):
+            raise _NonFiniteLoss(float(loss), self.current_epoch + 1, self.global_step + 1)
 
     # --- validation ---
     def on_validation_epoch_start(self) -> None:
@@ -534,8 +549,9 @@ def _non_finite_error(err: _NonFiniteLoss, cfg: TrainConfig, ckpt_dir: Path) -> 
     if best.exists():
         kept.append(f"the best weights so far in {best}")
     clip = "" if cfg.grad_clip else "; set train.grad_clip (e.g. 5.0)"
+    where = "" if err.rank is None else f" on rank {err.rank} (every rank stopped)"
     return LstmkitError(
-        f"training stopped: the training loss is {err.value} in epoch {err.epoch}, at global step "
+        f"training stopped: the training loss is {err.value}{where} in epoch {err.epoch}, at global step "
         f"{err.step}. Kept: {', '.join(kept) if kept else 'nothing (no epoch finished)'}. Try a "
         f"lower train.lr (now {cfg.lr}){clip}, and check the data for NaN or infinite values")
 
