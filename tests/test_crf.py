@@ -492,3 +492,46 @@ def test_transition_constraints_allows():
     )
     assert c.allows([0, 1]) and c.allows([0, 1, 0, 1])
     assert not c.allows([1]) and not c.allows([0, 0, 1]) and not c.allows([0]) and not c.allows([])
+
+
+# ------------------------------------------------------------------------------ marginals
+
+
+def brute_marginals(crf: CRF, emissions: torch.Tensor, allowed_only: bool = False) -> torch.Tensor:
+    """``(L, K)``: p(y_t = k | e) by summing p(y) over every tag sequence y (of length L)."""
+    scored = all_paths(crf, emissions, allowed_only)
+    top = max(s for s, _ in scored)
+    weights = [math.exp(s - top) for s, _ in scored]
+    out = torch.zeros(emissions.shape, dtype=torch.float64)
+    for w, (_, path) in zip(weights, scored):
+        for t, k in enumerate(path):
+            out[t, k] += w
+    return out / sum(weights)
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("constrained", [False, True])
+def test_marginals_match_brute_force(batch_first, constrained):
+    """Forward-backward must give what enumerating every path gives, at every step of sequences of
+    several lengths (padding included): a backward pass off by one step, or one that forgets the end
+    scores or a sequence's own length, fails at the last steps."""
+    tags = ["O", "B-PER", "I-PER"]
+    constraints = allowed_transitions(tags, "BIO") if constrained else None
+    crf = make_crf(batch_first=batch_first, constraints=constraints)
+    emissions, _, mask = make_batch(LENGTHS)
+    (marginals,) = layout(crf, crf.marginals(*layout(crf, emissions, mask)))  # back to (T, B, K)
+    assert marginals.shape == emissions.shape
+    for b, length in enumerate(LENGTHS):
+        expected = brute_marginals(crf, emissions[:length, b], allowed_only=constrained)
+        torch.testing.assert_close(marginals[:length, b], expected, atol=1e-9, rtol=0)
+        assert (marginals[length:, b] == 0).all()
+    if constrained:  # I-PER can never start a sentence
+        assert (marginals[0, :, 2] < 1e-12).all()
+
+
+def test_marginals_are_differentiable():
+    """Explanations differentiate marginals: their gradients must be the true ones (gradcheck)."""
+    crf = make_crf()
+    emissions, _, mask = make_batch([3, 2])
+    emissions.requires_grad_()
+    assert torch.autograd.gradcheck(lambda e: crf.marginals(e, mask), (emissions,))

@@ -33,7 +33,8 @@ Conventions follow kmkurn/pytorch-crf (``torchcrf``): same parameter names and s
 ``state_dict`` loads into ours), time-first tensors unless ``batch_first=True``, ``forward``
 returns the log-likelihood (negate it for a loss), ``decode`` returns the same list of tag
 lists. Additions: :meth:`CRF.decode_with_scores` also returns the path scores; ``decode`` can
-return n-best lists; optional allowed-transition constraints. Differences: padded
+return n-best lists; :meth:`CRF.marginals` gives each step's tag probabilities (forward-backward);
+optional allowed-transition constraints. Differences: padded
 positions are ignored whatever they hold (tags ``-100``, NaN emissions); a mask with gaps is
 rejected.
 
@@ -277,6 +278,43 @@ class CRF(nn.Module):
         """The unnormalised ``score(tags)`` of each sequence, ``(B,)`` (the numerator of ``forward``)."""
         emissions, tags, mask = self._prepare(emissions, tags, mask)
         return _path_score(emissions, tags, mask, *self._constrained_scores(DISALLOWED_SCORE))
+
+    def marginals(self, emissions: Tensor, mask: Tensor | None = None) -> Tensor:
+        """Posterior tag probabilities ``p(y_t = k | e)`` per step, by the forward-backward algorithm.
+
+        With ``alpha_t`` from the forward recursion (module docstring) and the backward one::
+
+            beta_L[i] = end[i]
+            beta_t[i] = logsumexp_j(trans[i, j] + e[t+1, j] + beta_{t+1}[j])
+            p(y_t = k | e) = exp(alpha_t[k] + beta_t[k] - log Z)
+
+        under the same distribution as :meth:`forward` (disallowed moves score ``-1e4``).
+        Differentiable (log space throughout), so it can be explained by gradients.
+
+        Args:
+            emissions: ``(T, B, K)`` (``(B, T, K)`` if ``batch_first``).
+            mask: ``(T, B)`` (``(B, T)`` if ``batch_first``), default all on.
+
+        Returns:
+            ``(T, B, K)`` (``(B, T, K)`` if ``batch_first``): each real step's probabilities sum
+            to 1; padded steps are 0.
+        """
+        emissions, _, mask = self._prepare(emissions, None, mask)
+        start, transitions, end = self._constrained_scores(DISALLOWED_SCORE)
+        alphas = [start + emissions[0]]  # each (B, K)
+        for t in range(1, emissions.size(0)):
+            step = alphas[-1].unsqueeze(2) + transitions + emissions[t].unsqueeze(1)  # (B, K_prev, K_next)
+            alphas.append(torch.where(mask[t].unsqueeze(1), torch.logsumexp(step, dim=1), alphas[-1]))
+        log_z = torch.logsumexp(alphas[-1] + end, dim=1, keepdim=True)  # (B, 1); padding kept alpha
+        betas = [end.expand_as(alphas[-1])]
+        for t in range(emissions.size(0) - 2, -1, -1):
+            # (K_prev, K_next) + (B, 1, K_next) -> logsumexp over K_next -> (B, K_prev)
+            step = torch.logsumexp(transitions + (emissions[t + 1] + betas[-1]).unsqueeze(1), dim=2)
+            betas.append(torch.where(mask[t + 1].unsqueeze(1), step, end.expand_as(step)))  # t is the last step
+        betas.reverse()
+        log_marginals = torch.stack(alphas) + torch.stack(betas) - log_z  # (T, B, K)
+        out = log_marginals.exp().masked_fill(~mask.unsqueeze(2), 0.0)
+        return out.transpose(0, 1) if self.batch_first else out
 
     def decode(
         self, emissions: Tensor, mask: Tensor | None = None, nbest: int = 1
