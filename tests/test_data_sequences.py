@@ -20,6 +20,7 @@ from lstmkit.data.sequences import (
     magnitude,
     pad_batch,
     scale_sequences,
+    feature_shift,
     time_shift,
 )
 
@@ -91,6 +92,21 @@ def test_time_shift_is_the_clipped_index_formula():
         if np.random.default_rng(s).integers(-2, 3) == 2
     )
     np.testing.assert_array_equal(time_shift(x, rng, 2)[:, 0], [0, 0, 0, 2, 4, 6])
+
+
+def test_feature_shift_moves_each_step_along_the_features_alike():
+    """x'_{t,f} = x[t, clip(f - k, 0, F-1)], one k per sequence (an image shifted sideways).
+    Fails on shifting along time instead, a circular roll, or a different k per step."""
+    x = np.arange(30, dtype=np.float32).reshape(5, 6)
+    for seed in range(10):
+        k = int(np.random.default_rng(seed).integers(-2, 3))
+        out = feature_shift(x, np.random.default_rng(seed), max_shift=2)
+        expected = x[:, [min(max(f - k, 0), 5) for f in range(6)]]
+        np.testing.assert_array_equal(out, expected)
+    rng = next(np.random.default_rng(s) for s in range(100) if np.random.default_rng(s).integers(-2, 3) == -2)
+    np.testing.assert_array_equal(feature_shift(x, rng, 2)[1], [8, 9, 10, 11, 11, 11])
+    with pytest.raises(ValueError):
+        feature_shift(x, np.random.default_rng(0), -1)
 
 
 def test_jitter_and_magnitude_statistics_and_formulas():

@@ -301,6 +301,34 @@ def test_time_shift_moves_per_step_targets_with_their_steps():
         assert steps.dtype == np.int64
 
 
+def test_feature_shift_moves_the_raw_features_before_scaling():
+    """Each training sequence reaches the network as the *scaled* copy of its raw features moved
+    sideways by one k in [-2, 2]. Fails on shifting already-scaled features (each column has its
+    own mean and std: a moved pixel would change its value), on a different k per step, and on
+    shifting at prediction time."""
+    rng = np.random.default_rng(0)
+    columns = np.linspace(0.0, 10.0, 6) ** 2  # distinct raw values per column
+    X = [np.tile(columns, (5, 1)).astype(np.float32) + rng.normal(0, 0.1, (5, 6)).astype(np.float32)
+         for _ in range(32)]
+    y = ["a", "b"] * 16
+    clf = SequenceClassifier(**{**TINY, "epochs": 1, "batch_size": 32}).fit(X, y, valid=(X[:4], y[:4]))
+    clf.config_.train.feature_shift = 2
+    mean, scale = clf.scaler_.mean_, clf.scaler_.scale_
+    (batch,) = list(clf._loader(X, y, train=True))
+    ks = set()
+    for row, length in zip(batch["x"].numpy(), batch["lengths"].tolist()):
+        raw = row[:length] * scale + mean  # (T, F) back in raw units
+        matches = [k for k in range(-2, 3) for x in X
+                   if np.allclose(raw, x[:, np.clip(np.arange(6) - k, 0, 5)], atol=1e-4)]
+        assert matches, "a sequence that is not a shifted raw sequence reached the network"
+        ks.add(matches[0])
+    assert len(ks) > 1  # the shifts vary
+    (plain,) = list(clf._loader(X, y, train=False))  # no shifting outside training
+    for row, length in zip(plain["x"].numpy(), plain["lengths"].tolist()):
+        raw = row[:length] * scale + mean
+        assert any(np.allclose(raw, x, atol=1e-4) for x in X)
+
+
 # ---------------------------------------------------------------------- command line
 
 

@@ -118,6 +118,21 @@ def time_shift(x: np.ndarray, rng: np.random.Generator, max_shift: int) -> np.nd
     return x[source]
 
 
+def feature_shift(x: np.ndarray, rng: np.random.Generator, max_shift: int) -> np.ndarray:
+    """Move every step's features ``k ~ U{-max_shift..max_shift}`` places along the feature axis.
+
+    ``x'_{t,f} = x_{t, clip(f - k, 0, F-1)}`` (the edge feature fills in), one ``k`` for the
+    whole sequence: a horizontal shift of an image read row by row, or of a spectrum's bands.
+    Only for features in a meaningful order. ``x``: ``(T, F)`` -> ``(T, F)``.
+    """
+    if max_shift < 0:
+        raise ValueError(f"feature_shift: max_shift must be >= 0, got {max_shift}")
+    x = np.asarray(x)
+    k = int(rng.integers(-max_shift, max_shift + 1))
+    source = np.clip(np.arange(x.shape[1]) - k, 0, x.shape[1] - 1)  # (F,) the feature each copies
+    return x[:, source]
+
+
 def jitter(x: np.ndarray, rng: np.random.Generator, sigma: float) -> np.ndarray:
     """Add Gaussian noise ``N(0, sigma^2)`` to every value. ``(T, F)`` -> ``(T, F)``, same dtype."""
     if sigma < 0:

@@ -100,6 +100,10 @@ class SequenceTrainConfig(ClassifierTrainConfig):
     max_shift: int = 0
     """Move each training sequence k ~ U{-max_shift..max_shift} steps in time (the edge value fills in;
     per-step targets move with it)."""
+    feature_shift: int = 0
+    """Move each training sequence's features k ~ U{-feature_shift..feature_shift} places along the
+    feature axis, before scaling (the edge feature fills in): a horizontal shift of an image read
+    row by row. Only for features in a meaningful order (pixels, spectral bands)."""
     jitter: float = 0.0
     """Add Gaussian noise N(0, jitter^2) to every training feature value."""
     magnitude: float = 0.0
@@ -107,7 +111,7 @@ class SequenceTrainConfig(ClassifierTrainConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for key in ("max_shift", "jitter", "magnitude"):
+        for key in ("max_shift", "feature_shift", "jitter", "magnitude"):
             if getattr(self, key) < 0:
                 raise invalid(key, f"must be >= 0, got {getattr(self, key)}")
 

@@ -36,7 +36,15 @@ from torch.utils.data import DataLoader
 from lstmkit.data.batching import BucketBatchSampler, IndexDataset, sorted_batches
 from lstmkit.data.readers import Labels
 from lstmkit.data.scaling import Standardizer
-from lstmkit.data.sequences import fit_scaler, jitter, magnitude, pad_batch, scale_sequences, time_shift
+from lstmkit.data.sequences import (
+    feature_shift,
+    fit_scaler,
+    jitter,
+    magnitude,
+    pad_batch,
+    scale_sequences,
+    time_shift,
+)
 from lstmkit.data.splits import random_split
 from lstmkit.errors import DataError, LstmkitError, ModelFolderError
 from lstmkit.inference import map_batches
@@ -185,9 +193,11 @@ class SequenceClassifier(Classifier):
         """Batches ``{"x" (B, T, F), "lengths" (B,), "labels" (B,) | (B, T) | "targets" (B, T)}`` of
         similar lengths (shuffled when ``train``, with the ``train.*`` augmentation)."""
         X, y = self.coerce(X, y)
-        xs, targets = self._scaled(X), self._targets(y)
         mode, cfg = self._mode, self.config_.train
-        augmenting = train and (cfg.max_shift or cfg.jitter or cfg.magnitude)
+        shifting_features = train and cfg.feature_shift > 0  # on the raw values, scaled per batch
+        xs = [np.asarray(x, np.float32) for x in X] if shifting_features else self._scaled(X)
+        targets = self._targets(y)
+        augmenting = train and (cfg.max_shift or cfg.jitter or cfg.magnitude or cfg.feature_shift)
         sampler = BucketBatchSampler([len(x) for x in xs], cfg.batch_size, shuffle=train, seed=cfg.seed)
 
         def collate(indices: list[int]) -> dict:
@@ -196,6 +206,8 @@ class SequenceClassifier(Classifier):
             if augmenting:
                 # Drawn from torch's generator, which checkpoints save: a resumed run augments alike.
                 rng = np.random.default_rng(int(torch.randint(0, 2**62, ())))
+                if shifting_features:
+                    batch_x = self._scaled([feature_shift(x, rng, cfg.feature_shift) for x in batch_x])
                 batch_x, batch_y = self._augment(batch_x, batch_y, rng)
             x, lengths = pad_batch(batch_x)
             batch = {"x": x, "lengths": lengths}
@@ -211,7 +223,8 @@ class SequenceClassifier(Classifier):
         return DataLoader(IndexDataset(len(xs)), batch_sampler=sampler, collate_fn=collate)
 
     def _augment(self, xs, ys, rng):
-        """``train.max_shift`` (per-step targets move with their steps), ``train.jitter``, ``train.magnitude``."""
+        """``train.max_shift`` (per-step targets move with their steps), ``train.jitter``, ``train.magnitude``
+        on scaled sequences (``train.feature_shift`` comes before, in ``_loader``, on raw ones)."""
         cfg = self.config_.train
         out_x, out_y = [], [] if ys is not None else None
         for n, x in enumerate(xs):
