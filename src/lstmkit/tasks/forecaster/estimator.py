@@ -377,6 +377,12 @@ class Forecaster(Estimator):
         metrics = self.evaluate(X, y)
         return float(-metrics["mase"]) if math.isfinite(metrics["mase"]) else float(-metrics["mae"])
 
+    def export_module(self):
+        """The whole forecast, raw history in, for ONNX export (:mod:`lstmkit.tasks.forecaster.export`)."""
+        from lstmkit.tasks.forecaster.export import export_spec
+
+        return export_spec(self)
+
     # ------------------------------------------------------------------ output
     def format_record(self, record: dict) -> str:
         """One line per forecast step: ``time  target=value [p10, p90] ...``."""

@@ -452,6 +452,12 @@ class Tagger(Estimator):
         """Entity-level F1 (word F1 for BMES; token accuracy for plain labels)."""
         return float(self.evaluate(X, y)["f1"])
 
+    def export_module(self):
+        """The network up to its emission scores for ONNX export (:mod:`lstmkit.tasks.tagger.export`)."""
+        from lstmkit.tasks.tagger.export import export_spec
+
+        return export_spec(self)
+
     # ------------------------------------------------------------------ output
     def table_row(self, record: dict) -> dict:
         row = {"text": record["text"]} if "text" in record else {}

@@ -1,0 +1,233 @@
+r"""The forecaster's hook for ONNX export: raw history in, the forecast in the targets' units out.
+
+Symbols: B windows, L = ``model.lookback``, H = ``model.horizon`` (both fixed by the model),
+C columns (the targets, then ``data.covariates``, then ``data.future_covariates``: the sidecar's
+``columns``), T targets, Kf future covariates, Kc calendar features, Q = 3 quantiles (P10, P50,
+P90) for the quantile loss. Inputs (only those the model uses, in this order)::
+
+    history            (B, L, C)      float32  the last L rows of history, in the file's units
+    future_covariates  (B, H, Kf)     float32  the planned values for the H forecast steps (Kf > 0)
+    calendar           (B, L + H, Kc) float32  calendar features of the L history times, then of the
+                                               H forecast times (lstmkit.data.timeseries.calendar_features)
+
+Output: ``forecast (B, H, T, Q)`` with the quantiles in increasing order (quantile loss), or
+``forecast (B, H, T)`` (a point loss), in the targets' units. The graph is the whole of
+``predict``'s arithmetic: the column scaling of ``scaler.json`` (``(x - mean) / scale``), the
+per-window normalisation, the encoder (:class:`lstmkit.export.rnn.ExportableRecurrent` over the
+full window), the direct head or the autoregressive one (its loop over the H steps is a fixed
+number, unrolled in the graph), the linear skip, and the inverse scaling of the targets.
+
+Parsing the series (times, missing values) and the calendar features are outside the graph;
+:func:`graph_inputs` makes the inputs from DataFrames (or CSV files) with the sidecar alone,
+through the same readers ``predict`` uses.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor, nn
+
+from lstmkit.data.timeseries import calendar_features, future_times
+from lstmkit.data.window_norm import normalise_window
+from lstmkit.errors import DataError
+from lstmkit.export.rnn import ExportableRecurrent
+from lstmkit.tasks.base import ExportSpec
+from lstmkit.tasks.forecaster.network import QUANTILES
+
+
+def input_names(n_future: int, n_calendar: int) -> list[str]:
+    """The graph's inputs for a model with ``n_future`` future covariates and ``n_calendar`` calendar features."""
+    return ["history"] + (["future_covariates"] if n_future else []) + (["calendar"] if n_calendar else [])
+
+
+def lstm_cell(cell: nn.LSTMCell, x: Tensor, h: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
+    """``torch.nn.LSTMCell``'s step written out (its exported ``chunk`` needs a known batch size):
+    ``[i, f, g, o] = x W_ih^T + b_ih + h W_hh^T + b_hh`` (gate order i, f, g, o), then
+    ``c' = sigmoid(f) c + sigmoid(i) tanh(g)``, ``h' = sigmoid(o) tanh(c')``; ``(B, S)`` each."""
+    S = cell.hidden_size
+    gates = x @ cell.weight_ih.t() + cell.bias_ih + h @ cell.weight_hh.t() + cell.bias_hh  # (B, 4S)
+    i, f = torch.sigmoid(gates[:, :S]), torch.sigmoid(gates[:, S: 2 * S])
+    g, o = torch.tanh(gates[:, 2 * S: 3 * S]), torch.sigmoid(gates[:, 3 * S:])
+    c = f * c + i * g
+    return o * torch.tanh(c), c
+
+
+class ForecastGraph(nn.Module):
+    """``(history[, future_covariates][, calendar]) -> forecast``: ``predict`` as a graph.
+
+    Shares the trained :class:`~lstmkit.tasks.forecaster.network.ForecastNet`'s weights.
+    """
+
+    def __init__(self, net: nn.Module, mean: np.ndarray, scale: np.ndarray, n_future: int, n_calendar: int) -> None:
+        super().__init__()
+        self.net = net.eval()
+        self.encoder = ExportableRecurrent(net.encoder)
+        self.n_future, self.n_calendar = n_future, n_calendar
+        self.names = input_names(n_future, n_calendar)
+        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))  # (C,)
+        self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32))  # (C,)
+
+    def features(self, batch: dict) -> tuple[Tensor, Tensor | None]:
+        """The network's ``past (B, L, F)`` and ``future (B, H, K)`` (``None`` when K = 0), standardised."""
+        L = self.net.cfg.lookback
+        past = [(batch["history"] - self.mean) / self.scale]  # (B, L, C)
+        future = []
+        if self.n_future:
+            k = self.n_future
+            future.append((batch["future_covariates"] - self.mean[-k:]) / self.scale[-k:])  # (B, H, Kf)
+        if self.n_calendar:
+            past.append(batch["calendar"][:, :L])  # (B, L, Kc)
+            future.append(batch["calendar"][:, L:])  # (B, H, Kc)
+        return torch.cat(past, dim=-1), (torch.cat(future, dim=-1) if future else None)
+
+    def forward(self, *inputs: Tensor) -> Tensor:
+        net, cfg = self.net, self.net.cfg
+        past, future = self.features(dict(zip(self.names, inputs)))
+        T, H, Q = net.n_targets, net.horizon, net.n_out
+        x = past[..., :T]  # (B, L, T)
+        if cfg.window_norm == "none":
+            z, loc, scale = x, torch.zeros_like(x[:, -1:]), torch.ones_like(x[:, -1:])
+        else:
+            z, loc, scale = normalise_window(x, cfg.window_norm, cfg.window_norm_eps)  # (B, L, T), (B, 1, T) x2
+        lengths = torch.full_like(past[:, 0, 0], cfg.lookback, dtype=torch.long)  # (B,): every window is full
+        _, h_n = self.encoder(torch.cat([z, past[..., T:]], dim=-1), lengths)  # (layers*D, B, S)
+        D, last = net.directions, net.encoder.num_layers * net.directions  # the last layer's D final states
+        h = torch.cat([h_n[last - D + d] for d in range(D)], dim=-1)  # (B, D*S)
+        if cfg.decoder == "direct":
+            head_input = h if future is None else torch.cat([h, future.flatten(1)], dim=-1)
+            out = net.head(head_input).view(-1, H, T, Q)  # (B, H, T, Q)
+        else:
+            hidden = torch.tanh(net.bridge(h))
+            cell = torch.zeros_like(hidden)
+            previous, steps = z[:, -1], []  # (B, T)
+            for j in range(H):  # a fixed number of steps: unrolled in the graph
+                step_input = previous if future is None else torch.cat([previous, future[:, j]], dim=-1)
+                hidden, cell = lstm_cell(net.cell, step_input, hidden, cell)
+                step = net.step_out(hidden).view(-1, T, Q)  # (B, T, Q)
+                steps.append(step)
+                previous = step[..., Q // 2]
+            out = torch.stack(steps, dim=1)  # (B, H, T, Q)
+        if net.skip is not None:
+            out = out + net.skip(z.transpose(1, 2)).transpose(1, 2).unsqueeze(-1)  # (B, H, T, 1)
+        out = out * scale.unsqueeze(-1) + loc.unsqueeze(-1)  # standardised units
+        if net.quantile:
+            out = out.sort(dim=-1).values
+        out = out * self.scale[:T, None] + self.mean[:T, None]  # the targets' units
+        return out if net.quantile else out[..., 0]
+
+
+def sidecar_extra(fc) -> dict:
+    """The series' layout, the scaling and the intervals, for :func:`graph_inputs` and the user."""
+    data, model = fc.config_.data, fc.config_.model
+    names = input_names(len(data.future_covariates), len(fc.calendar_))
+    quantile = model.loss == "quantile"
+    shape = "(batch, horizon, targets, 3): P10, P50, P90" if quantile else "(batch, horizon, targets)"
+    docs = {
+        "history": f"the last lookback={model.lookback} rows of history (batch, {model.lookback}, columns) float32, "
+                   "in the file's units, columns in the order of columns",
+        "future_covariates": f"the future covariates of the horizon={model.horizon} forecast steps (batch, "
+                             f"{model.horizon}, {len(data.future_covariates)}) float32, in the file's units",
+        "calendar": "calendar_features(times, freq) of the lookback times then the horizon forecast times (batch, "
+                    f"{model.lookback + model.horizon}, {len(fc.calendar_)}) float32, columns named by calendar",
+    }
+    return {
+        "targets": fc.columns_[: fc.n_targets_],
+        "columns": list(fc.columns_),
+        "calendar": list(fc.calendar_),
+        "freq": fc.freq_,
+        "numeric_time": fc.numeric_time_,
+        "lookback": model.lookback,
+        "horizon": model.horizon,
+        "quantiles": list(QUANTILES) if quantile else None,
+        "residual_quantiles": fc.residual_quantiles_,
+        "data": {"time_column": data.time_column, "target": list(data.target), "covariates": list(data.covariates),
+                 "future_covariates": list(data.future_covariates), "calendar": data.calendar,
+                 "missing": data.missing, "freq": data.freq},
+        "scaler": fc.scaler_.to_json(),
+        "inputs": {name: docs[name] for name in names},
+        "outputs": {"forecast": f"{shape} float32 in the targets' units"
+                                + ("" if quantile else "; P10/P90: add residual_quantiles p10/p90 (horizon, targets)")},
+    }
+
+
+def graph_inputs(sidecar: dict, series: list) -> dict[str, np.ndarray]:
+    """The graph's inputs for each series, from the sidecar alone (no model folder, no PyTorch model).
+
+    Args:
+        sidecar: the export's JSON sidecar (or :func:`sidecar_extra`'s dict).
+        series: each a pandas DataFrame with the ``data.*`` columns, or a CSV file, read and
+            checked as ``predict`` reads them (missing values interpolated, ...): at least
+            ``lookback`` rows of history, and with future covariates ``horizon`` more rows whose
+            targets are empty.
+
+    Returns:
+        ``{input name: array}`` (see the module docstring), one window per series: the forecast
+        of the ``horizon`` steps after each series' last row of history.
+    """
+    from lstmkit.tasks.forecaster.config import ForecastDataConfig
+    from lstmkit.tasks.forecaster.series import context_from_frame, read_context
+
+    data = ForecastDataConfig(**sidecar["data"])
+    L, H = int(sidecar["lookback"]), int(sidecar["horizon"])
+    n_future = H if data.future_covariates else 0
+    history, future, calendar = [], [], []
+    for n, item in enumerate(series):
+        if isinstance(item, pd.DataFrame):
+            ctx = context_from_frame(item, data, name=f"series {n}", future_rows=n_future)
+        else:
+            ctx = read_context(Path(item), data, future_rows=n_future)
+        if list(ctx.columns) != sidecar["columns"]:
+            raise DataError(f"series {n} has columns {ctx.columns}; the model takes {sidecar['columns']}", ctx.path)
+        if ctx.n_history < L:
+            raise DataError(f"series {n}: {ctx.n_history} rows of history; the model needs lookback={L}", ctx.path)
+        history.append(ctx.values[ctx.n_history - L: ctx.n_history])  # (L, C)
+        if n_future:
+            future.append(ctx.values[ctx.n_history:, len(ctx.columns) - len(data.future_covariates):])  # (H, Kf)
+        if sidecar["calendar"]:
+            past_times = ctx.time[ctx.n_history - L: ctx.n_history]
+            if n_future:
+                ahead = ctx.time[ctx.n_history:]
+            elif sidecar["freq"] is None:
+                raise DataError(f"series {n}: the model's series had no regular step, so the forecast times "
+                                "(and their calendar features) are unknown", ctx.path)
+            else:
+                ahead = future_times(ctx.time[: ctx.n_history], sidecar["freq"], H)
+            calendar.append(calendar_features(past_times.append(ahead), sidecar["freq"]))  # (L + H, Kc)
+    feeds = {"history": np.stack(history)}
+    if n_future:
+        feeds["future_covariates"] = np.stack(future)
+    if sidecar["calendar"]:
+        feeds["calendar"] = np.stack(calendar)
+    return {name: value.astype(np.float32) for name, value in feeds.items()}
+
+
+def export_spec(fc) -> ExportSpec:
+    """The :class:`ExportSpec` of a fitted :class:`~lstmkit.tasks.forecaster.Forecaster`."""
+    fc._check_fitted()
+    net = fc.network_.cpu().eval()
+    model = fc.config_.model
+    n_future, n_calendar = len(fc.config_.data.future_covariates), len(fc.calendar_)
+    mean, scale = fc.scaler_.mean_, fc.scaler_.scale_
+    graph = ForecastGraph(net, mean, scale, n_future, n_calendar)
+    generator = torch.Generator().manual_seed(0)
+    B, L, H = 3, model.lookback, model.horizon
+    names = input_names(n_future, n_calendar)
+    examples = {"history": graph.mean + graph.scale * torch.randn(B, L, len(mean), generator=generator)}  # about
+    if n_future:  # the training data's range
+        examples["future_covariates"] = graph.mean[-n_future:] + graph.scale[-n_future:] * torch.randn(
+            B, H, n_future, generator=generator)
+    if n_calendar:
+        examples["calendar"] = torch.rand(B, L + H, n_calendar, generator=generator) * 2 - 1  # sines and cosines
+    axes = {"history": {0: "batch"}, "future_covariates": {0: "batch"}, "calendar": {0: "batch"}}
+    return ExportSpec(
+        module=graph,
+        example_inputs=tuple(examples[name] for name in names),
+        input_names=names,
+        output_names=["forecast"],
+        dynamic_axes={**{name: axes[name] for name in names}, "forecast": {0: "batch"}},
+        extra=sidecar_extra(fc),
+    )
