@@ -20,7 +20,7 @@ error, which :func:`integrated_gradients` reports as ``delta``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
@@ -45,7 +45,29 @@ class AttributionSpec:
     output_names: list[str]
     """The K outputs' names (class labels, entities, forecast steps)."""
     target: int | None = None
-    """The output explained; None: the largest at ``inputs`` (the predicted class)."""
+    """The output explained by default; None: the largest at ``inputs`` (the predicted class)."""
+    value_name: str = "probability"
+    """What the outputs are, as the key under which ``explain`` puts the default output's value
+    (a classifier's ``probability``, a forecaster's ``forecast``)."""
+    features: list[str] | None = None
+    """Names of the F features of a step (a forecaster's columns). Given, the attributions are also
+    kept per feature (``feature_attributions``, T x F), not only summed over each step."""
+    aliases: dict[str, int] = field(default_factory=dict)
+    """Other names ``--target`` may use for an output (an entity's text alone)."""
+    outputs_label: str = "its outputs"
+    """How an error that lists the output names calls them ("the entities found in this text")."""
+    step_kind: str = "token"
+    """``"token"`` (words, characters: drawn in the picture's cells) or ``"time"`` (a window's
+    rows: drawn as thinned tick labels)."""
+
+    def __post_init__(self) -> None:
+        if self.inputs.shape != self.baseline.shape or self.inputs.dim() != 3 or self.inputs.size(0) != 1:
+            raise ValueError(f"inputs and baseline must both be (1, T, F); got {tuple(self.inputs.shape)} and "
+                             f"{tuple(self.baseline.shape)}")
+        if len(self.steps) != self.inputs.size(1):
+            raise ValueError(f"{len(self.steps)} step labels for {self.inputs.size(1)} steps")
+        if self.features is not None and len(self.features) != self.inputs.size(2):
+            raise ValueError(f"{len(self.features)} feature names for {self.inputs.size(2)} features")
 
 
 def integrated_gradients(spec: AttributionSpec, target: int | None = None, n_steps: int = 64) -> dict:
@@ -53,7 +75,8 @@ def integrated_gradients(spec: AttributionSpec, target: int | None = None, n_ste
 
     Returns ``attributions`` (T floats, one per step), ``target`` (index) and ``target_name``,
     ``output`` = ``F_k(x)``, ``baseline_output`` = ``F_k(x')`` and ``delta`` =
-    ``sum(attributions) - (output - baseline_output)`` (the completeness error).
+    ``sum(attributions) - (output - baseline_output)`` (the completeness error); with
+    ``spec.features``, also ``feature_attributions``: ``A`` itself, T lists of F floats.
     """
     from captum.attr import IntegratedGradients
 
@@ -68,7 +91,10 @@ def integrated_gradients(spec: AttributionSpec, target: int | None = None, n_ste
     with torch.enable_grad():
         attributions = ig.attribute(spec.inputs, baselines=spec.baseline, target=target, n_steps=n_steps,
                                     method="gausslegendre")  # (1, T, F)
-    per_step = attributions.detach().sum(-1)[0].double()  # (T,)
+    per_step = attributions.detach().double().sum(-1)[0]  # (T,)
     output, start = float(outputs[0, target]), float(baseline_outputs[0, target])
-    return {"attributions": per_step.tolist(), "target": target, "target_name": spec.output_names[target],
-            "output": output, "baseline_output": start, "delta": float(per_step.sum()) - (output - start)}
+    result = {"attributions": per_step.tolist(), "target": target, "target_name": spec.output_names[target],
+              "output": output, "baseline_output": start, "delta": float(per_step.sum()) - (output - start)}
+    if spec.features is not None:
+        result["feature_attributions"] = attributions.detach().double()[0].tolist()  # (T, F)
+    return result

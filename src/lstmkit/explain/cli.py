@@ -1,4 +1,9 @@
-"""``lstmkit explain MODEL_DIR --text TEXT (--out FILE.png | --json) [--target LABEL]``."""
+"""``lstmkit explain MODEL_DIR (--text TEXT | --input FILE) (--out FILE.png | --json) [--target NAME]``.
+
+``--input FILE`` is read as ``predict --input`` reads it (``read_inputs``) and its first input is
+explained: a tagger's first sentence or line; a forecaster's file is one series, whose forecast
+from its last ``model.lookback`` rows is explained.
+"""
 
 from __future__ import annotations
 
@@ -18,11 +23,14 @@ def register(app: typer.Typer) -> None:
         model_dir: Path = typer.Argument(..., metavar="MODEL_DIR", help="A model folder written by `lstmkit train`."),
         text: str | None = typer.Option(None, "--text", metavar="TEXT", help="The text to explain."),
         input_path: Path | None = typer.Option(None, "--input", metavar="FILE",
-                                                  help="Explain the first input of FILE (tasks without --text)."),
+                                                  help="Explain the first input of FILE (a forecaster: the forecast after FILE's rows)."),
         out: Path | None = typer.Option(None, "--out", metavar="FILE.png", help="Write the picture here."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object (tokens, gates, cell, attributions)."),
-        target: str | None = typer.Option(None, "--target", metavar="LABEL",
-                                             help="Explain this label (default: the predicted one)."),
+        target: str | None = typer.Option(None, "--target", metavar="NAME",
+                                             help="Explain this output: a label, an entity (its text or name), a "
+                                                  "forecast value such as 'temp_max t+1', or an index (default: "
+                                                  "the predicted label; a tagger's first entity; a forecaster's "
+                                                  "first value)."),
         steps: int = typer.Option(64, "--steps", metavar="N", help="Integration points of integrated gradients."),
     ) -> None:
         """Show a model's gate activations, cell state and token attributions for one input."""
@@ -40,6 +48,8 @@ def register(app: typer.Typer) -> None:
             raise LstmkitError(f"--steps {steps}: must be at least 2")
         estimator = load(model_dir)
         inputs = estimator.inputs_from_texts([text]) if text is not None else estimator.read_inputs(input_path)
+        if not isinstance(inputs, list):  # one series (a forecaster's file) is one input
+            inputs = [inputs]
         if not len(inputs):
             raise LstmkitError(f"{input_path}: no inputs to explain")
         record = explain_one(estimator, inputs[0], target=target, n_steps=steps)

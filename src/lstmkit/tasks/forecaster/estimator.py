@@ -383,6 +383,20 @@ class Forecaster(Estimator):
 
         return export_spec(self)
 
+    def run_with_states(self, X) -> list[dict]:
+        """Per series: the encoder's gates and states over its lookback window
+        (:mod:`lstmkit.tasks.forecaster.explain`)."""
+        from lstmkit.tasks.forecaster.explain import run_with_states
+
+        return run_with_states(self, X)
+
+    def attribution_spec(self, x, target=None):
+        """Integrated gradients from one forecast value to the lookback window
+        (:mod:`lstmkit.tasks.forecaster.explain`)."""
+        from lstmkit.tasks.forecaster.explain import attribution_spec
+
+        return attribution_spec(self, x, target)
+
     # ------------------------------------------------------------------ output
     def format_record(self, record: dict) -> str:
         """One line per forecast step: ``time  target=value [p10, p90] ...``."""

@@ -458,6 +458,18 @@ class Tagger(Estimator):
 
         return export_spec(self)
 
+    def run_with_states(self, X) -> list[dict]:
+        """Per sentence: its tokens' gate activations and states (:mod:`lstmkit.tasks.tagger.explain`)."""
+        from lstmkit.tasks.tagger.explain import run_with_states
+
+        return run_with_states(self, X)
+
+    def attribution_spec(self, x, target=None):
+        """Integrated gradients toward one entity of a sentence (:mod:`lstmkit.tasks.tagger.explain`)."""
+        from lstmkit.tasks.tagger.explain import attribution_spec
+
+        return attribution_spec(self, x, target)
+
     # ------------------------------------------------------------------ output
     def table_row(self, record: dict) -> dict:
         row = {"text": record["text"]} if "text" in record else {}
