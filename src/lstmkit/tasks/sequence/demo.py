@@ -21,7 +21,7 @@ PRESETS = {
     "vowels": {"model": {"cell": "gru", "hidden_size": 64, "pooling": "max_mean", "input_dropout": 0.1},
                "train": {"epochs": 30, "batch_size": 32, "lr": 3e-3}},
     "mnist": {"model": {"cell": "lstm", "hidden_size": 128, "pooling": "max_mean", "input_dropout": 0.1},
-              "train": {"epochs": 30, "batch_size": 32, "lr": 3e-3, "max_shift": 2}},
+              "train": {"epochs": 30, "batch_size": 32, "lr": 3e-3, "max_shift": 2, "feature_shift": 2}},
 }
 DATASETS = {"vowels": "japanese-vowels", "mnist": "mnist-rows"}
 SHOWN = 12
