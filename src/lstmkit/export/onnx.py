@@ -80,10 +80,17 @@ def _write_graph(spec, path: Path) -> None:
 
 
 def _quantize(source: Path, target: Path) -> None:
+    import logging
+
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8,
-                     op_types_to_quantize=["MatMul", "Gemm", "LSTM", "GRU"])
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)  # its advice to pre-process the graph first, on every call
+    try:
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8,
+                         op_types_to_quantize=["MatMul", "Gemm", "LSTM", "GRU"])
+    finally:
+        logging.disable(previous)
 
 
 def export_onnx(estimator, out: str | Path, int8: bool = False) -> dict:
