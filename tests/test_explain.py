@@ -7,6 +7,7 @@ import json
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from textdata import english_reviews
@@ -171,3 +172,46 @@ def test_task_without_hooks_says_so():
 
     with pytest.raises(ExplainError, match="not available for forecaster"):
         explain(NoHooks(), [1.0, 2.0])
+
+
+def _time_record(n: int, features: list[str]) -> dict:
+    """A forecaster-like record of n steps (dates) with per-feature attributions."""
+    rng = np.random.default_rng(0)
+    per_feature = rng.normal(size=(n, len(features)))
+    return {"tokens": [str(d.date()) for d in pd.date_range("2024-01-01", periods=n)], "label": "y t+1",
+            "forecast": 3.0, "value_name": "forecast", "step_kind": "time", "layer": "l0", "directions": ["forward"],
+            "gates": {name: rng.uniform(0.01, 0.99, size=(n, 4)).tolist() for name in ("input", "forget", "output")},
+            "cell": rng.normal(size=(n, 4)).tolist(), "attributions": per_feature.sum(1).tolist(),
+            "features": features, "feature_attributions": per_feature.tolist(), "baseline": "window mean: flat",
+            "target": "y t+1", "completeness": {"sum": 1.0, "output": 3.0, "baseline_output": 2.0, "delta": 0.0}}
+
+
+def test_long_windows_get_thinned_date_labels_and_a_feature_panel():
+    """A 200-step window labelled at every step is unreadable: at most MAX_TICK_LABELS labels, the
+    last (most recent) step among them; per-feature attributions get their own panel, one row each."""
+    from lstmkit.explain.plots import MAX_TICK_LABELS, _tick_positions
+
+    assert _tick_positions(12) == list(range(12))
+    thinned = _tick_positions(200)
+    assert len(thinned) <= MAX_TICK_LABELS and thinned[-1] == 199 and len(set(np.diff(thinned))) == 1
+    record = _time_record(200, ["y", "temperature", "day_of_week_sin"])
+    fig = explanation_figure(record)
+    fig.canvas.draw()
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert len(panels) == 4  # attributions, per feature, gates, cell state
+    assert [t.get_text() for t in panels[1].get_yticklabels()] == record["features"]
+    labels = [t.get_text() for t in panels[-1].get_xticklabels()]
+    assert len(labels) <= MAX_TICK_LABELS and labels[-1] == record["tokens"][-1]
+    assert not panels[0].texts  # dates are tick labels, not written into the cells
+    assert "y t+1: forecast 3" in panels[0].get_title()
+
+
+def test_attribution_spec_checks_its_shapes():
+    """A task hook whose labels or feature names do not match its tensors fails at once, not in the plot."""
+    x = torch.zeros(1, 3, 2)
+    with pytest.raises(ValueError, match="2 step labels for 3 steps"):
+        AttributionSpec(steps=["a", "b"], inputs=x, baseline=x, baseline_name="zero", forward=lambda z: z.sum(1),
+                        output_names=["p", "q"])
+    with pytest.raises(ValueError, match="1 feature names for 2 features"):
+        AttributionSpec(steps=["a", "b", "c"], inputs=x, baseline=x, baseline_name="zero",
+                        forward=lambda z: z.sum(1), output_names=["p", "q"], features=["f"])
