@@ -84,7 +84,7 @@ def test_onnx_forecast_equals_predict(exported):
     """Scaling left out of the graph, the calendar or the future covariates fed to the wrong columns,
     an autoregressive loop that feeds back the wrong quantile, unsorted quantiles or the targets left
     in standardised units would each break this equality."""
-    name, fc, path, sidecar = exported
+    _, fc, path, sidecar = exported
     onnx.checker.check_model(str(path))
     X = contexts(fc)
     feeds = graph_inputs(json.loads(json.dumps(sidecar)), X)

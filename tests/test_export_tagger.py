@@ -22,6 +22,7 @@ import task_cases  # noqa: F401  (first: it imports every task_case_*.py)
 from lstmkit import Tagger
 from lstmkit.cli import app
 from lstmkit.data.tagschemes import bio_to_bioes
+from lstmkit.errors import DataError
 from lstmkit.export.onnx import export_onnx, run_onnx, sidecar_path
 from lstmkit.export.viterbi import decode, viterbi_decode
 from lstmkit.nn.crf import CRF, TransitionConstraints, allowed_transitions
@@ -219,6 +220,13 @@ def test_bioes_model_decodes_back_to_bio():
     emissions[0, np.arange(5), path] = 5.0
     assert decode(emissions, np.array([5]), sidecar) == [["B-PER", "I-PER", "I-PER", "O", "B-PER"]]
     assert bio_to_bioes(decode(emissions, np.array([5]), sidecar)[0]) == [tags[i] for i in path]
+
+
+def test_graph_inputs_refuse_a_sentence_without_tokens(exported):
+    """A blank text would become a zero-length row that the graph cannot take: a DataError names it."""
+    _, _, _, sidecar = exported
+    with pytest.raises(DataError, match="sentence 2: no tokens"):
+        graph_inputs(sidecar, [["a"], "   "])
 
 
 runner = CliRunner()
