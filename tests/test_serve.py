@@ -19,8 +19,11 @@ import sys
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 import torch
+from task_cases import CASES
+from textdata import english_reviews
 
 from lstmkit import TextClassifier, __version__
 from lstmkit.config import config_to_dict
@@ -28,12 +31,10 @@ from lstmkit.errors import DataError
 from lstmkit.nn import GRU, LSTM
 from lstmkit.serve.app import create_app
 from lstmkit.serve.batching import MicroBatcher
-from lstmkit.serve.int8 import Int8Recurrent
+from lstmkit.serve.int8 import Int8Recurrent, OnnxInt8Network, quantize_estimator
 from lstmkit.serve.server import ServerThread
 from lstmkit.serve.settings import ServeSettings
 from lstmkit.tasks import get_task_class
-from task_cases import CASES
-from textdata import english_reviews
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = dict(embedding_dim=8, hidden_size=8, ngram_buckets=512, lexicon_buckets=512, batch_size=16, epochs=2,
@@ -327,11 +328,43 @@ def test_int8_server_agrees_with_float(model):
         info = httpx.get(running.url + "/info").json()
         got = post(running, {"inputs": TEXTS}).json()["predictions"]
     assert info["int8"] is True
-    assert isinstance(int8_model.network_.rnn, Int8Recurrent) and not isinstance(model.network_.rnn, Int8Recurrent)
+    # the text classifier's whole int8 graph runs in onnxruntime; the caller's model is untouched
+    assert isinstance(int8_model.network_, OnnxInt8Network) and not isinstance(model.network_, OnnxInt8Network)
+    assert "DynamicQuantizeLSTM" in int8_model.network_.operators
     expected = model.predict_records(TEXTS)
     for g, e in zip(got, expected):
         for name, p in e["probabilities"].items():
             assert g["probabilities"][name] == pytest.approx(p, abs=0.05)
+    assert [g["label"] for g in got] == [e["label"] for e in expected]
+
+
+def test_int8_without_a_drop_in_graph_quantises_the_pytorch_network(tmp_path):
+    """Bug: --int8 on a task whose export graph is not its network's stand-in (it has the
+    scaling inside, other inputs) either crashes or silently stays float."""
+    case = CASES["sequence-classifier"]
+    est = get_task_class("sequence-classifier")(**case.params)
+    est.fit(*est.read_data(case.write_train(tmp_path)))
+    X = est.read_inputs(case.write_train(tmp_path))
+    expected = est.predict_records(X)
+    quantized = quantize_estimator(copy.deepcopy(est))
+    assert isinstance(quantized.network_.rnn, Int8Recurrent)
+    got = quantized.predict_records(X)
+    agree = np.mean([g["label"] == e["label"] for g, e in zip(got, expected)])
+    assert agree >= 0.9, agree
+
+
+def test_int8_forecaster_serves(tmp_path):
+    """Bug: a network left without float parameters after quantisation (LSTM + Linear only)
+    breaks the code that asks a network for its device (StopIteration inside the server)."""
+    case = CASES["forecaster"]
+    est = get_task_class("forecaster")(**case.params)
+    est.fit(*est.read_data(case.write_train(tmp_path)))
+    X = est.read_inputs(case.write_train(tmp_path))
+    expected = est.predict_records(X)
+    quantized = quantize_estimator(copy.deepcopy(est))
+    assert not list(quantized.network_.parameters())  # the case the bug needs
+    got = quantized.predict_records(X)
+    assert len(got) == len(expected)
 
 
 # ---------------------------------------------------------------------- the command

@@ -29,6 +29,16 @@ _pool_size = 0
 _pool_lock = threading.Lock()
 
 
+def network_device(network: torch.nn.Module) -> torch.device:
+    """Where ``network`` runs: its first parameter's or buffer's device, else the CPU (an int8
+    network keeps its weights in packed, non-parameter form)."""
+    for tensor in network.parameters():
+        return tensor.device
+    for tensor in network.buffers():
+        return tensor.device
+    return torch.device("cpu")
+
+
 def map_batches(fn: Callable[[Batch], Result], batches: Sequence[Batch] | Iterable[Batch],
                 device: torch.device | str = "cpu") -> list[Result]:
     """``[fn(b) for b in batches]`` under ``torch.inference_mode()``, in order.

@@ -1,5 +1,14 @@
 """int8 dynamic quantisation of a trained network for CPU inference (``serve --int8``).
 
+Two ways, chosen by :func:`quantize_estimator`:
+
+* **the export graph in onnxruntime** (:class:`OnnxInt8Network`), for tasks whose ONNX graph
+  takes the network's own inference arguments (``ExportSpec.network_output``; the text
+  classifier): the graph of ``lstmkit export --int8`` (int8 weights in the ``MatMul``/``Gemm``
+  nodes and a ``DynamicQuantizeLSTM`` node), run in the network's place. The faster way: the
+  whole model runs in onnxruntime's kernels, the recurrent layer as one node.
+* **PyTorch's dynamic quantisation** (:func:`quantize_network`), for the other tasks, below.
+
 ``torch.ao.quantization.quantize_dynamic`` swaps ``torch.nn.LSTM``/``GRU``/``Linear`` modules for
 int8 versions (weights stored as int8 with a per-tensor scale; activations quantised on the fly
 at each matrix product). lstmkit's own recurrent layers (:mod:`lstmkit.nn.rnn`) are not
@@ -22,7 +31,9 @@ The measured effect on the chn-reviews sentiment model is in docs/benchmarks.md
 from __future__ import annotations
 
 import copy
+import tempfile
 import warnings
+from pathlib import Path
 
 import torch
 from torch import Tensor, nn
@@ -83,7 +94,57 @@ def quantize_network(network: nn.Module) -> nn.Module:
         return torch.ao.quantization.quantize_dynamic(net, {nn.Linear}, dtype=torch.qint8, inplace=True)
 
 
-def quantize_estimator(estimator):
-    """Give a fitted estimator an int8 network (``estimator.network_``), in place; returns it."""
-    estimator.network_ = quantize_network(estimator.network_)
+class OnnxInt8Network(nn.Module):
+    """The task's int8 ONNX graph, run by onnxruntime, in the place of its float network.
+
+    Made from an :class:`~lstmkit.tasks.base.ExportSpec` whose ``network_output`` is set (the
+    graph takes the network's inference arguments): :func:`lstmkit.export.onnx.export_onnx`
+    writes and checks the graph and quantises it (``--int8`` of ``lstmkit export``) into a
+    temporary folder, onnxruntime loads it, the file is deleted. ``forward(*tensors)`` feeds the
+    tensors to the graph by the spec's input names and returns ``network_output(outputs)``, what
+    the float network would return. Inference only (eval mode, no gradients); ``threads``:
+    onnxruntime's intra-op threads (the server's ``serve.threads``). ``operators``: the
+    graph's node types (``DynamicQuantizeLSTM``, ``MatMulInteger``, ...).
+    """
+
+    def __init__(self, estimator, spec, threads: int = 1) -> None:
+        super().__init__()
+        import onnx
+        import onnxruntime as ort
+
+        from lstmkit.export.onnx import export_onnx
+
+        with tempfile.TemporaryDirectory(prefix="lstmkit-int8-") as folder:
+            path = Path(folder) / "model.onnx"
+            export_onnx(estimator, path, int8=True)
+            options = ort.SessionOptions()
+            options.intra_op_num_threads, options.inter_op_num_threads = max(1, threads), 1
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            self.operators = sorted({node.op_type for node in onnx.load(str(path)).graph.node})
+        self.input_names, self.network_output = list(spec.input_names), spec.network_output
+        # Callers find a network's device from its first parameter: an empty one says "cpu".
+        self.cpu_marker = nn.Parameter(torch.empty(0), requires_grad=False)
+
+    def forward(self, *tensors: Tensor):
+        feeds = {name: t.detach().cpu().numpy() for name, t in zip(self.input_names, tensors)}
+        outputs = [torch.from_numpy(o) for o in self.session.run(None, feeds)]
+        return self.network_output(*outputs)
+
+
+def quantize_estimator(estimator, threads: int = 1):
+    """Give a fitted estimator an int8 network (``estimator.network_``), in place; returns it.
+
+    Where the task's export graph can stand in for its network (``ExportSpec.network_output``:
+    the text classifier), the network becomes :class:`OnnxInt8Network` (the whole model in
+    onnxruntime, int8 weights): the faster path (docs/benchmarks.md). Otherwise the PyTorch
+    network is quantised (:func:`quantize_network`).
+    """
+    try:
+        spec = estimator.export_module()
+    except NotImplementedError:
+        spec = None
+    if spec is not None and spec.network_output is not None:
+        estimator.network_ = OnnxInt8Network(estimator, spec, threads=threads)
+    else:
+        estimator.network_ = quantize_network(estimator.network_)
     return estimator

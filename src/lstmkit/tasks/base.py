@@ -99,6 +99,12 @@ class ExportSpec:
     """Which axes may change size (``{"ids": {0: "batch", 1: "steps"}}``)."""
     extra: dict | None = None
     """Anything shipped beside the graph (a tagger's CRF transitions and tag names)."""
+    network_output: Callable | None = None
+    """Set when the graph takes exactly the arguments of the task's ``network_(...)`` at inference
+    and its outputs say what the network returns: maps the graph's outputs to the network's
+    return value (a text classifier: probabilities -> log-probabilities, logits up to a constant).
+    ``serve --int8`` then runs the int8 graph in onnxruntime in the network's place
+    (:mod:`lstmkit.serve.int8`). None: the graph is not a drop-in for the network."""
 
 
 class Estimator(HyperParameters, BaseEstimator, abc.ABC):

@@ -46,6 +46,7 @@ from lstmkit.forecast_metrics import (
     infer_season,
     rolling_origins,
 )
+from lstmkit.inference import network_device
 from lstmkit.tasks.base import Estimator
 from lstmkit.tasks.forecaster.config import ForecasterConfig
 from lstmkit.tasks.forecaster.network import ForecastNet
@@ -256,7 +257,7 @@ class Forecaster(Estimator):
     def _run(self, past: np.ndarray, future: np.ndarray) -> np.ndarray:
         """Windows -> forecasts (W, H, T, Q) in file units (quantiles in increasing order)."""
         net = self.network_.eval()
-        device = next(net.parameters()).device
+        device = network_device(net)
         outs = []
         for start in range(0, len(past), 256):
             p = torch.as_tensor(past[start:start + 256], dtype=torch.float32, device=device)

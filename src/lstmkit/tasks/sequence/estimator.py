@@ -47,14 +47,18 @@ from lstmkit.data.sequences import (
 )
 from lstmkit.data.splits import random_split
 from lstmkit.errors import DataError, LstmkitError, ModelFolderError
-from lstmkit.inference import map_batches
+from lstmkit.inference import map_batches, network_device
 from lstmkit.metrics import classification_metrics
 from lstmkit.tasks.base import Estimator, _as_list
-from lstmkit.tasks.classification import ClassLabels, Classifier, text_form
+from lstmkit.tasks.classification import Classifier, ClassLabels, text_form
 from lstmkit.tasks.sequence.config import SequenceClassifierConfig
-from lstmkit.tasks.sequence.inputs import as_sequences, as_step_targets, read_sequences, row_line
+from lstmkit.tasks.sequence.inputs import (
+    as_sequences,
+    as_step_targets,
+    read_sequences,
+    row_line,
+)
 from lstmkit.tasks.sequence.network import SequenceNet
-
 
 
 def _significant(value: float) -> float:
@@ -251,7 +255,7 @@ class SequenceClassifier(Classifier):
         ``(T_i, C)`` (step labels) or values ``(T_i,)`` (step values). Length-sorted batches, eval
         mode, no gradients (on a CPU one batch per core at a time)."""
         net = self.network_.eval()
-        device = next(net.parameters()).device
+        device = network_device(net)
         xs = self._scaled(X)
         batches = sorted_batches([len(x) for x in xs], self.inference_batch_size)
         mode = self._mode
@@ -346,7 +350,7 @@ class SequenceClassifier(Classifier):
             error = np.concatenate(self._outputs(X)).astype(np.float64) - true
             mse = float(np.mean(error**2))
             metrics = {"mae": float(np.mean(np.abs(error))), "rmse": float(np.sqrt(mse)), "mse": mse,
-                       "n": int(len(true))}
+                       "n": len(true)}
         metrics["n_sequences"] = len(X)
         return metrics
 

@@ -35,7 +35,7 @@ from lstmkit.data.tagschemes import (
 from lstmkit.data.vocab import Vocab
 from lstmkit.errors import ConfigError, DataError
 from lstmkit.files import atomic_write_text
-from lstmkit.inference import map_batches
+from lstmkit.inference import map_batches, network_device
 from lstmkit.tagging_metrics import tagging_metrics
 from lstmkit.tasks.base import Estimator
 from lstmkit.tasks.tagger.config import TaggerConfig
@@ -359,7 +359,7 @@ class Tagger(Estimator):
     def _run(self, token_lists: list[list[str]], nbest: int = 1) -> list:
         """Decoded tag-id paths per sentence, in input order (``nbest > 1``: ``(paths, scores)``)."""
         net = self.network_.eval()
-        device = next(net.parameters()).device
+        device = network_device(net)
         batches = self._inference_batches([len(t) for t in token_lists])
 
         def one_batch(batch: list[int]):

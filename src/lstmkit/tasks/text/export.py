@@ -85,6 +85,7 @@ def export_spec(clf) -> ExportSpec:
             "max_length": data.max_length,
             "vocab": list(clf.vocab_.tokens),
         },
+        network_output=torch.log,  # the network returns logits; log-probabilities differ by a constant
     )
 
 
