@@ -14,8 +14,10 @@ table of requests/s and p50/p99 latency, and the same reviews through the Python
 (``predict_records``) one at a time and in batches of 64: the ceiling without HTTP.
 ``memory``: 20,000 requests from 16 clients while the server's RSS is sampled every second;
 prints the RSS after warm-up, the peak and the end.
-``int8``: accuracy on the whole chn-reviews test split and reviews/s (batched, and one at a time)
-of the float model and of its int8 copy (:mod:`lstmkit.serve.int8`).
+``int8``: accuracy on the whole chn-reviews test split and reviews/s (batched, and one at a time,
+through ``predict``: tokenising included) of the float model (PyTorch: what ``serve`` runs), the
+same graph in onnxruntime in float32, PyTorch's own int8 quantisation, and what ``serve --int8``
+runs (the int8 graph in onnxruntime; :mod:`lstmkit.serve.int8`).
 """
 
 from __future__ import annotations
@@ -165,15 +167,24 @@ def memory_command(args) -> None:
 
 
 def int8_command(args) -> None:
-    from lstmkit.serve.int8 import quantize_estimator
+    import torch
+
+    from lstmkit.serve.int8 import OnnxNetwork, quantize_estimator, quantize_network
 
     texts, labels = reviews()
     model = lstmkit.load(args.model_dir)
-    quantized = quantize_estimator(copy.deepcopy(model))
-    print(f"chn-reviews test split: {len(texts)} reviews, torch threads {__import__('torch').get_num_threads()}")
+    threads = torch.get_num_threads()
+    served = quantize_estimator(copy.deepcopy(model), threads=threads)  # what serve --int8 runs
+    onnx_float = copy.deepcopy(model)
+    onnx_float.network_ = OnnxNetwork(onnx_float, onnx_float.export_module(), threads=threads, int8=False)
+    torch_int8 = copy.deepcopy(model)
+    torch_int8.network_ = quantize_network(torch_int8.network_)
+    print(f"chn-reviews test split: {len(texts)} reviews, torch and onnxruntime threads {threads}")
     print("| model | accuracy | macro F1 | reviews/s (batched) | reviews/s (one at a time) |")
     print("|---|---:|---:|---:|---:|")
-    for name, estimator in (("float32", model), ("int8", quantized)):
+    for name, estimator in (("float32, PyTorch (`serve`)", model), ("float32, onnxruntime", onnx_float),
+                            ("int8, PyTorch dynamic quantisation", torch_int8),
+                            ("int8, onnxruntime (`serve --int8`)", served)):
         metrics = estimator.evaluate(texts, labels)
         estimator.predict(texts[:200])
         best = 0.0

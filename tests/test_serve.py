@@ -31,7 +31,7 @@ from lstmkit.errors import DataError
 from lstmkit.nn import GRU, LSTM
 from lstmkit.serve.app import create_app
 from lstmkit.serve.batching import MicroBatcher
-from lstmkit.serve.int8 import Int8Recurrent, OnnxInt8Network, quantize_estimator
+from lstmkit.serve.int8 import Int8Recurrent, OnnxNetwork, quantize_estimator
 from lstmkit.serve.server import ServerThread
 from lstmkit.serve.settings import ServeSettings
 from lstmkit.tasks import get_task_class
@@ -329,7 +329,7 @@ def test_int8_server_agrees_with_float(model):
         got = post(running, {"inputs": TEXTS}).json()["predictions"]
     assert info["int8"] is True
     # the text classifier's whole int8 graph runs in onnxruntime; the caller's model is untouched
-    assert isinstance(int8_model.network_, OnnxInt8Network) and not isinstance(model.network_, OnnxInt8Network)
+    assert isinstance(int8_model.network_, OnnxNetwork) and not isinstance(model.network_, OnnxNetwork)
     assert "DynamicQuantizeLSTM" in int8_model.network_.operators
     expected = model.predict_records(TEXTS)
     for g, e in zip(got, expected):

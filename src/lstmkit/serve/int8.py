@@ -2,7 +2,7 @@
 
 Two ways, chosen by :func:`quantize_estimator`:
 
-* **the export graph in onnxruntime** (:class:`OnnxInt8Network`), for tasks whose ONNX graph
+* **the export graph in onnxruntime** (:class:`OnnxNetwork`), for tasks whose ONNX graph
   takes the network's own inference arguments (``ExportSpec.network_output``; the text
   classifier): the graph of ``lstmkit export --int8`` (int8 weights in the ``MatMul``/``Gemm``
   nodes and a ``DynamicQuantizeLSTM`` node), run in the network's place. The faster way: the
@@ -94,8 +94,9 @@ def quantize_network(network: nn.Module) -> nn.Module:
         return torch.ao.quantization.quantize_dynamic(net, {nn.Linear}, dtype=torch.qint8, inplace=True)
 
 
-class OnnxInt8Network(nn.Module):
-    """The task's int8 ONNX graph, run by onnxruntime, in the place of its float network.
+class OnnxNetwork(nn.Module):
+    """The task's int8 ONNX graph (float with ``int8=False``, for comparisons), run by
+    onnxruntime in the place of its float network.
 
     Made from an :class:`~lstmkit.tasks.base.ExportSpec` whose ``network_output`` is set (the
     graph takes the network's inference arguments): :func:`lstmkit.export.onnx.export_onnx`
@@ -107,7 +108,7 @@ class OnnxInt8Network(nn.Module):
     graph's node types (``DynamicQuantizeLSTM``, ``MatMulInteger``, ...).
     """
 
-    def __init__(self, estimator, spec, threads: int = 1) -> None:
+    def __init__(self, estimator, spec, threads: int = 1, int8: bool = True) -> None:
         super().__init__()
         import onnx
         import onnxruntime as ort
@@ -116,7 +117,7 @@ class OnnxInt8Network(nn.Module):
 
         with tempfile.TemporaryDirectory(prefix="lstmkit-int8-") as folder:
             path = Path(folder) / "model.onnx"
-            export_onnx(estimator, path, int8=True)
+            export_onnx(estimator, path, int8=int8)
             options = ort.SessionOptions()
             options.intra_op_num_threads, options.inter_op_num_threads = max(1, threads), 1
             self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
@@ -135,7 +136,7 @@ def quantize_estimator(estimator, threads: int = 1):
     """Give a fitted estimator an int8 network (``estimator.network_``), in place; returns it.
 
     Where the task's export graph can stand in for its network (``ExportSpec.network_output``:
-    the text classifier), the network becomes :class:`OnnxInt8Network` (the whole model in
+    the text classifier), the network becomes :class:`OnnxNetwork` (the whole model in
     onnxruntime, int8 weights): the faster path (docs/benchmarks.md). Otherwise the PyTorch
     network is quantised (:func:`quantize_network`).
     """
@@ -144,7 +145,7 @@ def quantize_estimator(estimator, threads: int = 1):
     except NotImplementedError:
         spec = None
     if spec is not None and spec.network_output is not None:
-        estimator.network_ = OnnxInt8Network(estimator, spec, threads=threads)
+        estimator.network_ = OnnxNetwork(estimator, spec, threads=threads)
     else:
         estimator.network_ = quantize_network(estimator.network_)
     return estimator
