@@ -174,9 +174,9 @@ def int8_command(args) -> None:
     texts, labels = reviews()
     model = lstmkit.load(args.model_dir)
     threads = torch.get_num_threads()
-    served = quantize_estimator(copy.deepcopy(model), threads=threads)  # what serve --int8 runs
+    served = quantize_estimator(copy.deepcopy(model))  # what serve --int8 runs
     onnx_float = copy.deepcopy(model)
-    onnx_float.network_ = OnnxNetwork(onnx_float, onnx_float.export_module(), threads=threads, int8=False)
+    onnx_float.network_ = OnnxNetwork(onnx_float, onnx_float.export_module(), int8=False)
     torch_int8 = copy.deepcopy(model)
     torch_int8.network_ = quantize_network(torch_int8.network_)
     print(f"chn-reviews test split: {len(texts)} reviews, torch and onnxruntime threads {threads}")

@@ -133,7 +133,7 @@ def create_app(estimator, settings: ServeSettings | None = None) -> FastAPI:
     if settings.int8:
         from lstmkit.serve.int8 import quantize_estimator
 
-        quantize_estimator(estimator, threads=resolve_threads(settings.threads))
+        quantize_estimator(estimator)
     batcher = MicroBatcher(estimator.predict_records, max_wait_ms=settings.max_wait_ms,
                            batch_inputs=settings.batch_inputs, batching=settings.batching,
                            threads=resolve_threads(settings.threads))

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import copy
 import tempfile
+import threading
 import warnings
 from pathlib import Path
 
@@ -103,36 +104,48 @@ class OnnxNetwork(nn.Module):
     writes and checks the graph and quantises it (``--int8`` of ``lstmkit export``) into a
     temporary folder, onnxruntime loads it, the file is deleted. ``forward(*tensors)`` feeds the
     tensors to the graph by the spec's input names and returns ``network_output(outputs)``, what
-    the float network would return. Inference only (eval mode, no gradients); ``threads``:
-    onnxruntime's intra-op threads (the server's ``serve.threads``). ``operators``: the
+    the float network would return. Inference only (eval mode, no gradients). ``operators``: the
     graph's node types (``DynamicQuantizeLSTM``, ``MatMulInteger``, ...).
     """
 
-    def __init__(self, estimator, spec, threads: int = 1, int8: bool = True) -> None:
+    def __init__(self, estimator, spec, int8: bool = True) -> None:
         super().__init__()
         import onnx
-        import onnxruntime as ort
 
         from lstmkit.export.onnx import export_onnx
 
         with tempfile.TemporaryDirectory(prefix="lstmkit-int8-") as folder:
             path = Path(folder) / "model.onnx"
             export_onnx(estimator, path, int8=int8)
-            options = ort.SessionOptions()
-            options.intra_op_num_threads, options.inter_op_num_threads = max(1, threads), 1
-            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-            self.operators = sorted({node.op_type for node in onnx.load(str(path)).graph.node})
+            self.graph = path.read_bytes()
+        self.operators = sorted({node.op_type for node in onnx.load_from_string(self.graph).graph.node})
         self.input_names, self.network_output = list(spec.input_names), spec.network_output
+        self._sessions: dict[int, object] = {}
+        self._lock = threading.Lock()
         # Callers find a network's device from its first parameter: an empty one says "cpu".
         self.cpu_marker = nn.Parameter(torch.empty(0), requires_grad=False)
 
+    def session(self, threads: int):
+        """The onnxruntime session with ``threads`` intra-op threads (made on first use)."""
+        with self._lock:
+            if threads not in self._sessions:
+                import onnxruntime as ort
+
+                options = ort.SessionOptions()
+                options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+                self._sessions[threads] = ort.InferenceSession(self.graph, options,
+                                                               providers=["CPUExecutionProvider"])
+            return self._sessions[threads]
+
     def forward(self, *tensors: Tensor):
+        """Runs with as many threads as PyTorch would here (``torch.get_num_threads()``: one in
+        the workers of :func:`lstmkit.inference.map_batches`, all cores for a lone batch)."""
         feeds = {name: t.detach().cpu().numpy() for name, t in zip(self.input_names, tensors)}
-        outputs = [torch.from_numpy(o) for o in self.session.run(None, feeds)]
-        return self.network_output(*outputs)
+        outputs = self.session(max(1, torch.get_num_threads())).run(None, feeds)
+        return self.network_output(*[torch.from_numpy(o) for o in outputs])
 
 
-def quantize_estimator(estimator, threads: int = 1):
+def quantize_estimator(estimator):
     """Give a fitted estimator an int8 network (``estimator.network_``), in place; returns it.
 
     Where the task's export graph can stand in for its network (``ExportSpec.network_output``:
@@ -145,7 +158,7 @@ def quantize_estimator(estimator, threads: int = 1):
     except NotImplementedError:
         spec = None
     if spec is not None and spec.network_output is not None:
-        estimator.network_ = OnnxNetwork(estimator, spec, threads=threads)
+        estimator.network_ = OnnxNetwork(estimator, spec)
     else:
         estimator.network_ = quantize_network(estimator.network_)
     return estimator
