@@ -10,16 +10,21 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import task_cases  # noqa: F401  (first: it imports every task_case_*.py)
 import torch
+from cell_reference import rebuild_cells
+from task_case_forecaster import series_frame
 from typer.testing import CliRunner
 
-import task_cases  # noqa: F401  (first: it imports every task_case_*.py)
 from lstmkit import Forecaster
 from lstmkit.cli import app
 from lstmkit.errors import DataError
 from lstmkit.explain import ExplainError, explain
-from lstmkit.tasks.forecaster.explain import attribution_spec, encoder_inputs, lookback_window
-from task_case_forecaster import series_frame
+from lstmkit.tasks.forecaster.explain import (
+    attribution_spec,
+    encoder_inputs,
+    lookback_window,
+)
 
 L, H = 10, 3
 runner = CliRunner()
@@ -58,16 +63,6 @@ def planned_model(tmp_path_factory):
     return fc, path
 
 
-def _rebuild_cells(i, f, g, reverse: bool) -> np.ndarray:
-    """c_t = f_t * c_{t-1} + i_t * g_t from c = 0 (the backward direction runs from the end)."""
-    order = range(len(i) - 1, -1, -1) if reverse else range(len(i))
-    c, out = np.zeros(i.shape[1]), np.zeros_like(i)
-    for t in order:
-        c = f[t] * c + i[t] * g[t]
-        out[t] = c
-    return out
-
-
 def _network_inputs(fc, frame) -> tuple[torch.Tensor, torch.Tensor]:
     past, future, _ = lookback_window(fc, frame)
     return torch.as_tensor(past).unsqueeze(0), torch.as_tensor(future).unsqueeze(0)
@@ -93,8 +88,8 @@ def test_gates_rebuild_the_encoders_own_states(quantile_model):
         assert acts["i"].shape == (L, 8)
         for name in ("i", "f", "o"):
             assert ((acts[name] > 0) & (acts[name] < 1)).all()
-        np.testing.assert_allclose(_rebuild_cells(acts["i"], acts["f"], acts["g"], reverse), acts["c"], atol=1e-5)
-        assert np.abs(_rebuild_cells(acts["f"], acts["i"], acts["g"], reverse) - acts["c"]).max() > 1e-2
+        np.testing.assert_allclose(rebuild_cells(acts["i"], acts["f"], acts["g"], reverse), acts["c"], atol=1e-5)
+        assert np.abs(rebuild_cells(acts["f"], acts["i"], acts["g"], reverse) - acts["c"]).max() > 1e-2
         halves.append(acts["o"] * np.tanh(acts["c"]))
     np.testing.assert_allclose(np.concatenate(halves, axis=1), seen["states"][0].numpy(), atol=1e-5)
     past, _ = _network_inputs(fc, frame)

@@ -10,17 +10,22 @@ import json
 
 import numpy as np
 import pytest
+import task_cases  # noqa: F401  (first: it imports every task_case_*.py)
 import torch
+from cell_reference import rebuild_cells
+from task_case_tagger import tiny_ner
+from test_tasks_tagger import chinese_ner
 from typer.testing import CliRunner
 
-import task_cases  # noqa: F401  (first: it imports every task_case_*.py)
 from lstmkit import Tagger
 from lstmkit.cli import app
 from lstmkit.explain import ExplainError, explain
-from lstmkit.tasks.tagger.explain import attribution_spec, step_inputs, tag_probabilities
+from lstmkit.tasks.tagger.explain import (
+    attribution_spec,
+    step_inputs,
+    tag_probabilities,
+)
 from lstmkit.tasks.tagger.text import tokenize_with_offsets
-from task_case_tagger import tiny_ner
-from test_tasks_tagger import chinese_ner
 
 TINY = dict(embedding_dim=8, hidden_size=8, batch_size=16, epochs=4, lr=0.03, patience=0)
 TEXT = "李四在上海开会"
@@ -48,16 +53,6 @@ def _batch(tagger, tokens):
     return tagger._collate([tagger._encode(tokens)])
 
 
-def _rebuild_cells(i, f, g, reverse: bool) -> np.ndarray:
-    """c_t = f_t * c_{t-1} + i_t * g_t from c = 0 (the backward direction runs from the end)."""
-    order = range(len(i) - 1, -1, -1) if reverse else range(len(i))
-    c, out = np.zeros(i.shape[1]), np.zeros_like(i)
-    for t in order:
-        c = f[t] * c + i[t] * g[t]
-        out[t] = c
-    return out
-
-
 def test_gates_rebuild_the_taggers_own_states(crf_model):
     """The gates must be the trained network's: from them the LSTM equations rebuild the cell state
     and the states the tagger's own forward pass computes (fused engine). Gates of other weights,
@@ -76,8 +71,8 @@ def test_gates_rebuild_the_taggers_own_states(crf_model):
         acts = record["gates"][key]
         for name in ("i", "f", "o"):
             assert ((acts[name] > 0) & (acts[name] < 1)).all()
-        np.testing.assert_allclose(_rebuild_cells(acts["i"], acts["f"], acts["g"], reverse), acts["c"], atol=1e-5)
-        swapped = _rebuild_cells(acts["f"], acts["i"], acts["g"], reverse)
+        np.testing.assert_allclose(rebuild_cells(acts["i"], acts["f"], acts["g"], reverse), acts["c"], atol=1e-5)
+        swapped = rebuild_cells(acts["f"], acts["i"], acts["g"], reverse)
         assert np.abs(swapped - acts["c"]).max() > 1e-2
         halves.append(acts["o"] * np.tanh(acts["c"]))
     np.testing.assert_allclose(np.concatenate(halves, axis=1), seen["states"][0].numpy(), atol=1e-5)

@@ -281,31 +281,36 @@ class Forecaster(Estimator):
         """Per input: ``{"time": (H,) Index, "point", "p10", "p90": (H, T) arrays or None}`` in file units,
         for the ``horizon`` steps after the last row of history."""
         self._check_fitted()
-        L, H = self.config_.model.lookback, self.config_.model.horizon
         contexts = self._contexts(X)
         if not contexts:
             return []
         pasts, futures, times = [], [], []
-        future = self._index()[2]
         for n, ctx in enumerate(contexts):
-            where = ctx.path or f"input {n}"
-            if ctx.n_history < L:
-                raise DataError(f"{ctx.n_history} rows of history; the model needs model.lookback={L}", where)
-            history = ctx.rows(0, ctx.n_history)
-            step_times = self._future_times(history, where) if ctx.n_future == 0 else ctx.time[ctx.n_history:]
-            feats = self._features(history)[-L:]  # (L, F)
-            if ctx.n_future:
-                ahead = self._features(ctx, times=ctx.time)[ctx.n_history:]
-            else:
-                ahead = np.zeros((H, feats.shape[1]), dtype=np.float32)
-                if self.calendar_:
-                    ahead[:, -len(self.calendar_):] = calendar_features(step_times, self.freq_)
-            pasts.append(feats)
-            futures.append(ahead[:, future])
+            past, ahead, step_times = self._window(ctx, ctx.path or f"input {n}")
+            pasts.append(past)
+            futures.append(ahead)
             times.append(step_times)
         point, p10, p90 = self._intervals(self._run(np.stack(pasts), np.stack(futures)))
         return [{"time": times[i], "point": point[i], "p10": None if p10 is None else p10[i],
                  "p90": None if p90 is None else p90[i]} for i in range(len(contexts))]
+
+    def _window(self, ctx: Context, where) -> tuple[np.ndarray, np.ndarray, pd.Index]:
+        """One series -> what the network reads for the forecast after its last row of history:
+        ``past (L, F)`` (the last ``lookback`` rows' features), ``ahead (H, K)`` (the known
+        future inputs: future covariates and calendar) and the ``H`` forecast steps' times."""
+        L, H = self.config_.model.lookback, self.config_.model.horizon
+        if ctx.n_history < L:
+            raise DataError(f"{ctx.n_history} rows of history; the model needs model.lookback={L}", where)
+        history = ctx.rows(0, ctx.n_history)
+        step_times = self._future_times(history, where) if ctx.n_future == 0 else ctx.time[ctx.n_history:]
+        past = self._features(history)[-L:]  # (L, F)
+        if ctx.n_future:
+            ahead = self._features(ctx, times=ctx.time)[ctx.n_history:]
+        else:
+            ahead = np.zeros((H, past.shape[1]), dtype=np.float32)
+            if self.calendar_:
+                ahead[:, -len(self.calendar_):] = calendar_features(step_times, self.freq_)
+        return past, ahead[:, self._index()[2]], step_times
 
     def _future_times(self, history: Context, where):
         H = self.config_.model.horizon

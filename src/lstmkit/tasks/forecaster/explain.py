@@ -38,7 +38,6 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from lstmkit.data.timeseries import calendar_features
 from lstmkit.data.window_norm import normalise_window
 from lstmkit.errors import DataError
 
@@ -50,23 +49,13 @@ def lookback_window(fc, x) -> tuple[np.ndarray, np.ndarray, list[str]]:
     them, and the times of the L rows (ISO dates or numbers, as text)."""
     from lstmkit.tasks.forecaster.estimator import _times_json
 
-    L, H = fc.config_.model.lookback, fc.config_.model.horizon
+    L = fc.config_.model.lookback
     contexts = fc._contexts(x)
     if len(contexts) != 1:
         raise DataError(f"explain takes one series, got {len(contexts)}")
     (ctx,) = contexts
-    where = ctx.path or "the input"
-    if ctx.n_history < L:
-        raise DataError(f"{ctx.n_history} rows of history; the model needs model.lookback={L}", where)
-    history = ctx.rows(0, ctx.n_history)
-    past = fc._features(history)[-L:]  # (L, F)
-    if ctx.n_future:
-        ahead = fc._features(ctx, times=ctx.time)[ctx.n_history:]
-    else:
-        ahead = np.zeros((H, past.shape[1]), dtype=np.float32)
-        if fc.calendar_:
-            ahead[:, -len(fc.calendar_):] = calendar_features(fc._future_times(history, where), fc.freq_)
-    return past, ahead[:, fc._index()[2]], [str(t) for t in _times_json(history.time[-L:])]
+    past, ahead, _ = fc._window(ctx, ctx.path or "the input")
+    return past, ahead, [str(t) for t in _times_json(ctx.time[: ctx.n_history][-L:])]
 
 
 def encoder_inputs(net, past: Tensor) -> Tensor:
