@@ -65,9 +65,13 @@ def test_lexicon_is_cross_fitted_in_training_and_saved_whole(fitted, tmp_path):
     assert lexicon.max_n == 3 and fitted.network_.rnn.input_size == 16 + 3 * 2
     assert torch.count_nonzero(lexicon.table) > 0 and lexicon.fold_tables is None  # freed after fit
     texts, labels = english_reviews(40)
-    batch = next(iter(fitted._loader(texts, labels, train=True)))
-    assert batch["fold"].shape == batch["labels"].shape  # training texts carry their lexicon fold
-    assert "fold" not in next(iter(fitted._loader(texts, labels, train=False)))
+    clf = TextClassifier(**TINY)
+    clf.config_ = clf.resolved_config()
+    with clf._training_data(texts, labels, None, None) as (rows, y, valid_rows, valid_y):
+        clf._prepare(rows, y)
+        batch = next(iter(clf._loader(rows, y, train=True)))
+        assert batch["fold"].shape == batch["labels"].shape  # training texts carry their lexicon fold
+        assert "fold" not in next(iter(clf._loader(valid_rows, valid_y, train=False)))
     fitted.save(tmp_path / "model")
     torch.testing.assert_close(load(tmp_path / "model").network_.lexicon.table, lexicon.table)
 
@@ -79,9 +83,10 @@ def test_training_loss_reads_each_texts_cross_fitted_fold():
     texts, labels = english_reviews(60)
     clf = TextClassifier(**TINY)
     clf.config_ = clf.resolved_config()
-    clf._prepare(texts, labels)
-    net = clf._build_network().eval()  # eval: no dropout, so the losses compare exactly
-    batch = next(iter(clf._loader(texts, labels, train=True)))
+    with clf._training_data(texts, labels, None, None) as (rows, y, _, _):
+        clf._prepare(rows, y)
+        net = clf._build_network().eval()  # eval: no dropout, so the losses compare exactly
+        batch = next(iter(clf._loader(rows, y, train=True)))
     folded, _ = net.lstm_branch(batch["ids"], batch["lengths"], batch["fold"])
     whole, _ = net.lstm_branch(batch["ids"], batch["lengths"])
     loss = net.training_loss(batch)

@@ -95,8 +95,8 @@ def train(
     cfg = build_config(cls.config_class, yaml_path=config, overrides=settings)
     out = out or Path("runs") / task
     estimator = cls(config=cfg)
-    X, y = estimator.read_data(train_path)
-    valid = estimator.read_data(valid_path) if valid_path is not None else None
+    X, y = estimator.read_training_data(train_path)
+    valid = estimator.read_training_data(valid_path) if valid_path is not None else None
     estimator.fit(X, y, valid=valid, out_dir=out, progress_bar=True)
     estimator.save(out / "model", metrics={"valid": estimator.valid_metrics_})
     if is_global_zero():  # under DDP every process gets here; one reports

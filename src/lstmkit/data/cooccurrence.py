@@ -14,6 +14,12 @@ The vectors are :math:`U_k \sqrt{S_k}` of the rank-k SVD :math:`\mathrm{PPMI} \a
 rescaled to unit standard deviation per dimension (the scale of ``nn.Embedding``'s N(0, 1) init).
 
 Shapes: token id lists in -> ``(V, dim)`` float32 tensor; row 0 (``<pad>``) is zero.
+
+The counts are taken a chunk of texts at a time (about :data:`CHUNK_TOKENS` tokens; a
+:class:`~lstmkit.data.store_rows.StoreRows` reads its texts from disk) and the chunks' sparse
+matrices added up: memory holds the ``(V, V)`` counts and one chunk's pairs, not the whole
+corpus. Texts that fit in one chunk give exactly the sums of one pass; more chunks add the
+same numbers in another order (equal up to floating-point rounding).
 """
 
 from __future__ import annotations
@@ -26,14 +32,38 @@ import torch
 from sklearn.utils.extmath import randomized_svd
 
 
+CHUNK_TOKENS = 1 << 18
+"""Tokens counted at a time (the pairs of a chunk take about 200 bytes a token)."""
+
+
 def cooccurrence_counts(id_lists: Iterable[Sequence[int]], vocab_size: int, window: int = 4) -> sp.csr_matrix:
     """Symmetric sparse ``(V, V)`` counts of tokens up to ``window`` apart, weighted ``1/distance``.
 
-    Ids 0 and 1 (``<pad>``, ``<unk>``) are not counted.
+    Ids 0 and 1 (``<pad>``, ``<unk>``) are not counted. ``id_lists`` is read once, a chunk of
+    about :data:`CHUNK_TOKENS` tokens at a time.
     """
-    id_lists = list(id_lists)
+    total = None
+    chunk: list[Sequence[int]] = []
+    size = 0
+    for ids in id_lists:
+        chunk.append(ids)
+        size += len(ids)
+        if size >= CHUNK_TOKENS:
+            total = _add(total, _chunk_counts(chunk, vocab_size, window))
+            chunk, size = [], 0
+    if chunk or total is None:
+        total = _add(total, _chunk_counts(chunk, vocab_size, window))
+    return total
+
+
+def _add(total: sp.csr_matrix | None, counts: sp.csr_matrix) -> sp.csr_matrix:
+    return counts if total is None else total + counts
+
+
+def _chunk_counts(id_lists: list[Sequence[int]], vocab_size: int, window: int) -> sp.csr_matrix:
     lengths = [len(ids) for ids in id_lists]
-    flat = np.fromiter((i for ids in id_lists for i in ids), dtype=np.int64, count=sum(lengths))
+    flat = np.concatenate([np.asarray(ids, dtype=np.int64).reshape(-1) for ids in id_lists] or
+                          [np.zeros(0, dtype=np.int64)])
     text_of = np.repeat(np.arange(len(lengths)), lengths)  # which text each position belongs to
     rows, cols, weights = [], [], []
     for d in range(1, window + 1):

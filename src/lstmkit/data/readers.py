@@ -26,6 +26,12 @@ a folder
 Files must be UTF-8; a UTF-8 byte-order mark (as Excel writes) is accepted. Texts
 and labels are stripped of surrounding whitespace; an empty text or label is an
 error.
+
+Streaming. :func:`iter_text_classification` yields one example at a time and holds only the
+current record (tables and JSON Lines are decoded block by block: :func:`open_text`), so a
+training file larger than memory can be read in one pass; :func:`read_text_classification`
+is the list of what it yields, so both read alike, errors included. :class:`DataFile` names a
+file that a task reads that way when it trains (``lstmkit train --train FILE``).
 """
 
 from __future__ import annotations
@@ -35,11 +41,14 @@ import csv
 import io
 import json
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from lstmkit.errors import DataError
 
-__all__ = ["read_text_classification", "read_texts", "Labels"]
+__all__ = ["read_text_classification", "read_texts", "iter_text_classification", "open_text", "Labels",
+           "DataFile"]
 
 _TABLE_DELIMITERS = {".csv": ",", ".tsv": "\t"}
 _FORMATS = "use .csv, .tsv, .jsonl or a folder of <label>/*.txt files"
@@ -51,6 +60,21 @@ _WIDE_BOMS = [(codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"), 
 # One CSV field may hold a whole document; the csv module's default limit (128 KiB)
 # is too small for some review and news corpora.
 csv.field_size_limit(2**31 - 1)
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """A data file named by its path, for a task that reads its training data as a stream.
+
+    ``TextClassifier().fit(DataFile("train.csv"), valid=DataFile("valid.csv"))`` reads each
+    file once, row by row, into a token store (``lstmkit train`` passes its ``--train`` and
+    ``--valid`` this way); a plain string would be one text.
+    """
+
+    path: Path
+
+    def __post_init__(self):
+        object.__setattr__(self, "path", Path(self.path))
 
 
 class Labels(list):
@@ -88,8 +112,11 @@ def read_text_classification(
             a missing column, an empty text or label, bad JSON or undecodable bytes,
             or a file without any example.
     """
-    texts, labels = _read(Path(path), text_column, label_column, need_labels=True)
-    assert isinstance(labels, Labels)
+    texts, labels = [], Labels()
+    for text, label, origin in iter_text_classification(path, text_column, label_column):
+        texts.append(text)
+        labels.append(label)
+        labels.origins.append(origin)
     return texts, labels
 
 
@@ -99,33 +126,154 @@ def read_texts(path: str | Path, text_column: str = "text") -> list[str]:
     A CSV/TSV with only a text column is fine; a label column, when present, is
     ignored (not even checked). ``.txt`` files are read as one text per line.
     """
-    texts, _ = _read(Path(path), text_column, None, need_labels=False)
-    return texts
+    path = Path(path)
+    if path.suffix.lower() == ".txt" and path.is_file():
+        texts = _read_lines(path)
+        if not texts:
+            raise DataError("no examples found", path)
+        return texts
+    return [text for text, _, _ in _examples(path, text_column, None)]
+
+
+def iter_text_classification(
+    path: str | Path, text_column: str = "text", label_column: str = "label"
+) -> Iterator[tuple[str, str, tuple[Path, int | None]]]:
+    """Yield ``(text, label, (path, line))`` per example, in file order, holding one record at a time.
+
+    The same examples and the same errors as :func:`read_text_classification` (which lists
+    them), raised when the stream reaches them: an error late in a file comes after the
+    examples before it were yielded. ``line`` is None for one-file-per-example folders
+    (``path`` is then the example's file).
+    """
+    yield from _examples(Path(path), text_column, label_column)
 
 
 # --------------------------------------------------------------------------- dispatch
 
 
-def _read(
-    path: Path, text_column: str, label_column: str | None, need_labels: bool
-) -> tuple[list[str], list[str] | None]:
+def _examples(path: Path, text_column: str, label_column: str | None):
+    """``(text, label or None, (path, line))`` per example of a table, JSON Lines file or folder."""
     if not path.exists():
         raise DataError("file not found", path)
     if path.is_dir():
-        texts, labels = _read_folder(path)
+        examples = _read_folder(path)
     else:
         ext = path.suffix.lower()
         if ext in _TABLE_DELIMITERS:
-            texts, labels = _read_table(path, _TABLE_DELIMITERS[ext], text_column, label_column)
+            examples = _read_table(path, _TABLE_DELIMITERS[ext], text_column, label_column)
         elif ext == ".jsonl":
-            texts, labels = _read_jsonl(path, text_column, label_column)
-        elif ext == ".txt" and not need_labels:
-            texts, labels = _read_lines(path), None
+            examples = _read_jsonl(path, text_column, label_column)
         else:
             raise DataError(f"unknown file type {ext or '(no extension)'!r} ({_FORMATS})", path)
-    if not texts:
+    found = False
+    for example in examples:
+        found = True
+        yield example
+    if not found:
         raise DataError("no examples found", path)
-    return texts, (labels if need_labels else None)
+
+
+def open_text(path: Path, newline: str | None) -> io.TextIOWrapper:
+    """``path`` as a stream of UTF-8 text, checked as :func:`_decode` checks a whole file.
+
+    The bytes are read and checked block by block (:class:`_CheckedUtf8`): a UTF-16/UTF-32
+    byte-order mark, a NUL byte or bytes that are not UTF-8 raise the same :class:`DataError`
+    as :func:`_decode` (byte offsets and lines counted from the start of the file), when the
+    stream reaches them; a UTF-8 byte-order mark is skipped. ``newline`` is
+    :class:`io.TextIOWrapper`'s: ``""`` ends lines at ``\\n``, ``\\r\\n`` or ``\\r`` and keeps
+    the endings (what the csv module wants), ``"\\n"`` ends them at ``\\n`` only.
+    """
+    try:
+        raw = open(path, "rb")  # noqa: SIM115 - closed with the returned stream
+    except OSError as err:
+        raise DataError(f"cannot read: {err.strerror or err}", path) from None
+    checked = io.BufferedReader(_CheckedUtf8(raw, path), buffer_size=_BLOCK)
+    return io.TextIOWrapper(checked, encoding="utf-8", errors="strict", newline=newline)
+
+
+_BLOCK = 1 << 20
+"""Bytes read and checked at a time by :class:`_CheckedUtf8`."""
+
+
+class _CheckedUtf8(io.RawIOBase):
+    """A file's bytes, after the UTF-8 byte-order mark, each block checked to be NUL-free UTF-8.
+
+    A block is passed on only up to its last complete character (the rest waits for the next
+    block), so every check sees whole characters and reports the first bad byte's offset in
+    the file and its line, as :func:`_decode` does for a whole file.
+    """
+
+    def __init__(self, raw, path: Path):
+        super().__init__()
+        self.raw, self.path = raw, path
+        self.ready = b""  # checked bytes not yet passed on
+        self.carry = b""  # the start of a character cut by the block's end
+        self.offset = 0  # bytes checked so far (after the byte-order mark)
+        self.lines = 1  # the line the next checked byte is on
+        self.first = True
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self.raw.close()
+        super().close()
+
+    def readinto(self, buffer) -> int:
+        while not self.ready:
+            block = self.raw.read(_BLOCK)
+            if self.first:  # the byte-order marks need the first 4 bytes together
+                self.first = False
+                while 0 < len(block) < 4:
+                    more = self.raw.read(4 - len(block))
+                    if not more:
+                        break
+                    block += more
+                for bom, name in _WIDE_BOMS:
+                    if block.startswith(bom):
+                        raise DataError(f"the file is {name} (it starts with a {name} byte-order mark); save it "
+                                        "as UTF-8", self.path)
+                if block.startswith(codecs.BOM_UTF8):
+                    block = block[len(codecs.BOM_UTF8):]
+            if not block:
+                if self.carry:  # the file ends inside a character
+                    self._check(self.carry)
+                return 0
+            data = self.carry + block
+            cut = _whole_characters(data)
+            self.carry = data[cut:]
+            self._check(data[:cut])
+            self.ready = data[:cut]
+        n = min(len(buffer), len(self.ready))
+        buffer[:n] = self.ready[:n]
+        self.ready = self.ready[n:]
+        return n
+
+    def _check(self, data: bytes) -> None:
+        nul = data.find(b"\x00")
+        if nul >= 0:
+            raise DataError(
+                f"a NUL byte at byte {self.offset + nul}: a binary file, or UTF-16/UTF-32 text? (save the file as "
+                "UTF-8)", self.path, self.lines + data.count(b"\n", 0, nul))
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise DataError(f"bytes that are not UTF-8 at byte {self.offset + err.start} (save the file as UTF-8)",
+                            self.path, self.lines + data.count(b"\n", 0, err.start)) from None
+        self.offset += len(data)
+        self.lines += data.count(b"\n")
+
+
+def _whole_characters(data: bytes) -> int:
+    """The length of ``data``'s longest prefix that does not end inside a UTF-8 character."""
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte & 0xC0 != 0x80:  # not a continuation byte: a character starts here
+            needed = 2 if byte >= 0xC0 else 1
+            needed = 3 if byte >= 0xE0 else needed
+            needed = 4 if byte >= 0xF0 else needed
+            return len(data) - back if needed > back else len(data)
+    return len(data)  # only continuation bytes: invalid anyway, the check reports them
 
 
 def _decode(path: Path) -> str:
@@ -176,55 +324,52 @@ def _clean_label(value: str, column: str, path: Path, line: int | None) -> str:
 # --------------------------------------------------------------------------- CSV / TSV
 
 
-def _read_table(
-    path: Path, delimiter: str, text_column: str, label_column: str | None
-) -> tuple[list[str], list[str]]:
+def _read_table(path: Path, delimiter: str, text_column: str, label_column: str | None):
     # newline="": the csv module itself ends records at \n, \r\n or \r (old Mac files) outside
     # quotes and keeps them inside quoted fields, as its documentation asks
-    reader = csv.reader(io.StringIO(_decode(path), newline=""), delimiter=delimiter)
-    try:
-        header = next(reader, None)
-        if header is None:
-            raise DataError(
-                f"file is empty (expected a header line naming {text_column!r})", path, 1
-            )
-        header = [name.strip() for name in header]
-        columns = [text_column] + ([label_column] if label_column is not None else [])
-        for column in columns:
-            if column not in header:
+    with open_text(path, newline="") as stream:
+        reader = csv.reader(stream, delimiter=delimiter)
+        try:
+            header = next(reader, None)
+            if header is None:
                 raise DataError(
-                    f"no column {column!r} (columns: {', '.join(map(repr, header))});"
-                    f" name yours with --set {_option(column, text_column)}=NAME",
-                    path,
-                    1,
+                    f"file is empty (expected a header line naming {text_column!r})", path, 1
                 )
-        text_at = header.index(text_column)
-        label_at = header.index(label_column) if label_column is not None else -1
+            header = [name.strip() for name in header]
+            columns = [text_column] + ([label_column] if label_column is not None else [])
+            for column in columns:
+                if column not in header:
+                    raise DataError(
+                        f"no column {column!r} (columns: {', '.join(map(repr, header))});"
+                        f" name yours with --set {_option(column, text_column)}=NAME",
+                        path,
+                        1,
+                    )
+            text_at = header.index(text_column)
+            label_at = header.index(label_column) if label_column is not None else -1
 
-        texts: list[str] = []
-        labels = Labels()
-        while True:
-            line = reader.line_num + 1  # where the next record starts
-            row = next(reader, None)
-            if row is None:
-                break
-            if not row:  # a blank line
-                continue
-            if len(row) != len(header):
-                raise DataError(
-                    f"expected {len(header)} fields as in the header, found {len(row)}"
-                    " (quote fields that contain the delimiter)",
-                    path,
-                    line,
-                )
-            texts.append(_clean_text(row[text_at], text_column, path, line))
-            if label_column is not None:
-                labels.append(_clean_label(row[label_at], label_column, path, line))
-                labels.origins.append((path, line))
-    except csv.Error as err:
-        kind = path.suffix[1:].upper()
-        raise DataError(f"malformed {kind}: {err}", path, reader.line_num) from None
-    return texts, labels
+            while True:
+                line = reader.line_num + 1  # where the next record starts
+                row = next(reader, None)
+                if row is None:
+                    break
+                if not row:  # a blank line
+                    continue
+                if len(row) != len(header):
+                    raise DataError(
+                        f"expected {len(header)} fields as in the header, found {len(row)}"
+                        " (quote fields that contain the delimiter)",
+                        path,
+                        line,
+                    )
+                text = _clean_text(row[text_at], text_column, path, line)
+                label = None
+                if label_column is not None:
+                    label = _clean_label(row[label_at], label_column, path, line)
+                yield text, label, (path, line)
+        except csv.Error as err:
+            kind = path.suffix[1:].upper()
+            raise DataError(f"malformed {kind}: {err}", path, reader.line_num) from None
 
 
 def _option(column: str, text_column: str) -> str:
@@ -235,42 +380,38 @@ def _option(column: str, text_column: str) -> str:
 # --------------------------------------------------------------------------- JSON Lines
 
 
-def _read_jsonl(
-    path: Path, text_column: str, label_column: str | None
-) -> tuple[list[str], list[str]]:
-    texts: list[str] = []
-    labels = Labels()
+def _read_jsonl(path: Path, text_column: str, label_column: str | None):
     # only \n ends a record: JSON strings may hold U+2028, U+0085 ... raw, which splitlines() splits at
-    for line, raw in enumerate(_decode(path).split("\n"), start=1):
-        if not raw.strip():
-            continue
-        try:
-            record = json.loads(raw)
-        except json.JSONDecodeError as err:
-            raise DataError(f"bad JSON: {err.msg} at column {err.colno}", path, line) from None
-        if not isinstance(record, dict):
-            raise DataError(
-                f"expected a JSON object like {{{text_column!r}: ...}}, found {_json_type(record)}",
-                path,
-                line,
-            )
-        columns = [text_column] + ([label_column] if label_column is not None else [])
-        for column in columns:
-            if column not in record:
-                keys = ", ".join(map(repr, record)) or "none"
+    with open_text(path, newline="\n") as stream:
+        for line, raw in enumerate(stream, start=1):
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw)
+            except json.JSONDecodeError as err:
+                raise DataError(f"bad JSON: {err.msg} at column {err.colno}", path, line) from None
+            if not isinstance(record, dict):
                 raise DataError(
-                    f"no key {column!r} (keys: {keys}); name yours with --set"
-                    f" {_option(column, text_column)}=NAME",
+                    f"expected a JSON object like {{{text_column!r}: ...}}, found {_json_type(record)}",
                     path,
                     line,
                 )
-        text = _json_string(record[text_column], text_column, path, line)
-        texts.append(_clean_text(text, text_column, path, line))
-        if label_column is not None:
-            value = _json_string(record[label_column], label_column, path, line)
-            labels.append(_clean_label(value, label_column, path, line))
-            labels.origins.append((path, line))
-    return texts, labels
+            columns = [text_column] + ([label_column] if label_column is not None else [])
+            for column in columns:
+                if column not in record:
+                    keys = ", ".join(map(repr, record)) or "none"
+                    raise DataError(
+                        f"no key {column!r} (keys: {keys}); name yours with --set"
+                        f" {_option(column, text_column)}=NAME",
+                        path,
+                        line,
+                    )
+            text = _clean_text(_json_string(record[text_column], text_column, path, line), text_column, path, line)
+            label = None
+            if label_column is not None:
+                value = _json_string(record[label_column], label_column, path, line)
+                label = _clean_label(value, label_column, path, line)
+            yield text, label, (path, line)
 
 
 def _json_string(value: object, column: str, path: Path, line: int) -> str:
@@ -305,23 +446,20 @@ def _read_lines(path: Path) -> list[str]:
 # --------------------------------------------------------------------------- folders
 
 
-def _read_folder(path: Path) -> tuple[list[str], Labels]:
+def _read_folder(path: Path):
     """``DIR/<label>/*.txt`` -> one example per file (the aclImdb layout)."""
-    texts: list[str] = []
-    labels = Labels()
     label_dirs = sorted(
         d
         for d in path.iterdir()
         if d.is_dir() and d.name != _UNLABELLED_FOLDER and not d.name.startswith(".")
     )
+    found = False
     for label_dir in label_dirs:
         for file in sorted(label_dir.glob("*.txt")):
             text = _BR_TAG.sub(" ", _decode(file)).strip()
             if not text:
                 raise DataError("empty text (the file holds no text)", file)
-            texts.append(text)
-            labels.append(label_dir.name)
-            labels.origins.append((file, None))
-    if not texts:
+            found = True
+            yield text, label_dir.name, (file, None)
+    if not found:
         raise DataError(f"no <label>/*.txt files in this folder ({_FORMATS})", path)
-    return texts, labels

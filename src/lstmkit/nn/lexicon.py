@@ -24,8 +24,10 @@ is fed the table counted on the other K-1 folds (``fold_tables``); validation an
 the table counted on all training texts (``table``, the only one saved).
 
 Memory while training: K + 1 tables of ``buckets x C`` float32 (5 folds, 2^20 buckets: 24 MB
-per class); only the full table (4 MB per class) is kept after training. For many classes, lower
-``buckets``.
+per class) and the counts behind them (``K x C x buckets`` int32, 20 MB per class); only the full
+table (4 MB per class) is kept after training. For many classes, lower ``buckets``. Counting
+reads the texts a batch at a time (:func:`document_frequencies`): memory does not grow with their
+number beyond each text's fold (8 bytes).
 
 Shapes: ``ids (B, T)``, ``lengths (B,)``, ``fold (B,)`` or None -> ``(B, T, max_n * C)``.
 """
@@ -35,11 +37,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from torch import Tensor, nn
 
-from lstmkit.nn.ngrams import MAX_ORDER, ngrams_by_position, presence_matrix
+from lstmkit.nn.ngrams import MAX_ORDER, ngram_counts, ngrams_by_position, padded_batches
 
 
 def log_ratio_table(df: np.ndarray, n_texts: np.ndarray, alpha: float) -> np.ndarray:
@@ -88,10 +89,7 @@ class NgramLexicon(nn.Module):
         C, K = self.num_classes, folds
         fold = np.random.default_rng(seed).permutation(np.arange(len(labels)) % K)  # balanced folds
         group = fold * C + labels  # (N,) which (fold, class) cell each text counts in
-        presence = presence_matrix(id_lists, self.buckets, self.max_n)  # (N, buckets) of ones
-        membership = sp.csr_matrix((np.ones(len(labels), dtype=np.float32), (group, np.arange(len(labels)))),
-                                   shape=(K * C, len(labels)))
-        df = (membership @ presence).toarray().reshape(K, C, self.buckets)  # (K, C, buckets)
+        df = document_frequencies(id_lists, group, K * C, self.buckets, self.max_n).reshape(K, C, self.buckets)
         n_texts = np.bincount(group, minlength=K * C).reshape(K, C)
         df_all, n_all = df.sum(axis=0), n_texts.sum(axis=0)
         self.table.copy_(torch.from_numpy(log_ratio_table(df_all, n_all, alpha)))
@@ -119,4 +117,20 @@ class NgramLexicon(nn.Module):
         return (ratios * inside.unsqueeze(-1)).flatten(2)
 
 
-__all__ = ["NgramLexicon", "log_ratio_table"]
+def document_frequencies(id_lists: Sequence[Sequence[int]], group: np.ndarray, groups: int, buckets: int,
+                         max_n: int, batch_size: int = 1024) -> np.ndarray:
+    """``df (groups, buckets)`` int32: how many texts of each group contain each hashed n-gram column.
+
+    ``group (N,)`` is each text's group (``0..groups-1``). The texts are read ``batch_size`` at a
+    time (a :class:`~lstmkit.data.store_rows.StoreRows` reads them from disk); memory holds ``df``
+    and one batch.
+    """
+    df = np.zeros(groups * buckets, dtype=np.int32)
+    for start, ids, lengths in padded_batches(id_lists, batch_size):
+        rows, columns, _ = ngram_counts(ids, lengths, buckets, max_n)  # one entry per (text, column)
+        cells, counts = np.unique(group[rows.numpy() + start] * buckets + columns.numpy(), return_counts=True)
+        df[cells] += counts.astype(np.int32)
+    return df.reshape(groups, buckets)
+
+
+__all__ = ["NgramLexicon", "log_ratio_table", "document_frequencies"]

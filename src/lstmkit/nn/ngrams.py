@@ -51,18 +51,34 @@ def _window_codes(ids: Tensor, n: int, width: int) -> Tensor:
     return code
 
 
-def distinct_ngrams(id_lists: Sequence[Sequence[int]], max_n: int, chunk: int = 4096) -> int:
-    """How many distinct 1..``max_n``-grams the token-id lists hold (by their hash before ``mod``)."""
-    found = []
+DISTINCT_CHUNK = 4096
+"""Texts hashed at a time by :func:`distinct_ngrams`."""
+
+
+def distinct_ngrams(id_lists: Sequence[Sequence[int]], max_n: int, chunk: int | None = None) -> int:
+    """How many distinct 1..``max_n``-grams the token-id lists hold (by their hash before ``mod``).
+
+    Reads ``chunk`` lists at a time (a :class:`~lstmkit.data.store_rows.StoreRows` reads them from
+    disk); memory holds the distinct codes found so far (merged whenever the codes of later
+    chunks outnumber them), not a code per text.
+    """
+    chunk = chunk or DISTINCT_CHUNK
+    found = np.zeros(0, dtype=np.int64)
+    pending: list[np.ndarray] = []
+    waiting = 0
     for start in range(0, len(id_lists), chunk):
-        part = [torch.as_tensor(ids, dtype=torch.long) for ids in id_lists[start:start + chunk] if len(ids)]
+        part = [torch.from_numpy(np.asarray(ids, dtype=np.int64)) for ids in id_lists[start:start + chunk]
+                if len(ids)]
         if not part:
             continue
         ids = nn.utils.rnn.pad_sequence(part, batch_first=True)  # (B, T)
         lengths = torch.tensor([len(p) for p in part])
         grams, valid = hash_ngrams(ids, lengths, 1 << 62, max_n)  # (B, G); mod 2^62 keeps the codes
-        found.append(torch.unique(grams[valid]))
-    return int(torch.unique(torch.cat(found)).numel()) if found else 0
+        pending.append(torch.unique(grams[valid]).numpy())
+        waiting += len(pending[-1])
+        if waiting > max(len(found), 1 << 20):
+            found, pending, waiting = np.unique(np.concatenate([found, *pending])), [], 0
+    return int(len(np.unique(np.concatenate([found, *pending]))))
 
 
 def buckets_for(distinct: int, at_most: int, per_ngram: int = 4) -> int:
@@ -151,7 +167,7 @@ def _pad(id_lists: Sequence[Sequence[int]]) -> tuple[Tensor, Tensor]:
     ids = torch.ones(len(id_lists), int(lengths.max()), dtype=torch.long)  # empty text -> one <unk>
     for row, s in enumerate(id_lists):
         if len(s):
-            ids[row, : len(s)] = torch.as_tensor(s)
+            ids[row, : len(s)] = torch.from_numpy(np.asarray(s, dtype=np.int64))
     return ids, lengths
 
 
@@ -200,5 +216,18 @@ def tfidf_matrix(layer: NgramTfidf, id_lists: Sequence[Sequence[int]], batch_siz
                          shape=(len(id_lists), layer.buckets))
 
 
-__all__ = ["NgramTfidf", "hash_ngrams", "ngrams_by_position", "ngram_counts", "tfidf_matrix", "presence_matrix",
-           "document_frequency", "padded_batches", "MAX_ORDER"]
+def write_tfidf_matrix(layer: NgramTfidf, id_lists: Sequence[Sequence[int]], folder, batch_size: int = 1024):
+    """:func:`tfidf_matrix`'s matrix written to ``folder`` a batch of texts at a time, returned as a
+    :class:`~lstmkit.data.mapped_csr.MappedCsr` (memory-mapped; the same entries in the same order)."""
+    from lstmkit.data.mapped_csr import CsrWriter
+
+    writer = CsrWriter(folder, layer.buckets)
+    with torch.no_grad():
+        for _, ids, lengths in padded_batches(id_lists, batch_size):
+            r, c, v = layer.features(ids, lengths)  # sorted by (text, column): CSR order
+            writer.add(r.numpy(), c.numpy(), v.numpy(), ids.size(0))
+    return writer.close()
+
+
+__all__ = ["NgramTfidf", "hash_ngrams", "ngrams_by_position", "ngram_counts", "tfidf_matrix", "write_tfidf_matrix",
+           "presence_matrix", "document_frequency", "padded_batches", "MAX_ORDER"]

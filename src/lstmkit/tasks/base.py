@@ -35,6 +35,11 @@ Reading data (abstract unless said):
 
 Learning (called by :meth:`Estimator.fit`; the trainer is :func:`lstmkit.train.fit`):
 
+``read_training_data(path)``              what ``lstmkit train --train`` passes to ``fit``
+                                          (by default ``read_data(path)``)
+``_training_data(X, y, valid, out_dir)``  a context: ``(X, y, X_valid, y_valid)`` for the rest
+                                          of ``fit`` (by default ``coerce`` and ``holdout``; the
+                                          text classifier and the tagger stream into a token store)
 ``_prepare(X, y)``                        learn preprocessing (vocabulary, labels, scalers)
 ``_build_network()``                      the ``nn.Module`` (a :class:`lstmkit.train.TrainableModel`)
 ``_loader(X, y, train)``                  a ``DataLoader`` of batches for it
@@ -68,6 +73,8 @@ from __future__ import annotations
 import abc
 import json
 import tempfile
+from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -181,31 +188,46 @@ class Estimator(HyperParameters, BaseEstimator, abc.ABC):
 
         cfg = self.resolved_config()
         self.config_ = cfg
+        self._progress = progress_bar
+        with self._training_data(X, y, valid, out_dir) as (X, y, X_valid, y_valid):
+            if out_dir is not None:
+                check_same_run(Path(out_dir), cfg, self.fingerprint(X, y, X_valid, y_valid))
+            torch.manual_seed(cfg.train.seed)
+            self._prepare(X, y)
+            self.network_ = self._build_network()
+            train_loader = self._loader(X, y, train=True)
+            valid_loader = self._loader(X_valid, y_valid, train=False)
+            with tempfile.TemporaryDirectory(prefix="lstmkit-") as scratch:
+                result = run_training(self.network_, train_loader, valid_loader, cfg.train,
+                                      Path(out_dir) if out_dir is not None else Path(scratch),
+                                      monitor=self.monitor, mode=self.monitor_mode, progress_bar=progress_bar,
+                                      callbacks=[_EpochHook(self, epoch_callback)] if epoch_callback else [])
+            self.network_.load_state_dict(result.best_state_dict)
+            self.network_.cpu().eval()
+            self.valid_metrics_ = self._after_fit(X_valid, y_valid) or result.best_metrics
+            self.history_ = result.history
+            if out_dir is not None and is_global_zero():  # under DDP only rank 0 writes files
+                self._plot_validation(X_valid, y_valid, Path(out_dir) / "plots")
+        return self
+
+    def read_training_data(self, path) -> tuple[Any, Any]:
+        """What ``lstmkit train`` passes to :meth:`fit` for ``--train FILE`` (and ``--valid``): the
+        file read (:meth:`read_data`); a task that streams its training files returns
+        ``(DataFile(path), None)`` and reads the file in :meth:`_training_data`."""
+        return self.read_data(path)
+
+    @contextmanager
+    def _training_data(self, X, y, valid, out_dir):
+        """``(X, y, X_valid, y_valid)`` as the rest of :meth:`fit` takes them, for the time of the
+        ``with`` block: the inputs coerced (:meth:`coerce`) and, without ``valid``, a held-out part
+        (:meth:`holdout`). A task may read its data here in its own way (the text classifier and
+        the tagger stream it into a token store that lives as long as the block)."""
         X, y = self.coerce(X, y)
         if valid is None:
-            X, y, X_valid, y_valid = self.holdout(X, y, self.validation_fraction, cfg.train.seed)
+            X, y, X_valid, y_valid = self.holdout(X, y, self.validation_fraction, self.config_.train.seed)
         else:
             X_valid, y_valid = self.coerce(*valid)
-        if out_dir is not None:
-            check_same_run(Path(out_dir), cfg, self.fingerprint(X, y, X_valid, y_valid))
-        torch.manual_seed(cfg.train.seed)
-        self._progress = progress_bar
-        self._prepare(X, y)
-        self.network_ = self._build_network()
-        train_loader = self._loader(X, y, train=True)
-        valid_loader = self._loader(X_valid, y_valid, train=False)
-        with tempfile.TemporaryDirectory(prefix="lstmkit-") as scratch:
-            result = run_training(self.network_, train_loader, valid_loader, cfg.train,
-                                  Path(out_dir) if out_dir is not None else Path(scratch),
-                                  monitor=self.monitor, mode=self.monitor_mode, progress_bar=progress_bar,
-                                  callbacks=[_EpochHook(self, epoch_callback)] if epoch_callback else [])
-        self.network_.load_state_dict(result.best_state_dict)
-        self.network_.cpu().eval()
-        self.valid_metrics_ = self._after_fit(X_valid, y_valid) or result.best_metrics
-        self.history_ = result.history
-        if out_dir is not None and is_global_zero():  # under DDP only rank 0 writes files
-            self._plot_validation(X_valid, y_valid, Path(out_dir) / "plots")
-        return self
+        yield X, y, X_valid, y_valid
 
     def _say(self, message: str) -> None:
         """A line on stderr about what ``fit`` is preparing, when it shows progress (the CLI)."""

@@ -6,10 +6,19 @@ Chinese, words otherwise), builds the vocabulary, counts the n-gram features
 with the shared trainer, and after training tunes the n-gram branch's weight on validation.
 Labels, records, evaluation and the stratified split come from the shared classification
 layer (:class:`lstmkit.tasks.classification.Classifier`).
+
+Training has one path, whatever the data's size: the training (and validation) texts are
+streamed into a token store (:mod:`lstmkit.tasks.text.data`) — from a file
+(:class:`~lstmkit.data.readers.DataFile`, what ``lstmkit train`` passes) or from Python lists —
+and everything ``fit`` does reads token ids from it (:class:`~lstmkit.data.store_rows.StoreRows`):
+the counts, the batches, the validation scores. The store lives under ``OUT/store/`` (or a
+temporary folder) while ``fit`` runs (:mod:`lstmkit.data.store_folder`).
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -17,9 +26,11 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from lstmkit.data.batching import BucketBatchSampler, IndexDataset, pad_sequences, sorted_batches
-from lstmkit.data.readers import read_text_classification, read_texts
-from lstmkit.data.tokenizers import make_tokenizer, resolve_tokenizer_name, tokenizer_from_config
+from lstmkit.data.batching import IndexDataset, sorted_batches
+from lstmkit.data.readers import DataFile, read_text_classification, read_texts
+from lstmkit.data.store_folder import training_store_folder
+from lstmkit.data.store_rows import StoreBatchSampler, StoreRows, pad_arrays
+from lstmkit.data.tokenizers import tokenizer_from_config
 from lstmkit.data.vocab import Vocab
 from lstmkit.errors import DataError
 from lstmkit.inference import map_batches
@@ -27,6 +38,7 @@ from lstmkit.metrics import classification_metrics
 from lstmkit.nn.ngrams import buckets_for, distinct_ngrams
 from lstmkit.tasks.classification import Classifier
 from lstmkit.tasks.text.config import TextClassifierConfig
+from lstmkit.tasks.text.data import rows_of, stream_text_data
 from lstmkit.tasks.text.features import fit_lexicon, fit_ngram_branch, initial_embeddings
 from lstmkit.tasks.text.network import TextClassifierNet
 
@@ -58,6 +70,10 @@ class TextClassifier(Classifier):
 
     def read_inputs(self, path) -> list[str]:
         return read_texts(path, text_column=self._data_config().text_column)
+
+    def read_training_data(self, path) -> tuple[DataFile, None]:
+        """``lstmkit train``'s files are read by ``fit``, one row at a time (nothing held in lists)."""
+        return DataFile(path), None
 
     def inputs_from_texts(self, texts: list[str]) -> list[str]:
         return self.coerce(list(texts))[0]
@@ -93,38 +109,75 @@ class TextClassifier(Classifier):
         return texts, labels
 
     # -- learning ------------------------------------------------------------
-    def _prepare(self, texts: list[str], labels: list) -> None:
-        data, model = self.config_.data, self.config_.model
-        name = resolve_tokenizer_name(texts) if data.tokenizer == "auto" else data.tokenizer
+    @contextmanager
+    def _training_data(self, X, y, valid, out_dir):
+        """Stream the training data (a :class:`DataFile` or texts and labels) and ``valid`` (the same
+        kinds, or None: a stratified tenth held out) into token stores; yields the training and
+        validation rows (:class:`StoreRows`) with their label-id arrays. Learns the tokenizer, the
+        label set and the vocabulary on the way (:func:`~lstmkit.tasks.text.data.stream_text_data`)."""
+        cfg = self.config_
+        train = self._source(X, y)
+        if isinstance(valid, DataFile):
+            valid = (valid, None)
+        valid_rows = None if valid is None else self._source(*valid)
+        with training_store_folder(out_dir) as folder:
+            self._scratch = folder
+            data = stream_text_data(train, valid_rows, cfg.data, self.validation_fraction, cfg.train.seed, folder,
+                                    say=self._say, options=self._tokenizer_options)
+            self.tokenizer_, self.vocab_, self.classes_ = data.tokenizer, data.vocab, data.classes
+            self._data_sha256 = data.fingerprint
+            try:
+                yield data.train, data.train.labels, data.valid, data.valid.labels
+            finally:
+                self._scratch = None
+
+    def _source(self, X, y):
+        """A function giving the examples of ``X`` afresh (a file, or texts and labels as ``fit`` takes them)."""
+        if isinstance(X, DataFile):
+            return rows_of(X, data=self.config_.data)
+        texts, labels = self.coerce(X, y)
+        if labels is None:
+            raise DataError("fit needs labels: fit(texts, labels), or fit(DataFile(path)) for a labelled file")
+        return rows_of(texts, labels)
+
+    def _tokenizer_options(self, name: str) -> dict:
+        data = self.config_.data
         options = {"keep_punctuation": data.keep_punctuation}
         if name in ("char", "word"):
             options["lowercase"] = data.lowercase
-        self.tokenizer_ = make_tokenizer(name, **options)
-        label_ids = self._fit_labels(labels)
-        self._say(f"preparing {len(texts):,} texts: tokenising ({name}) and building the vocabulary")
-        tokens = [self.tokenizer_(t)[: data.max_length] for t in texts]
-        self.vocab_ = Vocab.build(tokens, min_freq=data.min_freq, max_size=data.max_vocab)
-        encoded = [self.vocab_.encode(t) for t in tokens]
+        return options
+
+    def fingerprint(self, X, y, X_valid, y_valid) -> str:
+        """For streamed rows, the SHA-256 taken while reading them (every text and label, training
+        then validation); else :func:`~lstmkit.fingerprint.data_fingerprint`."""
+        if isinstance(X, StoreRows):
+            return self._data_sha256
+        return super().fingerprint(X, y, X_valid, y_valid)
+
+    def _prepare(self, rows: StoreRows, label_ids: np.ndarray) -> None:
+        """Count what training needs from the training rows (ids read from the store): PPMI token
+        vectors, the n-gram tables' sizes, the n-gram regression, the lexicon, class weights."""
+        model = self.config_.model
         seed = self.config_.train.seed
         if model.embedding_init == "ppmi" or model.pretrained_embeddings:
             self._say("preparing token vectors (" + ("from " + model.pretrained_embeddings
                                                      if model.pretrained_embeddings else "PPMI-SVD") + ")")
-        self.embeddings_, self.pretrained_found_ = initial_embeddings(model, self.vocab_, self.tokenizer_, encoded,
-                                                                      seed)
+        self.embeddings_, self.pretrained_found_ = initial_embeddings(model, self.vocab_, self.tokenizer_, rows, seed)
         if self.embeddings_ is not None:
             model.embedding_dim = int(self.embeddings_.size(1))
-        self._size_tables(encoded)
+        self._size_tables(rows)
         if model.ngram_buckets:
             self._say(f"fitting the n-gram branch ({model.ngram_buckets:,} buckets)")
-        self.ngram_state_ = (fit_ngram_branch(encoded, label_ids, len(self.classes_), model)
+        self.ngram_state_ = (fit_ngram_branch(rows, label_ids, len(self.classes_), model,
+                                              getattr(self, "_scratch", None))
                              if model.ngram_buckets else None)
         if model.lexicon_ngrams:
             self._say(f"counting the n-gram lexicon ({model.lexicon_buckets:,} buckets, {model.lexicon_folds} folds)")
-        self.lexicon_, self.folds_ = (fit_lexicon(encoded, label_ids, len(self.classes_), model, seed)
+        self.lexicon_, self.folds_ = (fit_lexicon(rows, label_ids, len(self.classes_), model, seed)
                                       if model.lexicon_ngrams else (None, None))
         self.class_weights_ = self.balanced_weights(label_ids)
 
-    def _size_tables(self, encoded: list[list[int]]) -> None:
+    def _size_tables(self, encoded) -> None:
         """Size the hashed n-gram tables to the data (``model.*_buckets`` are upper bounds), so a
         small problem gives a small model; the sizes used are saved in ``config.json``."""
         model = self.config_.model
@@ -133,7 +186,7 @@ class TextClassifier(Classifier):
         if model.lexicon_ngrams:
             model.lexicon_buckets = buckets_for(distinct_ngrams(encoded, model.lexicon_ngrams), model.lexicon_buckets)
 
-    def _after_fit(self, texts: list[str], labels: list) -> dict | None:
+    def _after_fit(self, rows: StoreRows, label_ids: np.ndarray) -> dict | None:
         """Choose the n-gram branch's weight by validation log-loss (unless ``model.ngram_weight`` is set).
 
         Returns the validation metrics of the final (fused) model.
@@ -143,10 +196,11 @@ class TextClassifier(Classifier):
             net.lexicon.fold_tables = None  # only training texts use them; free the memory
         if net.ngrams is None or self.config_.model.ngram_weight is not None:
             return None
-        target = torch.tensor(self.classes_.encode(labels))
+        target = torch.from_numpy(np.asarray(label_ids, dtype=np.int64))
         with torch.inference_mode():
-            lstm_logits, ngram_logits = self._batched(
-                texts, lambda ids, lengths: (net.lstm_branch(ids, lengths)[0], net.ngram_branch(ids, lengths)))
+            lstm_logits, ngram_logits = self._batched_ids(
+                rows, rows.lengths,
+                lambda ids, lengths: (net.lstm_branch(ids, lengths)[0], net.ngram_branch(ids, lengths)))
             losses = {w: F.cross_entropy(net.fuse(lstm_logits, ngram_logits, w), target).item()
                       for w in NGRAM_WEIGHT_GRID}
             best = min(losses, key=losses.get)
@@ -156,27 +210,38 @@ class TextClassifier(Classifier):
         return {"loss": losses[best], "accuracy": report["accuracy"], "macro_f1": report["macro_f1"],
                 "ngram_weight": best}
 
+    def _plot_validation(self, rows: StoreRows, label_ids: np.ndarray, plots_dir: Path) -> None:
+        """``confusion_matrix.png``: the kept model's validation predictions against the labels."""
+        from lstmkit.metrics import confusion
+        from lstmkit.plots import plot_confusion_matrix
+
+        names = self.classes_.names()
+        (logits,) = self._batched_ids(rows, rows.lengths, lambda ids, lengths: (self.network_(ids, lengths),))
+        true = [names[i] for i in np.asarray(label_ids).tolist()]
+        pred = [names[i] for i in logits.argmax(-1).tolist()]
+        plot_confusion_matrix(confusion(true, pred, labels=names), names, plots_dir / "confusion_matrix.png")
+
     def encode(self, texts: list[str]) -> list[list[int]]:
         """Texts -> token-id lists, cut to ``data.max_length``."""
         max_length = self.config_.data.max_length
         return [self.vocab_.encode(self.tokenizer_(t)[:max_length]) for t in texts]
 
-    def _loader(self, texts, labels, train: bool) -> DataLoader:
-        ids = self.encode(texts)
-        label_ids = self.classes_.encode(labels)
-        lengths = [max(1, len(s)) for s in ids]
+    def _loader(self, rows: StoreRows, label_ids: np.ndarray, train: bool) -> DataLoader:
+        """Length-bucketed batches of ``rows`` (ids read from the store when a batch is made)."""
+        labels = torch.from_numpy(np.asarray(label_ids, dtype=np.int64))
         cfg = self.config_.train
-        sampler = BucketBatchSampler(lengths, cfg.batch_size, shuffle=train, seed=cfg.seed)
+        sampler = StoreBatchSampler(np.maximum(rows.lengths, 1), cfg.batch_size, shuffle=train, seed=cfg.seed)
         folds = self.folds_ if train else None  # training texts' lexicon folds
 
         def collate(indices: list[int]) -> dict:
-            padded, lens = pad_sequences([ids[i] for i in indices])
-            batch = {"ids": padded, "lengths": lens, "labels": torch.tensor([label_ids[i] for i in indices])}
+            padded, lens = pad_arrays([rows[i] for i in indices])
+            batch = {"ids": padded, "lengths": lens, "labels": labels[indices]}
             if folds is not None:
                 batch["fold"] = folds[indices]
+            rows.read_some()
             return batch
 
-        return DataLoader(IndexDataset(len(ids)), batch_sampler=sampler, collate_fn=collate)
+        return DataLoader(IndexDataset(len(rows)), batch_sampler=sampler, collate_fn=collate)
 
     def _build_network(self) -> TextClassifierNet:
         return TextClassifierNet(len(self.vocab_), len(self.classes_), self.config_.model,
@@ -200,13 +265,17 @@ class TextClassifier(Classifier):
         """``run(ids (B, T), lengths (B,)) -> tensors (B, ...)`` over length-sorted batches of
         ``texts``, in eval mode and without gradients (on a CPU, one batch per core at a time);
         results concatenated back in input order (on the CPU)."""
+        ids = self.encode(texts)
+        return self._batched_ids(ids, [len(s) for s in ids], run)
+
+    def _batched_ids(self, ids, lengths, run) -> tuple[Tensor, ...]:
+        """:meth:`_batched` for token-id sequences (lists, or :class:`StoreRows` read from the store)."""
         net = self.network_.eval()
         device = next(net.parameters()).device
-        ids = self.encode(texts)
-        batches = sorted_batches([max(1, len(s)) for s in ids], self.inference_batch_size)
+        batches = sorted_batches(np.maximum(np.asarray(lengths, dtype=np.int64), 1), self.inference_batch_size)
 
         def one_batch(batch: list[int]) -> list[Tensor]:
-            padded, lengths = pad_sequences([ids[i] for i in batch])
+            padded, lengths = pad_arrays([ids[i] for i in batch])
             return [t.float().cpu() for t in run(padded.to(device), lengths.to(device))]
 
         parts = map_batches(one_batch, batches, device)
