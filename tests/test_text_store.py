@@ -30,7 +30,7 @@ from lstmkit.data.readers import DataFile, read_text_classification
 from lstmkit.data.splits import stratified_split
 from lstmkit.data.store_folder import STORE_DIR, training_store_folder
 from lstmkit.data.store_rows import StoreBatchSampler, StoreRows
-from lstmkit.data.stratified import stratified_split_groups
+from lstmkit.data.split_arrays import stratified_split_groups
 from lstmkit.data.token_store import StoreBuilder, count_tokens
 from lstmkit.data.tokenizers import make_tokenizer, resolve_tokenizer_name
 from lstmkit.data.vocab import Vocab

@@ -141,3 +141,61 @@ def test_no_texts(tmp_path):
     """Bug caught: an empty stream crashing the memory map (numpy cannot map 0 bytes)."""
     vocab, store = build_token_store([], tmp_path / "s", labels=[])
     assert len(store) == 0 and vocab.tokens == (Vocab.PAD, Vocab.UNK) and store.labels.tolist() == []
+
+
+def test_per_token_tags_share_the_offsets_and_can_be_renumbered(tmp_path):
+    """Bugs caught: tags misaligned with their tokens (a cut by max_length applied to one and not
+    the other, a flush losing tags), tags not renumbered in place, tokens.json not written."""
+    from lstmkit.data.token_store import StoreBuilder, renumber
+
+    rows = [(["a", "b", "c"], [0, 1, 2]), ([], []), (["b"] * 9, [1] * 9)]
+    with StoreBuilder(tmp_path / "s", tags=True, max_length=4) as builder:
+        for tokens, tags in rows:
+            builder.add(tokens, tags=tags)
+    store = builder.store
+    assert store.tokens == ["a", "b", "c"] and store.labels is None
+    assert [store.tags[store.offsets[i]: store.offsets[i + 1]].tolist() for i in range(3)] == \
+        [[0, 1, 2], [], [1, 1, 1, 1]]
+    store = renumber(store, np.array([5, 6, 7]), what="tags")
+    assert store.tags.tolist() == [5, 6, 7, 6, 6, 6, 6]
+    with pytest.raises(ValueError, match="one per token"):
+        with StoreBuilder(tmp_path / "t", tags=True) as bad:
+            bad.add(["a", "b"], tags=[1])
+    assert not (tmp_path / "t").exists()
+
+
+def test_a_validation_store_numbers_tokens_like_its_training_store(tmp_path):
+    """Bug caught: the validation store numbering tokens afresh (its ids then mean other tokens)."""
+    from lstmkit.data.token_store import StoreBuilder
+
+    with StoreBuilder(tmp_path / "train") as train:
+        train.add(["x", "y"])
+    with StoreBuilder(tmp_path / "valid", token_ids=train.token_ids) as valid:
+        valid.add(["y", "z", "x"])
+    assert valid.store[0].tolist() == [1, 2, 0] and valid.store.tokens == ["x", "y", "z"]
+
+
+def test_version_1_stores_are_still_read(tmp_path):
+    """Bug caught: the format going to version 2 (tags, tokens.json) refusing stores written before."""
+    import json
+
+    build_token_store([["a", "b"], ["c"]], tmp_path / "s", labels=[0, 1])
+    meta = json.loads((tmp_path / "s" / "store.json").read_text())
+    meta.update(version=1)
+    del meta["tags"]
+    (tmp_path / "s" / "store.json").write_text(json.dumps(meta))
+    (tmp_path / "s" / "tokens.json").unlink()
+    old = TokenStore(tmp_path / "s")
+    assert old.tokens is None and old.tags is None and old.labels.tolist() == [0, 1] and len(old[0]) == 2
+    meta.update(version=3)
+    (tmp_path / "s" / "store.json").write_text(json.dumps(meta))
+    with pytest.raises(DataError, match="not a version-1 or version-2"):
+        TokenStore(tmp_path / "s")
+
+
+def test_released_pages_read_back_the_same_ids(tmp_path):
+    """Bug caught: dropping the mapped pages (to keep the resident set flat) losing data."""
+    _, store = build_token_store([["a", "b", "a"], ["c"]] * 1000, tmp_path / "s")
+    before = store.ids.tolist()
+    store.release()
+    assert store.ids.tolist() == before

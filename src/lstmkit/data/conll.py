@@ -21,19 +21,23 @@ like a tag of a scheme (``O``, or one letter and a hyphen) must be a correct one
 (see :mod:`lstmkit.data.tagschemes`), as are a row without a tag column, undecodable bytes
 and a file without any sentence. Whether the tags as a whole fit BIO, BIOES or BMES is
 :func:`~lstmkit.data.tagschemes.detect_scheme`'s job.
+
+Files are read as a stream (:func:`lstmkit.data.readers.open_text`, checked block by block):
+:func:`iter_conll` yields one sentence at a time, holding only it, for training data larger than
+memory; :func:`read_conll` is the list of what it yields.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from lstmkit.data.readers import _decode
+from lstmkit.data.readers import open_text
 from lstmkit.data.tagschemes import looks_like_scheme_tag, tag_problem
 from lstmkit.errors import DataError
 from lstmkit.files import atomic_write_text
 
-__all__ = ["Sentences", "read_conll", "read_conll_tokens", "write_conll", "DOCSTART"]
+__all__ = ["Sentences", "read_conll", "iter_conll", "read_conll_tokens", "write_conll", "DOCSTART"]
 
 DOCSTART = "-DOCSTART-"
 
@@ -62,15 +66,16 @@ def _rows(path: Path):
     if path.is_dir():
         raise DataError("is a folder, expected a CoNLL file", path)
     sentence: list[tuple[int, list[str]]] = []
-    for number, line in enumerate(_decode(path).split("\n"), start=1):
-        columns = line.split()
-        if columns and columns[0] == DOCSTART:
-            columns = []
-        if columns:
-            sentence.append((number, columns))
-        elif sentence:
-            yield sentence
-            sentence = []
+    with open_text(path, newline="\n") as lines:  # only \n ends a line (a \r before it is whitespace)
+        for number, line in enumerate(lines, start=1):
+            columns = line.split()
+            if columns and columns[0] == DOCSTART:
+                columns = []
+            if columns:
+                sentence.append((number, columns))
+            elif sentence:
+                yield sentence
+                sentence = []
     if sentence:
         yield sentence
 
@@ -92,8 +97,23 @@ def read_conll(path: str | Path, tag_column: int = -1) -> tuple[Sentences, Sente
         DataError: naming the file (and line) for a missing file, undecodable bytes, a row
             with no tag column, a bad scheme-like tag (``I-``, ``B-``, ``X-PER``), no sentence.
     """
-    path = Path(path)
     tokens, tags = Sentences(), Sentences()
+    for words, labels, origin in iter_conll(path, tag_column):
+        tokens.append(words)
+        tags.append(labels)
+        tokens.origins.append(origin)
+        tags.origins.append(origin)
+    return tokens, tags
+
+
+def iter_conll(path: str | Path, tag_column: int = -1) -> Iterator[tuple[list[str], list[str], tuple[Path, int]]]:
+    """Yield ``(tokens, tags, (path, first line))`` per sentence, in file order, holding one at a time.
+
+    The same sentences and errors as :func:`read_conll` (which lists them), raised when the
+    stream reaches them.
+    """
+    path = Path(path)
+    found = False
     for sentence in _rows(path):
         words, labels = [], []
         for number, columns in sentence:
@@ -112,14 +132,10 @@ def read_conll(path: str | Path, tag_column: int = -1) -> tuple[Sentences, Sente
                 raise DataError(problem, path, number)
             words.append(columns[0])
             labels.append(columns[index])
-        origin = (path, sentence[0][0])
-        tokens.append(words)
-        tags.append(labels)
-        tokens.origins.append(origin)
-        tags.origins.append(origin)
-    if not tokens:
+        found = True
+        yield words, labels, (path, sentence[0][0])
+    if not found:
         raise DataError("no sentences found (expected one token and its tag per line)", path)
-    return tokens, tags
 
 
 def read_conll_tokens(path: str | Path) -> Sentences:

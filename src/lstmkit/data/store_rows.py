@@ -93,30 +93,33 @@ class StoreRows(Sequence):
         positions = np.asarray(positions, dtype=np.int64)
         return StoreRows(self.store, positions if self.index is None else self.index[positions])
 
-    def blocks(self, max_tokens: int = CHUNK) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-        """``(start, ids, lengths)`` for consecutive runs of the selected rows: ``ids`` their ids
-        end to end (int32), ``lengths`` per row; about ``max_tokens`` ids at a time (a row is never
-        cut). Releases the pages read after each block."""
+    def blocks(self, max_tokens: int = CHUNK, channel: str = "ids") -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """``(start, values, lengths)`` for consecutive runs of the selected rows: ``values`` their
+        ids (``channel="tags"``: their tags) end to end (int32), ``lengths`` per row; about
+        ``max_tokens`` values at a time (a row is never cut). Releases the pages read after each block."""
+        values = self.store.ids if channel == "ids" else self.store.tags
+        if values is None:
+            raise ValueError(f"this store holds no {channel}")
         lengths = self.lengths
         ends = np.cumsum(lengths)
         start = 0
         while start < len(self):
             base = int(ends[start - 1]) if start else 0
             stop = max(start + 1, int(np.searchsorted(ends, base + max_tokens, side="right")))
-            yield start, self._gather(start, stop), lengths[start:stop]
+            yield start, self._gather(values, start, stop), lengths[start:stop]
             self.store.release()
             start = stop
 
-    def _gather(self, start: int, stop: int) -> np.ndarray:
+    def _gather(self, values: np.ndarray, start: int, stop: int) -> np.ndarray:
         offsets = self.store.offsets
         if self.index is None:
-            return np.array(self.store.ids[offsets[start]: offsets[stop]])
+            return np.array(values[offsets[start]: offsets[stop]])
         rows = self.index[start:stop]
         if rows[-1] - rows[0] == stop - start - 1:  # consecutive rows: one slice
-            return np.array(self.store.ids[offsets[rows[0]]: offsets[rows[-1] + 1]])
+            return np.array(values[offsets[rows[0]]: offsets[rows[-1] + 1]])
         begin, lengths = offsets[rows], offsets[rows + 1] - offsets[rows]
         within = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        return np.asarray(self.store.ids[np.repeat(begin, lengths) + within])
+        return np.asarray(values[np.repeat(begin, lengths) + within])
 
     def release(self) -> None:
         """Let go of the pages read (:meth:`TokenStore.release`)."""

@@ -13,17 +13,33 @@ Labels ``y`` are lists of tags, one per token.
 Entity offsets in records: for raw text input, ``start``/``end`` are *character* offsets into the
 text (``text[start:end]`` is the entity); for token input they are *token* offsets
 (``tokens[start:end]``). ``end`` is exclusive in both.
+
+Training has one path: the training (and validation) sentences are streamed into a token store
+(:mod:`lstmkit.tasks.tagger.data`) — from a CoNLL file (:class:`~lstmkit.data.readers.DataFile`,
+what ``lstmkit train`` passes) or from Python lists — and the vocabularies, the dictionary, the
+PPMI vectors and every batch are made from the stored ids (the store lives under ``OUT/store/``
+or in a temporary folder while ``fit`` runs). Prediction encodes its inputs as before
+(:meth:`Tagger._encode`, :meth:`Tagger._collate`), and training batches are the same tensors.
 """
 
 from __future__ import annotations
 
+import hashlib
+import itertools
+from collections.abc import Iterable
+from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from lstmkit.data.batching import BucketBatchSampler, IndexDataset, pad_sequences, sorted_batches
-from lstmkit.data.conll import Sentences, read_conll, read_conll_tokens
+from lstmkit.data.batching import IndexDataset, pad_sequences, sorted_batches
+from lstmkit.data.conll import Sentences, iter_conll, read_conll, read_conll_tokens
+from lstmkit.data.readers import DataFile
+from lstmkit.data.split_arrays import random_split_indices
+from lstmkit.data.store_folder import training_store_folder
+from lstmkit.data.store_rows import StoreBatchSampler, StoreRows
 from lstmkit.data.tagschemes import (
     bio_to_bioes,
     bioes_to_bio,
@@ -39,6 +55,20 @@ from lstmkit.inference import map_batches, network_device
 from lstmkit.tagging_metrics import tagging_metrics
 from lstmkit.tasks.base import Estimator
 from lstmkit.tasks.tagger.config import TaggerConfig
+from lstmkit.tasks.tagger.data import (
+    Batches,
+    PairTable,
+    RaggedFile,
+    TagView,
+    bigram_vocab,
+    char_table,
+    char_vocab,
+    count_tokens,
+    lookup_vocab,
+    model_tag_ids,
+    stream_sentences,
+    token_strings,
+)
 from lstmkit.tasks.tagger.dictionary import _BITS, WordDictionary, fold_of
 from lstmkit.tasks.tagger.network import TaggerNet
 from lstmkit.tasks.tagger.text import tokenize_with_offsets
@@ -74,6 +104,10 @@ class Tagger(Estimator):
 
     def read_data(self, path) -> tuple[Sentences, Sentences]:
         return read_conll(path, tag_column=self._data_config().tag_column)
+
+    def read_training_data(self, path) -> tuple[DataFile, None]:
+        """``lstmkit train``'s files are read by ``fit``, a sentence at a time (nothing held in lists)."""
+        return DataFile(path), None
 
     def read_inputs(self, path):
         """A ``.txt`` file: one raw text per non-blank line; any other file: CoNLL tokens
@@ -167,35 +201,90 @@ class Tagger(Estimator):
         return out
 
     # ------------------------------------------------------------------ learning
-    def _prepare(self, X, y) -> None:
-        data, model = self.config_.data, self.config_.model
-        if any(isinstance(x, str) for x in X):
+    @contextmanager
+    def _training_data(self, X, y, valid, out_dir):
+        """Stream the training sentences (a CoNLL :class:`DataFile`, or token lists and tag lists) and
+        ``valid`` (the same kinds, or None: a tenth held out at random) into token stores; yields
+        the training and validation rows (:class:`StoreRows` of raw token ids) with their tags
+        (:class:`~lstmkit.tasks.tagger.data.TagView`)."""
+        cfg = self.config_
+        train = self._sentence_source(X, y)
+        if isinstance(valid, DataFile):
+            valid = (valid, None)
+        valid_source = None if valid is None else self._sentence_source(*valid)
+        with training_store_folder(out_dir) as folder:
+            token_ids: dict[str, int] = {}
+            tag_ids: dict[str, int] = {}
+            streamed = stream_sentences(train(), folder / "train", token_ids, tag_ids, say=self._say)
+            if valid_source is None:
+                kept, held = random_split_indices(len(streamed.store), self.validation_fraction, cfg.train.seed)
+                rows, valid_rows, valid_origins = (StoreRows(streamed.store, kept), StoreRows(streamed.store, held),
+                                                   streamed.origins)
+                digest = streamed.digest
+            else:
+                other = stream_sentences(valid_source(), folder / "valid", token_ids, tag_ids)
+                rows, valid_rows, valid_origins = StoreRows(streamed.store), StoreRows(other.store), other.origins
+                digest = hashlib.sha256(f"{streamed.digest}+{other.digest}".encode()).hexdigest()
+            names = list(tag_ids)
+            self._scratch, self._raw_tokens, self._data_sha256 = folder, list(token_ids), digest
+            try:
+                yield (rows, TagView(rows, names, streamed.origins), valid_rows,
+                       TagView(valid_rows, names, valid_origins))
+            finally:
+                self._scratch = self._raw_tokens = self._tables = None
+
+    def _sentence_source(self, X, y):
+        """A function giving ``(tokens, tags, (path, line))`` per sentence of ``X`` afresh."""
+        if isinstance(X, DataFile):
+            column = self.config_.data.tag_column
+            return lambda: iter_conll(X.path, tag_column=column)
+        sentences, tags = self.coerce(X, y)
+        if tags is None:
+            raise DataError("fit needs tags: fit(sentences, tags), or fit(DataFile(path)) for a CoNLL file")
+        if any(isinstance(x, str) for x in sentences):
             raise DataError("training sentences must be token lists (one tag per token)")
-        self.scheme_ = detect_scheme(y)
+        where = sentences.where if isinstance(sentences, Sentences) else (lambda i: (None, None))
+        return lambda: ((list(s), list(t), where(i)) for i, (s, t) in enumerate(zip(sentences, tags)))
+
+    def fingerprint(self, X, y, X_valid, y_valid) -> str:
+        """For streamed rows, the SHA-256 taken while reading them (tokens and tags, training then
+        validation); else :func:`~lstmkit.fingerprint.data_fingerprint`."""
+        if isinstance(X, StoreRows):
+            return self._data_sha256
+        return super().fingerprint(X, y, X_valid, y_valid)
+
+    def _prepare(self, rows: StoreRows, tags: TagView) -> None:
+        """Learn the tag set, the vocabularies, the dictionary and the PPMI vectors from the training
+        rows (raw token ids and tag ids in the store; the counts of :mod:`lstmkit.tasks.tagger.data`)."""
+        data, model = self.config_.data, self.config_.model
+        self.scheme_ = detect_scheme(tags)
         self.model_scheme_ = "BIOES" if (data.train_scheme == "BIOES" and self.scheme_ == "BIO") else self.scheme_
-        train_tags = self._to_model_scheme(y)
-        seen = {t for row in train_tags for t in row}
+        if self.model_scheme_ == self.scheme_:
+            present = set()
+            for _, values, _ in rows.blocks(channel="tags"):
+                present.update(np.unique(values).tolist())
+            seen = {tags.names[t] for t in present}
+        else:
+            seen = {t for row in tags for t in bio_to_bioes(row)}
         self.tags_ = sorted(seen, key=lambda t: (t != "O", t.partition("-")[2], t))
         if len(self.tags_) < 2:
-            raise DataError(f"training data needs at least 2 distinct tags; found {self.tags_}",
-                            *(y.where(0) if isinstance(y, Sentences) else (None, None)))
-        self.token_level_ = "char" if all(len(t) == 1 for s in X for t in s) else "word"
-        self.vocab_ = Vocab.build([self._lookup(s) for s in X], min_freq=data.min_freq, max_size=data.max_vocab)
+            raise DataError(f"training data needs at least 2 distinct tags; found {self.tags_}", *tags.where(0))
+        tokens = self._raw_tokens
+        counts, first = count_tokens(rows.store, len(tokens), rows.index)
+        self.token_level_ = "char" if all(len(tokens[i]) == 1 for i in np.flatnonzero(counts).tolist()) else "word"
+        self.vocab_, vocab_table = lookup_vocab(tokens, counts, first, data.lowercase, data.min_freq, data.max_vocab)
+        self._tables = {"vocab": vocab_table}
         self.bigram_vocab_ = None
         if model.bigram_dim:
-            self.bigram_vocab_ = Vocab.build([self._bigrams(s) for s in X], min_freq=model.bigram_min_freq)
+            self.bigram_vocab_ = bigram_vocab(rows, tokens, model.bigram_min_freq)
         self.char_vocab_ = None
         if model.char_features != "none":
-            self.char_vocab_ = Vocab.build([list(t) for s in X for t in s])
-        self.dictionary_ = self._build_dictionary(X, y)
-        self.embeddings_ = self._initial_embeddings(X)
+            self.char_vocab_ = char_vocab(tokens, counts, first)
+            self._tables["chars"] = char_table(tokens, self.char_vocab_, MAX_CHARS)
+        self.dictionary_ = self._build_dictionary(token_strings(rows, tokens), tags)
+        self.embeddings_ = self._initial_embeddings((vocab_table[ids] for ids in rows))
         if self.embeddings_ is not None:
             model.embedding_dim = int(self.embeddings_.size(1))
-
-    def _to_model_scheme(self, y) -> list[list[str]]:
-        if self.model_scheme_ == self.scheme_:
-            return [list(row) for row in y]
-        return [bio_to_bioes(row) for row in y]
 
     def _from_model_scheme(self, tags: list[str]) -> list[str]:
         return tags if self.model_scheme_ == self.scheme_ else bioes_to_bio(tags)
@@ -229,7 +318,9 @@ class Tagger(Estimator):
             return WordDictionary.from_segmented(words, model.dictionary_max_word, model.dictionary_folds, joiner)
         return WordDictionary.from_file(source, model.dictionary_max_word, model.dictionary_folds, joiner)
 
-    def _initial_embeddings(self, X):
+    def _initial_embeddings(self, encoded: Iterable):
+        """Token vectors to start from: a vectors file, PPMI-SVD of ``encoded`` (the training rows'
+        vocabulary ids, read once) and ``model.unlabeled_text``, or None."""
         model = self.config_.model
         if model.pretrained_embeddings:
             from lstmkit.data.embeddings import embedding_matrix
@@ -239,14 +330,13 @@ class Tagger(Estimator):
             return None
         from lstmkit.data.cooccurrence import ppmi_svd_vectors
 
-        token_lists = [self._lookup(s) for s in X]
         if model.unlabeled_text:
             texts = self.read_inputs(Path(model.unlabeled_text)) if Path(model.unlabeled_text).suffix.lower() in \
                 TEXT_SUFFIXES else None
             if texts is None:
                 raise ConfigError("model.unlabeled_text: give a .txt file (one text per line)")
-            token_lists += [self._lookup(tokens) for tokens, _ in self._tokens(texts)]
-        encoded = [self.vocab_.encode(t) for t in token_lists]
+            encoded = itertools.chain(encoded, (self.vocab_.encode(self._lookup(tokens))
+                                                for tokens, _ in self._tokens(texts)))
         dim = min(model.embedding_dim, max(1, len(self.vocab_) - 3))
         vectors = ppmi_svd_vectors(encoded, len(self.vocab_), dim, seed=self.config_.train.seed)
         if dim < model.embedding_dim:  # a tiny vocabulary: pad the vectors with small random values
@@ -295,30 +385,29 @@ class Tagger(Estimator):
             batch["tags"] = pad_sequences(tags)[0]
         return batch
 
-    def _tag_ids(self, y) -> list[list[int]]:
-        index = {t: i for i, t in enumerate(self.tags_)}
-        out = []
-        for n, row in enumerate(self._to_model_scheme(y)):
-            ids = []
-            for position, tag in enumerate(row):
-                if tag not in index:
-                    path, line = y.where(n) if isinstance(y, Sentences) else (None, None)
-                    at = f"sentence {n + 1}, token {position + 1}: " if path is None else ""
-                    raise DataError(f"{at}unknown tag {tag!r}; the model knows: {', '.join(self.tags_)}",
-                                    path, line + position if line is not None else None)
-                ids.append(index[tag])
-            out.append(ids)
-        return out
-
-    def _loader(self, X, y, train: bool) -> DataLoader:
-        folds = self.config_.model.dictionary_folds
-        cross_fit = train and self.dictionary_ is not None
-        items = [self._encode(list(s), fold_of(s, folds) if cross_fit else None) for s in X]
-        tag_ids = self._tag_ids(y)
+    def _loader(self, rows: StoreRows, tags: TagView, train: bool) -> DataLoader:
+        """Length-bucketed batches of ``rows``: the same tensors as :meth:`_collate` of :meth:`_encode`
+        (a training sentence's dictionary features without its own fold), made from ids. The tags in
+        the model's scheme and the dictionary features are computed once, into files."""
+        folder, tokens, tables = self._scratch, self._raw_tokens, self._tables
+        name = "train" if train else "valid"
+        to_model = bio_to_bioes if self.model_scheme_ != self.scheme_ else None
+        tag_file = RaggedFile(folder / f"tags-{name}.i32", rows, model_tag_ids(tags, self.tags_, to_model), "<i4")
+        codes = None
+        if self.dictionary_ is not None:
+            folds = self.config_.model.dictionary_folds
+            codes = RaggedFile(folder / f"dictionary-{name}.u1", rows,
+                               (self.dictionary_.codes(s, fold_of(s, folds) if train else None)
+                                for s in token_strings(rows, tokens)), "u1")
+        pairs = PairTable(rows, tokens, self.bigram_vocab_, self._lookup_one) if self.bigram_vocab_ is not None \
+            else None
+        collate = Batches(rows, tables["vocab"], tag_file, pairs, codes, tables.get("chars"), _BITS)
         cfg = self.config_.train
-        sampler = BucketBatchSampler([len(s) for s in X], cfg.batch_size, shuffle=train, seed=cfg.seed)
-        return DataLoader(IndexDataset(len(items)), batch_sampler=sampler,
-                          collate_fn=lambda idx: self._collate([items[i] for i in idx], [tag_ids[i] for i in idx]))
+        sampler = StoreBatchSampler(rows.lengths, cfg.batch_size, shuffle=train, seed=cfg.seed)
+        return DataLoader(IndexDataset(len(rows)), batch_sampler=sampler, collate_fn=collate)
+
+    def _lookup_one(self, token: str) -> str:
+        return token.lower() if self.config_.data.lowercase else token
 
     # ------------------------------------------------------------------ model folder
     def _folder_state(self) -> dict:

@@ -1,12 +1,17 @@
-"""The stratified validation split from an array of label groups: :func:`lstmkit.data.splits.stratified_split`'s
-split, the same indices for the same seed, without a Python object per example.
+"""The splits of :mod:`lstmkit.data.splits` as int arrays: the same indices for the same seed, without a
+Python object per example.
 
-:func:`~lstmkit.data.splits.stratified_split` takes one label per example (a list of strings);
-for data streamed into a token store the labels are an int array (one small group id per row,
-8 bytes), and the rows of each group are int arrays too. The random numbers are drawn in the
-same order (``random.Random(seed)``: the same ``random()`` calls to rank the groups, the same
-``shuffle`` of each group's rows, groups taken in order of their keys' ``repr``), so the split
-is identical: ``tests/test_text_store.py`` holds the two side by side.
+For data streamed into a token store the labels are an int array (one small group id per row,
+8 bytes), and the rows held out or kept are int arrays too:
+
+* :func:`stratified_split_groups` is :func:`~lstmkit.data.splits.stratified_split` (which takes one
+  label per example, a list of strings) on label groups: the random numbers are drawn in the
+  same order (``random.Random(seed)``: the same ``random()`` calls to rank the groups, the same
+  ``shuffle`` of each group's rows, groups taken in order of their keys' ``repr``);
+* :func:`random_split_indices` is :func:`~lstmkit.data.splits.random_split` (the same shuffle of
+  ``range(n)``, on an int array).
+
+``tests/test_text_store.py`` and ``tests/test_tagger_store.py`` hold each beside its original.
 """
 
 from __future__ import annotations
@@ -64,4 +69,12 @@ def stratified_split_groups(groups: np.ndarray, keys: Sequence, fraction: float,
     return np.sort(np.concatenate(kept)), np.sort(np.concatenate(held))
 
 
-__all__ = ["stratified_split_groups"]
+def random_split_indices(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Kept and held-out row numbers (sorted int64 arrays), as :func:`~lstmkit.data.splits.random_split`."""
+    held_count = _n_held(n, fraction)
+    order = np.arange(n, dtype=np.int64)
+    random.Random(seed).shuffle(order)  # the same swaps as on list(range(n))
+    return np.sort(order[held_count:]), np.sort(order[:held_count])
+
+
+__all__ = ["stratified_split_groups", "random_split_indices"]
