@@ -24,8 +24,9 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import torch
 
+from lstmkit.data import token_store
 from lstmkit.data.batching import BucketBatchSampler
-from lstmkit.data.token_store import CHUNK, TokenStore
+from lstmkit.data.token_store import TokenStore
 
 RELEASE_EVERY = 256
 """Batches (or chunks) read between :meth:`StoreRows.release` calls."""
@@ -93,10 +94,12 @@ class StoreRows(Sequence):
         positions = np.asarray(positions, dtype=np.int64)
         return StoreRows(self.store, positions if self.index is None else self.index[positions])
 
-    def blocks(self, max_tokens: int = CHUNK, channel: str = "ids") -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    def blocks(self, max_tokens: int | None = None, channel: str = "ids") -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
         """``(start, values, lengths)`` for consecutive runs of the selected rows: ``values`` their
         ids (``channel="tags"``: their tags) end to end (int32), ``lengths`` per row; about
-        ``max_tokens`` values at a time (a row is never cut). Releases the pages read after each block."""
+        ``max_tokens`` values at a time (default :data:`lstmkit.data.token_store.CHUNK`; a row is
+        never cut). Releases the pages read after each block."""
+        max_tokens = max_tokens or token_store.CHUNK
         values = self.store.ids if channel == "ids" else self.store.tags
         if values is None:
             raise ValueError(f"this store holds no {channel}")
