@@ -77,4 +77,4 @@ def random_split_indices(n: int, fraction: float, seed: int) -> tuple[np.ndarray
     return np.sort(order[held_count:]), np.sort(order[:held_count])
 
 
-__all__ = ["stratified_split_groups", "random_split_indices"]
+__all__ = ["random_split_indices", "stratified_split_groups"]

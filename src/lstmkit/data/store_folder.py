@@ -69,4 +69,4 @@ def _running(pid: int) -> bool:
     return True
 
 
-__all__ = ["training_store_folder", "STORE_DIR"]
+__all__ = ["STORE_DIR", "training_store_folder"]

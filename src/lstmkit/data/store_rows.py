@@ -170,4 +170,4 @@ class StoreBatchSampler(BucketBatchSampler):
             yield order[b * size: (b + 1) * size].tolist()
 
 
-__all__ = ["StoreRows", "StoreBatchSampler", "pad_arrays", "RELEASE_EVERY"]
+__all__ = ["RELEASE_EVERY", "StoreBatchSampler", "StoreRows", "pad_arrays"]

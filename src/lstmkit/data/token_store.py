@@ -141,8 +141,8 @@ class TokenStore:
         stay in the operating system's file cache (a later read is a cheap page fault), not in
         the process. A no-op where ``madvise`` is missing.
         """
-        for array in (self.ids, self.offsets, self.labels, self.tags):
-            release_pages(array)
+        for values in (self.ids, self.offsets, self.labels, self.tags):
+            release_pages(values)
 
 
 def release_pages(array) -> None:

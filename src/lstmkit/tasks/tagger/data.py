@@ -36,7 +36,13 @@ import numpy as np
 import torch
 
 from lstmkit.data.store_rows import StoreRows, pad_arrays
-from lstmkit.data.token_store import StoreBuilder, TokenStore, count_tokens, release_pages, vocab_from_counts
+from lstmkit.data.token_store import (
+    StoreBuilder,
+    TokenStore,
+    count_tokens,
+    release_pages,
+    vocab_from_counts,
+)
 from lstmkit.data.vocab import Vocab
 from lstmkit.errors import DataError
 
@@ -326,5 +332,19 @@ class Batches:
         return batch
 
 
-__all__ = ["stream_sentences", "Streamed", "Origins", "TagView", "token_strings", "lookup_vocab", "bigram_vocab",
-           "PairTable", "char_vocab", "char_table", "RaggedFile", "model_tag_ids", "Batches", "count_tokens"]
+__all__ = [
+    "Batches",
+    "Origins",
+    "PairTable",
+    "RaggedFile",
+    "Streamed",
+    "TagView",
+    "bigram_vocab",
+    "char_table",
+    "char_vocab",
+    "count_tokens",
+    "lookup_vocab",
+    "model_tag_ids",
+    "stream_sentences",
+    "token_strings",
+]

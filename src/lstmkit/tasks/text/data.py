@@ -42,9 +42,16 @@ from pathlib import Path
 import numpy as np
 
 from lstmkit.data.readers import DataFile, Labels, iter_text_classification
-from lstmkit.data.store_rows import StoreRows
 from lstmkit.data.split_arrays import stratified_split_groups
-from lstmkit.data.token_store import StoreBuilder, TokenStore, count_tokens, renumber, vocab_from_counts, vocab_table
+from lstmkit.data.store_rows import StoreRows
+from lstmkit.data.token_store import (
+    StoreBuilder,
+    TokenStore,
+    count_tokens,
+    renumber,
+    vocab_from_counts,
+    vocab_table,
+)
 from lstmkit.data.tokenizers import _CJK_RANGES, make_tokenizer
 from lstmkit.data.vocab import Vocab
 from lstmkit.errors import DataError
@@ -222,4 +229,4 @@ def _split(stream: _Stream, fraction: float, seed: int) -> tuple[np.ndarray, np.
     return stratified_split_groups(groups, list(forms), fraction, seed, source=source)
 
 
-__all__ = ["TextData", "stream_text_data", "rows_of", "mostly_cjk", "vote"]
+__all__ = ["TextData", "mostly_cjk", "rows_of", "stream_text_data", "vote"]

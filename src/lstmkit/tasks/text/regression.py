@@ -89,4 +89,4 @@ def _fit_out_of_core(features: MappedCsr, labels: np.ndarray, num_classes: int, 
     return theta[: k * f].reshape(k, f).astype(np.float32), theta[k * f:].astype(np.float32)
 
 
-__all__ = ["fit_logistic_regression", "IN_MEMORY_NONZERO"]
+__all__ = ["IN_MEMORY_NONZERO", "fit_logistic_regression"]
