@@ -196,3 +196,17 @@ def test_training_memory_does_not_grow_with_the_sentences(tmp_path):
     tokens with bigrams and char features; with it about 5 MB)."""
     small, large = _peak_rss_kib(tmp_path, 2_000), _peak_rss_kib(tmp_path, 20_000)
     assert large - small < 20 * 1024, f"peak RSS {small / 1024:.0f} MB -> {large / 1024:.0f} MB"
+
+
+@pytest.mark.parametrize("block", [1, 2, 5])
+def test_conll_read_a_block_at_a_time_gives_the_same_sentences_and_lines(tmp_path, monkeypatch, block):
+    """Bug caught: a streamed CoNLL file losing a sentence break or a line at a block's end."""
+    from lstmkit.data import readers
+
+    path = tmp_path / "a.conll"
+    path.write_bytes("\ufeff-DOCSTART- O\r\n\r\n张 B-PER\r\n三 I-PER\r\n\r\n\r\n在 O\n北京 B-LOC\n".encode("utf-8"))
+    whole = read_conll(path)
+    monkeypatch.setattr(readers, "_BLOCK", block)
+    streamed = read_conll(path)
+    assert streamed == whole == ([["张", "三"], ["在", "北京"]], [["B-PER", "I-PER"], ["O", "B-LOC"]])
+    assert streamed[0].origins == whole[0].origins == [(path, 3), (path, 7)]

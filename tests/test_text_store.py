@@ -8,6 +8,7 @@ the n-gram and lexicon counts and the co-occurrence counts on lists (and by hand
 from __future__ import annotations
 
 import csv
+import json
 import os
 import random
 import re
@@ -428,3 +429,15 @@ def test_training_memory_does_not_grow_with_the_rows(tmp_path):
     Peak RSS of ``lstmkit train text-classifier --epochs 1`` in a fresh process each."""
     small, large = _peak_rss_kib(tmp_path, 2_000), _peak_rss_kib(tmp_path, 20_000)
     assert large - small < 20 * 1024, f"peak RSS {small / 1024:.0f} MB -> {large / 1024:.0f} MB"
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 7])
+def test_json_lines_read_a_block_at_a_time_end_records_at_newlines_only(tmp_path, monkeypatch, block):
+    """Bug caught: a streamed JSON Lines file split at U+2028 or a lone CR (a record's text cut),
+    or at a block's end."""
+    rows = [{"text": "line\u2028separator 房间", "label": "pos"}, {"text": "cr\rinside", "label": "neg"}]
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(("\r\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\r\n\n").encode("utf-8"))
+    whole = read_text_classification(path)
+    monkeypatch.setattr(readers, "_BLOCK", block)
+    assert read_text_classification(path) == whole == ([r["text"] for r in rows], ["pos", "neg"])
