@@ -151,6 +151,27 @@ def test_pickles_beside_the_folder_files_are_never_opened(folder, tmp_path):
 
 
 # ---------------------------------------------------------------------- broken safetensors files
+def test_a_header_length_starting_with_the_pickle_byte_is_still_safetensors(tmp_path):
+    """Bug: a header of 640 bytes (0x0280: the file starts 80 02, the bytes of pickle protocol 2)
+    taken for a pickle, so a valid model could not be loaded."""
+    from lstmkit.io import check_safetensors, load_tensors
+
+    tensors = {"w": torch.arange(6, dtype=torch.float32).reshape(2, 3)}
+    for pad in range(0, 1000):
+        path = tmp_path / "w.safetensors"
+        save_file(tensors, str(path), metadata={"pad": "x" * pad})
+        if path.read_bytes()[:2] == b"\x80\x02":
+            break
+    else:
+        pytest.fail("no padding gave a header of 0x0280 bytes")
+    check_safetensors(path)  # no error
+    assert torch.equal(load_tensors(path)["w"], tensors["w"])
+    pickled = tmp_path / "p.safetensors"
+    pickled.write_bytes(pickle.dumps({"w": [1.0]}, protocol=2))
+    with pytest.raises(ModelFolderError, match="it is a pickle"):
+        check_safetensors(pickled)
+
+
 def test_truncated_weights(folder):
     """Bug caught: a download cut short read as a model (or failing deep inside safetensors)."""
     weights = folder / "model.safetensors"

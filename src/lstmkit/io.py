@@ -125,19 +125,22 @@ def check_safetensors(path: str | Path) -> None:
         size = path.stat().st_size
         with path.open("rb") as file:
             start = file.read(8)
-            if start.startswith(_PICKLE_PROTOCOL) or start.startswith(_ZIP):
+            length = struct.unpack("<Q", start)[0] if len(start) == 8 else None
+            plausible = length is not None and 2 <= length <= min(size - 8, _MAX_HEADER)
+            raw = file.read(length) if plausible else b""
+            # A header is a JSON object. Only when it is not do the first bytes tell what the file is
+            # instead: a header length of 128 + 256k also starts with the byte a pickle starts with.
+            if not raw.startswith(b"{") and (start.startswith(_PICKLE_PROTOCOL) or start.startswith(_ZIP)):
                 kind = "a pickle" if start.startswith(_PICKLE_PROTOCOL) else "a torch.save zip (a pickle inside)"
                 raise ModelFolderError(
                     f"{path}: {_UNREADABLE}: {_NOT_SAFETENSORS}: it is {kind}, which lstmkit never loads because "
                     "unpickling can run any code; save the weights with safetensors")
-            if len(start) < 8:
+            if length is None:
                 raise ModelFolderError(f"{path}: {_UNREADABLE}: {_NOT_SAFETENSORS}: only {size} bytes (truncated?)")
-            (length,) = struct.unpack("<Q", start)
-            if length > min(size - 8, _MAX_HEADER):
+            if not plausible:
                 raise ModelFolderError(
                     f"{path}: {_UNREADABLE}: {_NOT_SAFETENSORS} or truncated: its header claims {length} bytes, "
                     f"the file has {size}")
-            raw = file.read(length)
     except OSError as err:
         raise ModelFolderError(f"{path}: cannot read the weights: {err}") from None
     try:
