@@ -309,6 +309,20 @@ class SequenceClassifier(Classifier):
 
         return export_spec(self)
 
+    def run_with_states(self, X) -> list[dict]:
+        """Per sequence: the recurrent stack's gates and states at every step
+        (:mod:`lstmkit.tasks.sequence.explain`)."""
+        from lstmkit.tasks.sequence.explain import run_with_states
+
+        return run_with_states(self, X)
+
+    def attribution_spec(self, x, target=None):
+        """Integrated gradients from a label's probability (or a step's value) to the steps and
+        features (:mod:`lstmkit.tasks.sequence.explain`)."""
+        from lstmkit.tasks.sequence.explain import attribution_spec
+
+        return attribution_spec(self, x, target)
+
     def predict_records(self, X) -> list[dict]:
         """``{length, label, probabilities}``; per step ``{length, labels, confidence}`` (the
         probability of each step's label) or ``{length, values}``. Sequences read from a long CSV
