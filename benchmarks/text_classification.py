@@ -23,6 +23,7 @@ import time
 
 import numpy as np
 import torch
+import yaml
 from torch import nn
 
 from lstmkit.data.datasets import load_dataset
@@ -141,7 +142,8 @@ def main() -> None:
         results["seed"] = seed_pipeline(splits, args.seed_epochs, log)
         log(f"seed: {results['seed']}")
     target = results.get("seed", {}).get("accuracy")
-    overrides = dict(item.split("=", 1) for item in args.set)
+    # values as YAML reads them ("0" -> 0, "none" -> None): the estimator checks Python values strictly
+    overrides = {name: yaml.safe_load(value) for name, value in (item.split("=", 1) for item in args.set)}
     results["lstmkit"] = lstmkit_default(splits, target, overrides, log)
     log(json.dumps(results, indent=1))
 
