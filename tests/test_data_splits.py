@@ -1,6 +1,7 @@
 """Validation hold-outs: disjoint, covering, reproducible; stratified keeps every label in training;
 chronological never looks ahead."""
 
+import random
 from collections import Counter
 
 import pytest
@@ -22,6 +23,17 @@ def test_random_split_is_a_reproducible_partition(n):
     _check_partition(kept, held, n)
     assert len(held) == max(1, round(0.1 * n)) and (kept, held) == random_split(n, 0.1, seed=3)
     assert n < 10 or random_split(n, 0.1, seed=4) != (kept, held)
+
+
+@pytest.mark.parametrize("n,seed", [(2, 0), (10, 3), (101, 13), (1000, 7)])
+def test_random_split_is_python_s_shuffle_of_the_indices(n, seed):
+    """The split is fixed by the seed across versions: ``random.Random(seed).shuffle`` of
+    ``list(range(n))``, the first ``round(fraction * n)`` held out (the int-array version must draw
+    exactly the same swaps, or a resumed or compared run would hold out other rows)."""
+    order = list(range(n))
+    random.Random(seed).shuffle(order)
+    held_count = min(n - 1, max(1, round(0.1 * n)))
+    assert random_split(n, 0.1, seed) == (sorted(order[held_count:]), sorted(order[:held_count]))
 
 
 def test_stratified_split_keeps_each_label_in_training_and_its_share():

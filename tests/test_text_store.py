@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import random
 import re
@@ -29,14 +30,13 @@ from lstmkit.data import cooccurrence, readers
 from lstmkit.data.batching import BucketBatchSampler
 from lstmkit.data.mapped_csr import CsrWriter
 from lstmkit.data.readers import DataFile, read_text_classification
-from lstmkit.data.split_arrays import stratified_split_groups
-from lstmkit.data.splits import stratified_split
+from lstmkit.data.splits import _n_held, stratified_split, stratified_split_groups
 from lstmkit.data.store_folder import STORE_DIR, training_store_folder
 from lstmkit.data.store_rows import StoreBatchSampler, StoreRows
 from lstmkit.data.token_store import StoreBuilder, count_tokens
 from lstmkit.data.tokenizers import make_tokenizer, resolve_tokenizer_name
 from lstmkit.data.vocab import Vocab
-from lstmkit.errors import DataError
+from lstmkit.errors import ConfigError, DataError
 from lstmkit.nn.lexicon import NgramLexicon
 from lstmkit.nn.ngrams import (
     _MULTIPLIERS,
@@ -107,6 +107,38 @@ def test_the_held_out_rows_are_the_classifiers_stratified_split(tmp_path):
         assert [clf.labels_[i] for i in valid_y] == [labels[i] for i in held]
 
 
+def list_stratified_split(labels, fraction, seed):
+    """The reference: the stratified split as it was written on Python lists (before the array
+    version replaced it), with the same draws from ``random.Random(seed)``."""
+    wanted = _n_held(len(labels), fraction)
+    by_label: dict = {}
+    for i, label in enumerate(labels):
+        by_label.setdefault(label, []).append(i)
+    capacity = {label: len(items) - 1 for label, items in by_label.items()}
+    if sum(capacity.values()) == 0:
+        raise ConfigError("cannot hold out validation data: every label has a single example; "
+                          "give more examples or a validation file (--valid)")
+    wanted = min(wanted, sum(capacity.values()))
+    share = {label: fraction * len(items) for label, items in by_label.items()}
+    count = {label: min(capacity[label], math.floor(share[label])) for label in by_label}
+    rng = random.Random(seed)
+    ranked = sorted(by_label, key=lambda label: (-(share[label] - math.floor(share[label])), rng.random()))
+    while sum(count.values()) < wanted:
+        for label in ranked:
+            if sum(count.values()) < wanted and count[label] < capacity[label]:
+                count[label] += 1
+    while sum(count.values()) > wanted:
+        label = max(count, key=lambda lab: (count[lab], rng.random()))
+        count[label] -= 1
+    kept, held = [], []
+    for label in sorted(by_label, key=repr):
+        items = list(by_label[label])
+        rng.shuffle(items)
+        held += items[: count[label]]
+        kept += items[count[label]:]
+    return sorted(kept), sorted(held)
+
+
 @pytest.mark.parametrize("seed", range(40))
 def test_stratified_split_of_groups_equals_stratified_split(seed):
     rng = random.Random(seed)
@@ -115,13 +147,16 @@ def test_stratified_split_of_groups_equals_stratified_split(seed):
     names = [rng.choice(keys) for _ in range(n)]
     fraction = rng.choice([0.1, 0.2, 0.33, 0.5])
     try:
-        expected = stratified_split(names, fraction, seed)
+        expected = list_stratified_split(names, fraction, seed)
     except Exception as error:  # noqa: BLE001 - the same error is expected
         with pytest.raises(type(error), match=re.escape(str(error))):
             stratified_split_groups(np.array([keys.index(k) for k in names]), keys, fraction, seed)
+        with pytest.raises(type(error), match=re.escape(str(error))):
+            stratified_split(names, fraction, seed)
         return
     kept, held = stratified_split_groups(np.array([keys.index(k) for k in names]), keys, fraction, seed)
     assert (kept.tolist(), held.tolist()) == expected
+    assert stratified_split(names, fraction, seed) == expected
 
 
 @pytest.mark.parametrize("settings", [{}, {"min_freq": 2}, {"max_vocab": 12}, {"tokenizer": "word"},

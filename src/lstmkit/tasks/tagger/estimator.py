@@ -37,7 +37,7 @@ from torch.utils.data import DataLoader
 from lstmkit.data.batching import IndexDataset, pad_sequences, sorted_batches
 from lstmkit.data.conll import Sentences, iter_conll, read_conll, read_conll_tokens
 from lstmkit.data.readers import DataFile
-from lstmkit.data.split_arrays import random_split_indices
+from lstmkit.data.splits import random_split_indices
 from lstmkit.data.store_folder import training_store_folder
 from lstmkit.data.store_rows import StoreBatchSampler, StoreRows
 from lstmkit.data.tagschemes import (

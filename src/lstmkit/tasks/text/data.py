@@ -15,7 +15,7 @@ Then, from the store:
 
 1. **the validation split** (no validation data given): stratified by label on the label-id
    array, the split :meth:`~lstmkit.tasks.classification.Classifier.split_validation` makes
-   (:func:`lstmkit.data.split_arrays.stratified_split_groups`); held-out rows stay in the store and
+   (:func:`lstmkit.data.splits.stratified_split_groups`); held-out rows stay in the store and
    are read through a second selection (:class:`~lstmkit.data.store_rows.StoreRows`);
 2. **the tokenizer** (``data.tokenizer=auto``): the vote of the same 1,000 training texts
    :func:`~lstmkit.data.tokenizers.resolve_tokenizer_name` samples; it was guessed from the
@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from lstmkit.data.readers import DataFile, Labels, iter_text_classification
-from lstmkit.data.split_arrays import stratified_split_groups
+from lstmkit.data.splits import stratified_split_groups
 from lstmkit.data.store_rows import StoreRows
 from lstmkit.data.token_store import (
     StoreBuilder,
