@@ -71,6 +71,18 @@ def test_resolve_threads(eight_cores_pinned_to_six):
         resolve_threads(-1)
 
 
+def test_serving_threads_leave_a_core_to_the_event_loop(eight_cores_pinned_to_six, monkeypatch):
+    """Bug guarded: a server sized like a training run (every core for torch) starves its own event
+    loop: on 2 cores 16 clients got 125 requests/s instead of 569."""
+    assert threads.serving_threads(0, {}) == 5  # 6 cores this process may use, one for the loop
+    assert threads.serving_threads(0, {"OMP_NUM_THREADS": "4"}) == 4  # the user's choice
+    assert threads.serving_threads(2, {"OMP_NUM_THREADS": "4"}) == 2  # serve.threads wins
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    assert threads.serving_threads(0, {}) == 1  # never 0
+    with pytest.raises(ValueError, match="num_threads"):
+        threads.serving_threads(-1)
+
+
 def test_torch_threads_restores_the_callers_count():
     """Bug guarded: leaving torch.set_num_threads changed after training (or after an error)."""
     before = torch.get_num_threads()

@@ -43,7 +43,7 @@ from lstmkit.config import config_to_dict
 from lstmkit.errors import LstmkitError
 from lstmkit.serve.batching import MicroBatcher
 from lstmkit.serve.settings import ServeSettings
-from lstmkit.threads import resolve_threads
+from lstmkit.threads import serving_threads
 
 log = logging.getLogger("lstmkit.serve")
 
@@ -136,7 +136,7 @@ def create_app(estimator, settings: ServeSettings | None = None) -> FastAPI:
         quantize_estimator(estimator)
     batcher = MicroBatcher(estimator.predict_records, max_wait_ms=settings.max_wait_ms,
                            batch_inputs=settings.batch_inputs, batching=settings.batching,
-                           threads=resolve_threads(settings.threads))
+                           threads=serving_threads(settings.threads))
     info = model_info(estimator, settings)
     page = files("lstmkit.serve").joinpath("page.html").read_text(encoding="utf-8")
 

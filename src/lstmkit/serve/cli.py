@@ -36,7 +36,7 @@ def register(app: typer.Typer) -> None:
         from lstmkit.serve.app import create_app
         from lstmkit.serve.server import bind, make_server, url_of
         from lstmkit.serve.settings import serve_settings
-        from lstmkit.threads import resolve_threads
+        from lstmkit.threads import serving_threads
 
         settings_list = list(overrides or [])
         if int8:
@@ -44,7 +44,7 @@ def register(app: typer.Typer) -> None:
         if max_wait_ms is not None:
             settings_list.append(f"serve.max_wait_ms={max_wait_ms}")
         settings = serve_settings(config, settings_list)
-        torch.set_num_threads(resolve_threads(settings.threads))
+        torch.set_num_threads(serving_threads(settings.threads))
         estimator = load(model_dir)
         application = create_app(estimator, settings)
         sock = bind(host, port)

@@ -11,7 +11,8 @@ key                       default     meaning
 ``serve.batch_inputs``    256         most inputs in one forward pass (requests are merged up to it)
 ``serve.batching``        true        merge concurrent requests; false: one forward pass each
 ``serve.threads``         0           torch threads for inference; 0: OMP_NUM_THREADS, else the
-                                      cores this process may use (lstmkit.threads.auto_threads)
+                                      cores this process may use minus one, left to the event
+                                      loop (lstmkit.threads.serving_threads)
 ``serve.int8``            false       int8 dynamic quantisation of the LSTM/GRU and Linear layers
 ========================  ==========  =========================================================
 """
@@ -41,7 +42,8 @@ class ServeSettings:
     batching: bool = True
     """Merge concurrent requests into shared forward passes (false: one forward pass per request)."""
     threads: int = 0
-    """Torch threads for inference; 0: OMP_NUM_THREADS when set, else the cores this process may use."""
+    """Torch threads for inference; 0: OMP_NUM_THREADS when set, else the cores this process may use
+    minus one (the event loop's), at least 1."""
     int8: bool = False
     """Quantise the recurrent and Linear layers to int8 for CPU inference (lstmkit.serve.int8)."""
 
