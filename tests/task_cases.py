@@ -6,13 +6,12 @@ registry name is ``TASK = "<task>"``); the suite fails for a registered task wit
 
 from __future__ import annotations
 
-import csv
 import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from textdata import english_reviews
+from textdata import english_reviews, write_csv
 
 
 @dataclass
@@ -30,12 +29,7 @@ class TaskCase:
 
 
 def _write_reviews(path: Path, n: int, seed: int) -> Path:
-    texts, labels = english_reviews(n, seed=seed)
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(["text", "label"])
-        writer.writerows(zip(texts, labels))
-    return path
+    return write_csv(path, *english_reviews(n, seed=seed))
 
 
 def _bad_reviews(tmp: Path) -> tuple[Path, int]:

@@ -6,12 +6,12 @@ import subprocess
 import sys
 
 import pytest
+from textdata import english_reviews, write_csv
 from typer.testing import CliRunner
 
 from lstmkit import __version__
 from lstmkit.cli import app
 from lstmkit.io import FORMAT_VERSION
-from textdata import english_reviews
 
 TINY_SET = ["model.embedding_dim=16", "model.hidden_size=16", "model.ngram_buckets=2000",
             "train.batch_size=16", "train.lr=0.01", "train.scheduler=none"]
@@ -22,14 +22,6 @@ runner = CliRunner()
 def invoke(*args):
     result = runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
     return result
-
-
-def write_csv(path, texts, labels, header=("text", "label")):
-    with open(path, "w", encoding="utf-8", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(zip(texts, labels))
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
-from textdata import english_reviews
+from textdata import english_reviews, write_csv
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler
 
 from lstmkit import TextClassifier, load
@@ -150,19 +150,13 @@ def test_shard_loader_keeps_the_collate_function():
 
 
 # ---------------------------------------------------------------------- real DDP runs
-def _write_csv(path: Path, texts, labels) -> Path:
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(["text", "label"])
-        writer.writerows(zip(texts, labels))
-    return path
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     folder = tmp_path_factory.mktemp("ddp-data")
-    return {"train": _write_csv(folder / "train.csv", *english_reviews(200)),
-            "valid": _write_csv(folder / "valid.csv", *english_reviews(60, seed=1)),
+    return {"train": write_csv(folder / "train.csv", *english_reviews(200)),
+            "valid": write_csv(folder / "valid.csv", *english_reviews(60, seed=1)),
             "test": english_reviews(100, seed=2)}
 
 

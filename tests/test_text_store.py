@@ -7,7 +7,6 @@ the n-gram and lexicon counts and the co-occurrence counts on lists (and by hand
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
@@ -23,7 +22,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
-from textdata import english_reviews
+from textdata import english_reviews, write_csv
 
 from lstmkit import TextClassifier
 from lstmkit.data import cooccurrence, readers
@@ -51,14 +50,6 @@ from lstmkit.tasks.text.data import mostly_cjk
 
 TINY = dict(embedding_dim=8, hidden_size=8, ngram_buckets=2000, lexicon_buckets=2000, batch_size=16, epochs=1,
             lr=0.01, scheduler="none", patience=0, unlabeled_text=None)
-
-
-def write_csv(path: Path, texts, labels) -> Path:
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(["text", "label"])
-        writer.writerows(zip(texts, labels))
-    return path
 
 
 def store_of(id_lists, folder: Path) -> StoreRows:

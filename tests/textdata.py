@@ -1,6 +1,8 @@
 """Small labelled text made up for the tests (the real English corpora cannot be fetched here)."""
 
+import csv
 import random
+from pathlib import Path
 
 GOOD = ["good", "great", "fine", "lovely", "clean"]
 BAD = ["bad", "awful", "poor", "dirty", "rude"]
@@ -18,3 +20,12 @@ def english_reviews(n: int, seed: int = 0):
         texts.append(" ".join(words))
         labels.append(label)
     return texts, labels
+
+
+def write_csv(path: Path, texts, labels, header=("text", "label")) -> Path:
+    """A CSV of texts and labels (``text,label`` columns by default), as users give lstmkit."""
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(zip(texts, labels))
+    return path
