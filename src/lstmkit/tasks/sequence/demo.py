@@ -30,7 +30,7 @@ SHOWN = 12
 
 def _run(name: str, out: Path, overrides: list[str], echo: Callable[[str], None]):
     from lstmkit.data.datasets import export_dataset, load_dataset
-    from lstmkit.metrics import metrics_line
+    from lstmkit.tasks.demo_runner import fit_evaluate_save
     from lstmkit.tasks.sequence import SequenceClassifier, SequenceClassifierConfig
 
     config = build_config(SequenceClassifierConfig, base=PRESETS[name], overrides=overrides)
@@ -40,12 +40,8 @@ def _run(name: str, out: Path, overrides: list[str], echo: Callable[[str], None]
     export_dataset(dataset, out / "data", seed=config.train.seed)
     echo("data: " + ", ".join(f"{k} {len(v[0])} sequences" for k, v in splits.items())
          + f" (long CSV in {out / 'data'})")
-    clf = SequenceClassifier(config=config).fit(*splits["train"], valid=splits["valid"], out_dir=out,
-                                                progress_bar=True)
-    test = clf.evaluate(*splits["test"])
-    clf.save(out / "model", metrics={"valid": clf.valid_metrics_, "test": test})
-    echo(metrics_line("validation", clf.valid_metrics_))
-    echo(metrics_line("test", test))
+    clf = SequenceClassifier(config=config)
+    fit_evaluate_save(clf, splits, out, echo)
     sequences, labels = splits["test"][0][:SHOWN], splits["test"][1][:SHOWN]
     records = clf.predict_records(sequences)
     for record, label in zip(records, labels):

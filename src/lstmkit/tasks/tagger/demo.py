@@ -26,7 +26,7 @@ DATASETS = {"ner": "pd-ner", "cws": "pd-cws"}
 
 def _run(name: str, out: Path, overrides: list[str], echo: Callable[[str], None]) -> None:
     from lstmkit.data.datasets import export_dataset, load_dataset
-    from lstmkit.metrics import metrics_line
+    from lstmkit.tasks.demo_runner import fit_evaluate_save
     from lstmkit.tasks.tagger import Tagger, TaggerConfig
 
     config = build_config(TaggerConfig, base=PRESETS[name], overrides=overrides)
@@ -35,11 +35,8 @@ def _run(name: str, out: Path, overrides: list[str], echo: Callable[[str], None]
     splits = load_dataset(dataset)
     export_dataset(dataset, out / "data")
     echo("data: " + ", ".join(f"{k} {len(v[0])} sentences" for k, v in splits.items()) + f" (CoNLL in {out / 'data'})")
-    tagger = Tagger(config=config).fit(*splits["train"], valid=splits["valid"], out_dir=out, progress_bar=True)
-    test = tagger.evaluate(*splits["test"])
-    tagger.save(out / "model", metrics={"valid": tagger.valid_metrics_, "test": test})
-    echo(metrics_line("validation", tagger.valid_metrics_))
-    echo(metrics_line("test", test))
+    tagger = Tagger(config=config)
+    fit_evaluate_save(tagger, splits, out, echo)
     for record in tagger.predict_records(SENTENCES):
         echo("  " + tagger.format_record(record))
     echo(f"model saved to {out / 'model'}; try: lstmkit predict {out / 'model'} --text {SENTENCES[0]}")

@@ -20,7 +20,7 @@ def sentiment(out: Path, overrides: list[str], echo: Callable[[str], None]) -> N
     """Train the default text classifier on chn-reviews, print test metrics and a few predictions;
     the data is exported as CSV to ``out/data`` and the model saved to ``out/model``."""
     from lstmkit.data.datasets import export_dataset, load_dataset
-    from lstmkit.metrics import metrics_line
+    from lstmkit.tasks.demo_runner import fit_evaluate_save
     from lstmkit.tasks.text import TextClassifier, TextClassifierConfig
 
     config = build_config(TextClassifierConfig, overrides=overrides)
@@ -28,11 +28,8 @@ def sentiment(out: Path, overrides: list[str], echo: Callable[[str], None]) -> N
     splits = load_dataset("chn-reviews")
     export_dataset("chn-reviews", out / "data")
     echo("data: " + ", ".join(f"{k} {len(v[0])}" for k, v in splits.items()) + f" (CSV in {out / 'data'})")
-    clf = TextClassifier(config=config).fit(*splits["train"], valid=splits["valid"], out_dir=out, progress_bar=True)
-    test = clf.evaluate(*splits["test"])
-    clf.save(out / "model", metrics={"valid": clf.valid_metrics_, "test": test})
-    echo(metrics_line("validation", clf.valid_metrics_))
-    echo(metrics_line("test", test))
+    clf = TextClassifier(config=config)
+    fit_evaluate_save(clf, splits, out, echo)
     for record in clf.predict_records(SENTENCES):
         echo("  " + clf.format_record(record))
     echo(f"model saved to {out / 'model'}; try: lstmkit predict {out / 'model'} --text 房间很干净")
