@@ -28,6 +28,7 @@ from torch import Tensor, nn
 
 from lstmkit.nn import GRU, LSTM
 from lstmkit.nn.crf import CRF, allowed_transitions
+from lstmkit.nn.embedding import token_embedding
 from lstmkit.tagging_metrics import tagging_metrics
 from lstmkit.tasks.tagger.config import TaggerModelConfig
 
@@ -76,10 +77,7 @@ class TaggerNet(nn.Module):
         self.tags = list(tags)
         self.scheme = scheme
         self.decoder = cfg.decoder
-        self.embedding = nn.Embedding(vocab_size, cfg.embedding_dim, padding_idx=0)
-        if embeddings is not None:
-            self.embedding.weight.data.copy_(embeddings)
-            self.embedding.weight.requires_grad_(not cfg.freeze_embeddings)
+        self.embedding = token_embedding(vocab_size, cfg.embedding_dim, embeddings, cfg.freeze_embeddings)
         size = cfg.embedding_dim
         self.bigrams = nn.Embedding(num_bigrams, cfg.bigram_dim, padding_idx=0) if cfg.bigram_dim else None
         size += cfg.bigram_dim

@@ -89,7 +89,7 @@ class TextModelConfig:
 
 def _text_train_defaults() -> ClassifierTrainConfig:
     return ClassifierTrainConfig(epochs=8, batch_size=64, lr=2e-3, optimizer="adamw", weight_decay=1e-4,
-                       scheduler="onecycle", patience=0, grad_clip=5.0)
+                                 scheduler="onecycle", patience=0, grad_clip=5.0)
 
 
 @dataclass

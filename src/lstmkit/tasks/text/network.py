@@ -30,6 +30,7 @@ from torch import Tensor, nn
 
 from lstmkit.metrics import classification_metrics
 from lstmkit.nn import GRU, LSTM
+from lstmkit.nn.embedding import token_embedding
 from lstmkit.nn.lexicon import NgramLexicon
 from lstmkit.nn.ngrams import NgramTfidf
 from lstmkit.nn.pooling import Pooling
@@ -45,10 +46,7 @@ class TextClassifierNet(nn.Module):
         super().__init__()
         self.num_labels = num_labels
         self.label_smoothing = cfg.label_smoothing
-        self.embedding = nn.Embedding(vocab_size, cfg.embedding_dim, padding_idx=0)
-        if embeddings is not None:
-            self.embedding.weight.data.copy_(embeddings)
-            self.embedding.weight.requires_grad_(not cfg.freeze_embeddings)
+        self.embedding = token_embedding(vocab_size, cfg.embedding_dim, embeddings, cfg.freeze_embeddings)
         self.embedding_dropout = nn.Dropout(cfg.embedding_dropout)
         rnn_cls = LSTM if cfg.cell == "lstm" else GRU
         self.bigrams = nn.Embedding(cfg.bigram_buckets, cfg.bigram_dim) if cfg.bigram_dim else None
