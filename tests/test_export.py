@@ -23,7 +23,7 @@ from lstmkit.export.onnx import ExportError, export_onnx, run_onnx, sidecar_path
 from lstmkit.export.rnn import ExportableRecurrent
 from lstmkit.nn import GRU, LSTM, RNN
 from lstmkit.nn.ngrams import NgramTfidf
-from lstmkit.tasks import TASKS, get_task_class
+from lstmkit.tasks import TASKS
 
 TINY = dict(embedding_dim=8, hidden_size=8, ngram_buckets=512, lexicon_buckets=512, batch_size=16, epochs=2,
             lr=0.01, scheduler="none", patience=0, unlabeled_text=None)
@@ -202,11 +202,9 @@ def test_every_task_exports_through_one_path(name, tmp_path):
     """Every registered task goes through the same export path: parity on its example inputs and
     on its first example alone (a dynamic batch). All four built-in tasks export; a task that
     loses its export hook fails here."""
-    from task_cases import CASES
+    from task_cases import fit_case
 
-    case = CASES[name]
-    est = get_task_class(name)(**case.params)
-    est.fit(*est.read_data(case.write_train(tmp_path)))
+    est, _ = fit_case(name, tmp_path)
     spec = est.export_module()
     export_onnx(est, tmp_path / "m.onnx")
     first = tuple(x[:1] if name in spec.dynamic_axes and 0 in spec.dynamic_axes[name] else x

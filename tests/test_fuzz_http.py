@@ -16,16 +16,16 @@ not JSON, or a request taking longer than :data:`HANG_S` fails the test. Runs ar
 
 from __future__ import annotations
 
-from timelimit import time_limit as _time_limit
 import json
 
 import pytest
 from hypothesis import HealthCheck, currently_in_test_context, example, given, settings
 from hypothesis import event as hypothesis_event
 from hypothesis import strategies as st
+from task_cases import CASES, fit_case
+from timelimit import time_limit as _time_limit
 
-from lstmkit.tasks import TASKS, get_task_class
-from task_cases import CASES
+from lstmkit.tasks import TASKS
 
 pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
@@ -51,11 +51,7 @@ def served(request, tmp_path_factory):
     name = request.param
     if name not in CASES:
         pytest.skip(f"no TaskCase for {name} yet")
-    case = CASES[name]
-    tmp = tmp_path_factory.mktemp(name)
-    est = get_task_class(name)(**case.params)
-    X, y = est.read_data(case.write_train(tmp))
-    est.fit(X, y)
+    est, case = fit_case(name, tmp_path_factory.mktemp(name))
     with TestClient(create_app(est), raise_server_exceptions=False) as client:
         yield name, client, case.json_inputs
 

@@ -22,7 +22,7 @@ import httpx
 import numpy as np
 import pytest
 import torch
-from task_cases import CASES
+from task_cases import CASES, fit_case
 from textdata import english_reviews
 
 from lstmkit import TextClassifier, __version__
@@ -34,7 +34,6 @@ from lstmkit.serve.batching import MicroBatcher
 from lstmkit.serve.int8 import Int8Recurrent, OnnxNetwork, quantize_estimator
 from lstmkit.serve.server import ServerThread
 from lstmkit.serve.settings import ServeSettings
-from lstmkit.tasks import get_task_class
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = dict(embedding_dim=8, hidden_size=8, ngram_buckets=512, lexicon_buckets=512, batch_size=16, epochs=2,
@@ -258,14 +257,6 @@ def test_inference_runs_without_autograd(model):
 
 
 # ---------------------------------------------------------------------- every task, one code path
-def _fit_case(task: str, tmp: Path):
-    case = CASES[task]
-    cls = get_task_class(task)
-    estimator = cls(**case.params)
-    X, y = estimator.read_data(case.write_train(tmp))
-    return estimator.fit(X, y), case
-
-
 def _close(a, b) -> bool:
     """Records equal, floats to 1e-4 relative (batch composition may change the last bits)."""
     if isinstance(a, float) or isinstance(b, float):
@@ -282,7 +273,7 @@ def _close(a, b) -> bool:
 def test_every_task_served_through_one_path(task, tmp_path):
     """Bug: a task's JSON inputs fail in the server, or merged requests of that task's input type
     (texts, token lists, sequences, forecasting contexts) come back different or in the wrong order."""
-    estimator, case = _fit_case(task, tmp_path)
+    estimator, case = fit_case(task, tmp_path)
     expected = json.loads(json.dumps(estimator.predict_records(estimator.inputs_from_json(case.json_inputs))))
     app = create_app(estimator, ServeSettings(max_wait_ms=100))
     with ServerThread(app) as running:
@@ -341,9 +332,7 @@ def test_int8_server_agrees_with_float(model):
 def test_int8_without_a_drop_in_graph_quantises_the_pytorch_network(tmp_path):
     """Bug: --int8 on a task whose export graph is not its network's stand-in (it has the
     scaling inside, other inputs) either crashes or silently stays float."""
-    case = CASES["sequence-classifier"]
-    est = get_task_class("sequence-classifier")(**case.params)
-    est.fit(*est.read_data(case.write_train(tmp_path)))
+    est, case = fit_case("sequence-classifier", tmp_path)
     X = est.read_inputs(case.write_train(tmp_path))
     expected = est.predict_records(X)
     quantized = quantize_estimator(copy.deepcopy(est))
@@ -356,9 +345,7 @@ def test_int8_without_a_drop_in_graph_quantises_the_pytorch_network(tmp_path):
 def test_int8_forecaster_serves(tmp_path):
     """Bug: a network left without float parameters after quantisation (LSTM + Linear only)
     breaks the code that asks a network for its device (StopIteration inside the server)."""
-    case = CASES["forecaster"]
-    est = get_task_class("forecaster")(**case.params)
-    est.fit(*est.read_data(case.write_train(tmp_path)))
+    est, case = fit_case("forecaster", tmp_path)
     X = est.read_inputs(case.write_train(tmp_path))
     expected = est.predict_records(X)
     quantized = quantize_estimator(copy.deepcopy(est))

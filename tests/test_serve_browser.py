@@ -11,13 +11,13 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from task_cases import CASES, fit_case
+from textdata import english_reviews
 
 from lstmkit import TextClassifier
 from lstmkit.serve.app import create_app
 from lstmkit.serve.server import ServerThread
 from lstmkit.tasks import TASKS, get_task_class
-from task_cases import CASES
-from textdata import english_reviews
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -97,9 +97,7 @@ def test_text_page_shows_label_and_probabilities(browser, text_model):
 @pytest.mark.skipif("tagger" not in TASKS, reason="tagger not registered")
 def test_tagger_page_highlights_entities(browser, tmp_path):
     """Bug: the tagger's view loses or reorders the text, or highlights spans other than the API's entities."""
-    case = CASES["tagger"]
-    tagger = get_task_class("tagger")(**case.params)
-    tagger.fit(*tagger.read_data(case.write_train(tmp_path)))
+    tagger, case = fit_case("tagger", tmp_path)
     text = next(item for item in case.json_inputs if isinstance(item, str))
     expected = tagger.predict_records([text])[0]
     assert expected["entities"], "the tiny tagger should find entities here (else the test shows nothing)"
