@@ -93,8 +93,11 @@ def _quantize(source: Path, target: Path) -> None:
         logging.disable(previous)
 
 
-def export_onnx(estimator, out: str | Path, int8: bool = False) -> dict:
+def export_onnx(estimator, out: str | Path, int8: bool = False, spec=None) -> dict:
     """Export a fitted estimator to ``out`` (an ``.onnx`` file) and its sidecar; returns the sidecar.
+
+    ``spec``: the estimator's :class:`~lstmkit.tasks.base.ExportSpec` when the caller already has it
+    (default: ``estimator.export_module()``).
 
     The sidecar holds ``max_abs_diff``: the largest difference between onnxruntime's and
     PyTorch's outputs on the example inputs (with ``int8``, the quantised graph's, which is not
@@ -106,7 +109,7 @@ def export_onnx(estimator, out: str | Path, int8: bool = False) -> dict:
     if out.is_dir():
         raise ExportError(f"--out {out} is a folder; give a file name ending in .onnx")
     try:
-        spec = estimator.export_module()
+        spec = spec if spec is not None else estimator.export_module()
     except NotImplementedError as missing:
         raise ExportError(str(missing) or f"export is not available for {estimator.task} models") from None
     out.parent.mkdir(parents=True, exist_ok=True)

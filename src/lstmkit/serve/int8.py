@@ -116,14 +116,12 @@ class OnnxNetwork(nn.Module):
 
         with tempfile.TemporaryDirectory(prefix="lstmkit-int8-") as folder:
             path = Path(folder) / "model.onnx"
-            export_onnx(estimator, path, int8=int8)
+            export_onnx(estimator, path, int8=int8, spec=spec)
             self.graph = path.read_bytes()
         self.operators = sorted({node.op_type for node in onnx.load_from_string(self.graph).graph.node})
         self.input_names, self.network_output = list(spec.input_names), spec.network_output
         self._sessions: dict[int, object] = {}
         self._lock = threading.Lock()
-        # Callers find a network's device from its first parameter: an empty one says "cpu".
-        self.cpu_marker = nn.Parameter(torch.empty(0), requires_grad=False)
 
     def session(self, threads: int):
         """The onnxruntime session with ``threads`` intra-op threads (made on first use)."""

@@ -33,7 +33,7 @@ from lstmkit.data.store_rows import StoreBatchSampler, StoreRows, pad_arrays
 from lstmkit.data.tokenizers import tokenizer_from_config
 from lstmkit.data.vocab import Vocab
 from lstmkit.errors import DataError
-from lstmkit.inference import map_batches
+from lstmkit.inference import map_batches, network_device
 from lstmkit.metrics import classification_metrics
 from lstmkit.nn.ngrams import buckets_for, distinct_ngrams
 from lstmkit.tasks.classification import Classifier
@@ -271,7 +271,7 @@ class TextClassifier(Classifier):
     def _batched_ids(self, ids, lengths, run) -> tuple[Tensor, ...]:
         """:meth:`_batched` for token-id sequences (lists, or :class:`StoreRows` read from the store)."""
         net = self.network_.eval()
-        device = next(net.parameters()).device
+        device = network_device(net)
         batches = sorted_batches(np.maximum(np.asarray(lengths, dtype=np.int64), 1), self.inference_batch_size)
 
         def one_batch(batch: list[int]) -> list[Tensor]:
