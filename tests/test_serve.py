@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -217,6 +218,35 @@ def test_batcher_isolates_a_failing_request():
     first, second, third = asyncio.run(main())
     assert first == ["A", "B"] and third == ["C"]
     assert isinstance(second, DataError)
+
+
+def test_a_lone_client_does_not_wait_for_company():
+    """Bug: every request of a lone client waits max_wait_ms for others that never come (a fixed
+    wait per request), while concurrent requests must still be merged after that."""
+    passes = []
+
+    def run(items):
+        passes.append(list(items))
+        return items
+
+    async def main():
+        batcher = MicroBatcher(run, max_wait_ms=3000)
+        await batcher.start()
+        try:
+            await batcher.submit(["first"])  # may wait: nothing is known about the clients yet
+            start = time.perf_counter()
+            for i in range(3):  # one client, one request at a time
+                await batcher.submit([f"alone {i}"])
+            alone_seconds = time.perf_counter() - start
+            together = await asyncio.gather(*(batcher.submit([f"together {i}"]) for i in range(4)))
+            return alone_seconds, together
+        finally:
+            await batcher.stop()
+
+    alone_seconds, together = asyncio.run(main())
+    assert alone_seconds < 1.5, f"three lone requests took {alone_seconds:.2f} s (each waited for company)"
+    assert together == [[f"together {i}"] for i in range(4)]
+    assert len(passes) < 1 + 3 + 4  # the concurrent ones shared passes
 
 
 def test_batcher_respects_batch_inputs():

@@ -5,8 +5,9 @@ an asyncio queue. One worker takes the first waiting request, waits up to ``max_
 (or until ``batch_inputs`` inputs are gathered), concatenates their inputs into one list of
 ``sum(n_r)`` inputs, and runs ``run(inputs) -> list of sum(n_r) results`` once, in a single
 inference thread so the event loop stays free to accept requests; the results are split back
-per request in order. Under load the wait costs nothing (the queue already holds many requests);
-alone, a request waits ``max_wait_ms`` at most.
+per request in order. Under load the wait costs nothing (the queue already holds many requests).
+A lone client does not wait: once a pass has served a single request, the next request starts at
+once, and waiting resumes as soon as a pass finds two or more requests together.
 
 If a merged pass raises, each of its requests is rerun on its own, so one request's failure
 (an input the task only rejects while predicting) is that request's error and not its
@@ -55,6 +56,7 @@ class MicroBatcher:
         self._worker: asyncio.Task | None = None
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="lstmkit-infer", initializer=self._init_thread)
         self._lock = threading.Lock()
+        self._alone = False  # the last forward pass served one request: no other client is sending
 
     def _init_thread(self) -> None:
         if self.threads:  # intra-op threads belong to each thread: set this worker's own
@@ -112,7 +114,9 @@ class MicroBatcher:
         while True:
             batch = [await self._queue.get()]
             size = len(batch[0].inputs)
-            deadline = batch[0].arrived + self.max_wait
+            # Wait for company only while requests come together: after a pass that served a lone
+            # request, the next one waits for nothing (one client gains nothing from the wait).
+            deadline = batch[0].arrived + (0.0 if self._alone else self.max_wait)
             while size < self.batch_inputs:
                 try:
                     request = self._queue.get_nowait()
@@ -126,6 +130,7 @@ class MicroBatcher:
                         break
                 batch.append(request)
                 size += len(request.inputs)
+            self._alone = len(batch) == 1
             batch = [r for r in batch if not r.future.done()]  # a client that went away
             if batch:
                 await self._run_batch(loop, batch)
