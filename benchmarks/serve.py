@@ -160,9 +160,10 @@ def memory_command(args) -> None:
         end = server.rss_mb()
     finally:
         server.stop()
-    first_quarter = samples[: max(1, len(samples) // 4)]
+    quarter = max(1, len(samples) // 4)
+    quarters = " / ".join(f"{max(samples[i * quarter:(i + 1) * quarter] or samples[-1:]):.0f}" for i in range(4))
     print(f"{r['n']} requests from 16 clients: {r['rps']:.0f}/s, {r['errors']} errors; server RSS after warm-up "
-          f"{after_warmup:.0f} MB, first quarter max {max(first_quarter):.0f} MB, peak {max(samples):.0f} MB, "
+          f"{after_warmup:.0f} MB, max per quarter of the run {quarters} MB, peak {max(samples):.0f} MB, "
           f"end {end:.0f} MB ({len(samples)} samples)")
 
 
