@@ -10,6 +10,7 @@ import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from lstmkit.nn import GRU, LSTM, RNN
+from lstmkit.nn.rnn import ALIGNED_MAX_BATCH
 
 TOL = dict(atol=1e-5, rtol=1e-5)
 I, H, T, B = 5, 6, 7, 4
@@ -134,6 +135,76 @@ def test_random_lengths_long_sequences_fused_equals_reference():
     torch.testing.assert_close(a, b, **TOL)
     torch.testing.assert_close(ha, hb, **TOL)
     torch.testing.assert_close(ca, cb, **TOL)
+
+
+BUCKET_CASES = list(itertools.product(
+    ["lstm", "gru", "rnn"],  # kind (the plain RNN has no freeze column: it is never bucketed)
+    [1, 2],  # num_layers
+    [False, True],  # bidirectional
+    [False, True],  # with hx
+    [(1, 17), (3, 23), (2, 40), (4, 32)],  # (B, T): T at least one bucket, not always a multiple
+    [False, True],  # with lengths
+))
+
+
+@pytest.mark.parametrize("kind,num_layers,bidirectional,with_hx,shape,with_lengths", BUCKET_CASES)
+def test_inference_on_bucketed_steps_matches_torch(kind, num_layers, bidirectional, with_hx, shape, with_lengths):
+    """In eval mode on the CPU the kernel runs on step counts padded to multiples of 16 (frozen
+    steps in front of unpadded batches, a rounded-down prefix in padded ones). Bugs: a frozen
+    front step that moves the LSTM's h, the reverse direction's h_n read after the front padding,
+    the padded steps left in the output."""
+    batch, steps = shape
+    ours, ref = make_pair(kind, num_layers, bidirectional, True, "fused", seed=steps)
+    ours.eval()
+    torch.manual_seed(steps + num_layers)
+    x = torch.randn(batch, steps, I)
+    lengths = None
+    if with_lengths:
+        lengths = torch.randint(1, steps + 1, (batch,))
+        lengths[0] = steps
+    hx = None
+    if with_hx:
+        h0 = torch.randn(num_layers * (2 if bidirectional else 1), batch, H)
+        hx = (h0, torch.randn_like(h0)) if kind == "lstm" else h0
+    with torch.no_grad():
+        out, hidden = ours(x, hx, lengths=lengths)
+        if lengths is None:
+            ref_out, ref_hidden = ref(x, hx)
+        else:
+            packed, ref_hidden = ref(pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False), hx)
+            ref_out, _ = pad_packed_sequence(packed, batch_first=True, total_length=steps)
+    assert out.shape == ref_out.shape
+    torch.testing.assert_close(out, ref_out, **TOL)
+    for a, b in zip(flat(hidden), flat(ref_hidden)):
+        torch.testing.assert_close(a, b, **TOL)
+
+
+def test_single_inputs_of_many_lengths_meet_few_kernel_shapes(monkeypatch):
+    """oneDNN builds (about 2 ms) and caches a kernel per input shape; lstmkit caps its cache at
+    64. Bug: inference on single texts of 400 lengths asks for 400 shapes again (each call a
+    rebuild), or training or large batches get bucketed too (extra padded steps for nothing)."""
+    lstm = LSTM(I, H, bidirectional=True, batch_first=True).eval()
+    shapes = set()
+    kernel = lstm._kernel
+
+    def spy(x, *args):
+        shapes.add((tuple(x.shape), args[-2]))  # (steps, batch, inputs), bidirectional
+        return kernel(x, *args)
+
+    monkeypatch.setattr(lstm, "_kernel", spy)
+    with torch.no_grad():
+        for steps in range(1, 401):
+            lstm(torch.randn(1, steps, I))
+    assert len(shapes) <= 40, len(shapes)
+    assert all(s[0][0] < 16 or s[0][0] % 16 == 0 for s in shapes)
+    shapes.clear()
+    with torch.no_grad():  # a large batch pays a rebuild once for many sequences: its own steps
+        lstm(torch.randn(ALIGNED_MAX_BATCH + 1, 37, I))
+    assert shapes == {((37, ALIGNED_MAX_BATCH + 1, I), True)}
+    shapes.clear()
+    lstm.train()
+    lstm(torch.randn(1, 37, I))
+    assert shapes == {((37, 1, I), True)}
 
 
 def test_padded_outputs_are_zero():

@@ -20,13 +20,14 @@ if "OMP_WAIT_POLICY" not in _os.environ:
     _os.environ.setdefault("GOMP_SPINCOUNT", "1000")
 
 # PyTorch runs float LSTM/GRU layers on the CPU through oneDNN, which builds a "primitive" for each
-# new input shape (steps x batch) and keeps the last 1,024 in a cache, each holding buffers sized for
-# its shape. A server meets a new shape with almost every micro-batch, so its memory grew for hours
+# new input shape (steps x batch), about 2 ms, and keeps the last 1,024 in a cache, each holding
+# memory. A server meets a new shape with almost every micro-batch, so its memory grew for hours
 # (sentiment model: 440 -> 780 MB over 120,000 requests) until the cache was full. 64 primitives
-# bound that (400 shapes: +223 MB by default, +18 MB at 64) at no measurable cost in speed: a
-# primitive is cheap to rebuild next to the pass that uses it (benchmarks/serve.py memory,
-# docs/benchmarks.md). oneDNN reads it when it builds its first primitive: it applies where lstmkit
-# is imported before any torch model ran (the CLI always is). Set it yourself to choose otherwise.
+# bound that (400 shapes: +223 MB by default, +18 MB at 64; the server now stays near 450 MB). So
+# that small inference batches still find their primitives, lstmkit.nn.rnn runs them on step
+# counts bucketed to multiples of 16 (benchmarks/serve.py memory, docs/benchmarks.md). oneDNN
+# reads the variable when it builds its first primitive: it applies where lstmkit is imported
+# before any torch model ran (the CLI always is). Set it yourself to choose otherwise.
 _os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "64")
 
 __all__ = ["__version__", "TextClassifier", "Tagger", "Forecaster", "SequenceClassifier", "load"]
