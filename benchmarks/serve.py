@@ -4,7 +4,7 @@ Run after ``make demo`` (on a quiet machine; every number depends on the CPU and
 
     .venv/bin/python benchmarks/serve.py load runs/demo-sentiment/model   # ~3 minutes
     .venv/bin/python benchmarks/serve.py memory runs/demo-sentiment/model # 20,000 requests, ~2 minutes
-    .venv/bin/python benchmarks/serve.py int8 runs/demo-sentiment/model   # ~1 minute
+    .venv/bin/python benchmarks/serve.py int8 runs/demo-sentiment/model   # ~2 minutes
 
 ``load``: starts ``lstmkit serve MODEL --port 0`` as a subprocess (with micro-batching, and again
 with ``serve.batching=false``), and a load generator (aiohttp, asyncio) on 127.0.0.1 sends
@@ -18,7 +18,7 @@ prints the RSS after warm-up, the peak and the end.
 through ``predict``: tokenising included) of the float model (PyTorch: what ``serve`` runs), the
 same graph in onnxruntime in float32, PyTorch's own int8 quantisation, and what ``serve --int8``
 runs (the int8 graph in onnxruntime; :mod:`lstmkit.serve.int8`); then both through ``predict`` at
-inference batch sizes 8-256.
+inference batch sizes 8-256, and the speed-up from ``--pairs`` back-to-back pairs of passes.
 """
 
 from __future__ import annotations
@@ -202,6 +202,29 @@ def int8_command(args) -> None:
         print(f"| {name} | {100 * metrics['accuracy']:.2f} | {100 * metrics['macro_f1']:.2f} | {best:.0f} | "
               f"{single:.0f} |", flush=True)
     batch_size_sweep(texts, model, served, args.repeats)
+    paired_speedup(texts, model, served, args.pairs)
+
+
+def paired_speedup(texts: list[str], model, served, pairs: int) -> None:
+    """The int8 speed-up on the whole split, each at its default batch size, from ``pairs``
+    back-to-back pairs of passes (float then int8, then the other way round): the median of the
+    per-pair ratios and their range. Pairs cancel the drift of a shared machine, which moves
+    single passes by 20% or more."""
+    def speed(estimator) -> float:
+        start = time.perf_counter()
+        estimator.predict(texts)
+        return len(texts) / (time.perf_counter() - start)
+
+    floats, int8s = [], []
+    for i in range(pairs):
+        first, second = (model, served) if i % 2 == 0 else (served, model)
+        a, b = speed(first), speed(second)
+        floats.append(a if first is model else b)
+        int8s.append(b if first is model else a)
+    ratios = sorted(q / f for f, q in zip(floats, int8s))
+    print(f"\nPaired ({pairs} pairs, each at its default batch size): float {statistics.median(floats):.0f}, int8 "
+          f"{statistics.median(int8s):.0f} reviews/s; int8/float per pair: median {statistics.median(ratios):.2f}x, "
+          f"range {ratios[0]:.2f}-{ratios[-1]:.2f}x")
 
 
 def batch_size_sweep(texts: list[str], model, served, repeats: int) -> None:
@@ -247,6 +270,7 @@ def main() -> None:
                                      default=[1, 16, 64])
     sub.choices["memory"].add_argument("--requests", type=int, default=20_000)
     sub.choices["int8"].add_argument("--repeats", type=int, default=5)
+    sub.choices["int8"].add_argument("--pairs", type=int, default=15)
     args = parser.parse_args()
     {"load": load_command, "memory": memory_command, "int8": int8_command}[args.command](args)
 

@@ -42,7 +42,8 @@ def url_of(sock: socket.socket) -> str:
 
 
 def make_server(app, log_level: str = "info", access_log: bool = False) -> uvicorn.Server:
-    """A uvicorn server for ``app`` (HTTP/1.1 on h11 or httptools, asyncio loop)."""
+    """A uvicorn server for ``app``: HTTP/1.1 on httptools (C parser) and the uvloop event loop
+    (libuv), which uvicorn picks when they are installed (they are dependencies of lstmkit)."""
     return uvicorn.Server(uvicorn.Config(app, log_level=log_level, access_log=access_log,
                                          timeout_graceful_shutdown=5))
 
