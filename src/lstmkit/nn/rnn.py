@@ -149,8 +149,8 @@ STEP_BUCKET = 16
 (:meth:`_RecurrentBase._forward_fused_right_aligned`)."""
 ALIGNED_MAX_BATCH = 16
 """... for batches of at most this many sequences. A kernel rebuild (about 2 ms) is a large share of
-a small batch's call, and small; a large batch pays it once for many sequences, and the bucketed,
-right-aligned steps cost it 5-10% (chn-reviews test split in length-sorted batches of 128)."""
+a small batch's call; a large batch pays it once for many sequences, and bucketing its steps cost
+it 5-10% (chn-reviews test split in length-sorted batches of 128)."""
 
 
 class _RecurrentBase(nn.Module):
@@ -380,8 +380,9 @@ class _RecurrentBase(nn.Module):
         Single texts of 400 lengths met 400 shapes (a rebuild at every call, or with a large
         cache a serving process that grew for hours); now 40 (the 15 lengths below one bucket,
         then one per 16 steps), and a small padded batch takes one call per layer instead of the
-        three of :meth:`_fused_split`. Measured on the sentiment model (docs/benchmarks.md): one
-        review at a time, 1 thread, 369 -> 547 reviews/s; length-sorted batches unchanged.
+        three of :meth:`_fused_split`. Measured on the sentiment model
+        (``benchmarks/small_batches.py``, docs/benchmarks.md): one review at a time 329 -> 510
+        reviews/s, micro-batches of 1-16 reviews 729 -> 968; length-sorted batches unchanged.
         """
         H, D = self.hidden_size, self.num_directions
         T, B = x.shape[:2]
