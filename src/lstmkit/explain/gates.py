@@ -20,6 +20,15 @@ LSTM_NAMES = {"i": "input", "f": "forget", "o": "output"}
 GRU_NAMES = {"r": "reset", "z": "update"}
 
 
+def states_record(outputs, gates: dict) -> dict:
+    """One item of ``run_with_states`` from a recurrent layer's ``return_gates=True`` call on a
+    batch of one: ``outputs (1, T, D*H)`` and ``gates[layer][name] (1, T, H)`` tensors ->
+    ``{"gates": {layer: {name: (T, H)}}, "outputs": (T, D*H)}`` as numpy arrays."""
+    return {"gates": {layer: {name: value[0].numpy() for name, value in acts.items()}
+                      for layer, acts in gates.items()},
+            "outputs": outputs[0].numpy()}
+
+
 def _layers(gates: dict) -> tuple[str, str | None]:
     """The last layer's forward and backward keys (``"l1"``, ``"l1_reverse"`` or None)."""
     last = max(int(key[1:].split("_")[0]) for key in gates)

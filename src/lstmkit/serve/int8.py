@@ -111,9 +111,9 @@ class OnnxNetwork(nn.Module):
     gives the estimator. onnxruntime's LSTM node projects every step's input at once, a
     ``(T, B, 4 * D * H)`` float buffer (128 long reviews: about 100 MB); smaller batches keep it
     in the cache. Measured on the chn-reviews test split, length-sorted, 2 threads, median of 5
-    (``benchmarks/serve.py int8``): int8 8 / 16 / 24 / 32 / 48 / 64 / 128 reviews per batch:
-    8,356 / 8,106 / 8,220 / 8,563 / 8,358 / 7,350 / 6,036 reviews/s; the float PyTorch network
-    4,957 at 64 and 4,383 at 128 (its default).
+    (``benchmarks/serve.py int8``, docs/benchmarks.md): int8 at 16 / 32 / 64 / 128 reviews per
+    batch 8,169 / 9,981 / 8,961 / 7,556 reviews/s; the float PyTorch network 6,137 at 128 (its
+    default and best).
     """
 
     batch_size = 32
@@ -159,8 +159,7 @@ def quantize_estimator(estimator):
     Where the task's export graph can stand in for its network (``ExportSpec.network_output``:
     the text classifier), the network becomes :class:`OnnxNetwork` (the whole model in
     onnxruntime, int8 weights), run in batches of ``OnnxNetwork.batch_size``: the faster path
-    (docs/benchmarks.md). Otherwise the PyTorch
-    network is quantised (:func:`quantize_network`).
+    (docs/benchmarks.md). Otherwise the PyTorch network is quantised (:func:`quantize_network`).
     """
     try:
         spec = estimator.export_module()

@@ -40,6 +40,7 @@ from torch import Tensor
 
 from lstmkit.data.window_norm import normalise_window
 from lstmkit.errors import DataError
+from lstmkit.explain.gates import states_record
 
 __all__ = ["attribution_spec", "encoder_inputs", "lookback_window", "output_names", "run_with_states"]
 
@@ -97,10 +98,7 @@ def run_with_states(fc, X) -> list[dict]:
         past, _, times = lookback_window(fc, x)
         inputs = encoder_inputs(net, torch.as_tensor(past).unsqueeze(0))
         outputs, _, gates = net.encoder(inputs, return_gates=True)
-        records.append({"steps": times,
-                        "gates": {layer: {name: value[0].numpy() for name, value in acts.items()}
-                                  for layer, acts in gates.items()},
-                        "outputs": outputs[0].numpy()})
+        records.append({"steps": times, **states_record(outputs, gates)})
     return records
 
 

@@ -33,6 +33,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from lstmkit.explain.gates import states_record
+
 __all__ = ["attribution_spec", "output_names", "run_with_states"]
 
 
@@ -69,10 +71,8 @@ def run_with_states(clf, X) -> list[dict]:
     for x in (X if isinstance(X, list) else [X]):
         inputs = _scaled(clf, x)  # (1, T, F)
         outputs, _, gates = net.rnn(inputs, return_gates=True)
-        records.append({"steps": [str(t) for t in range(1, inputs.size(1) + 1)],
-                        "gates": {layer: {name: value[0].numpy() for name, value in acts.items()}
-                                  for layer, acts in gates.items()},
-                        "outputs": outputs[0].numpy()})
+        steps = [str(t) for t in range(1, inputs.size(1) + 1)]
+        records.append({"steps": steps, **states_record(outputs, gates)})
     return records
 
 

@@ -43,6 +43,7 @@ import torch
 from torch import Tensor
 
 from lstmkit.data.tagschemes import entities
+from lstmkit.explain.gates import states_record
 
 __all__ = ["attribution_spec", "run_with_states", "step_inputs", "tag_probabilities"]
 
@@ -97,10 +98,7 @@ def run_with_states(tagger, X) -> list[dict]:
     for x in tagger.coerce(X)[0]:
         tokens, _, batch = _sentence(tagger, x)
         outputs, _, gates = net.rnn(step_inputs(net, batch), lengths=batch["lengths"], return_gates=True)
-        records.append({"tokens": tokens,
-                        "gates": {layer: {name: value[0].numpy() for name, value in acts.items()}
-                                  for layer, acts in gates.items()},
-                        "outputs": outputs[0].numpy()})
+        records.append({"tokens": tokens, **states_record(outputs, gates)})
     return records
 
 

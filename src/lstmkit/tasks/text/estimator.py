@@ -33,6 +33,7 @@ from lstmkit.data.store_rows import StoreBatchSampler, StoreRows, pad_arrays
 from lstmkit.data.tokenizers import tokenizer_from_config
 from lstmkit.data.vocab import Vocab
 from lstmkit.errors import DataError
+from lstmkit.explain.gates import states_record
 from lstmkit.inference import map_batches, network_device
 from lstmkit.metrics import classification_metrics
 from lstmkit.nn.ngrams import buckets_for, distinct_ngrams
@@ -335,8 +336,5 @@ class TextClassifier(Classifier):
             ids = torch.tensor([self.vocab_.encode(tokens) or [self.vocab_.UNK_ID]])
             lengths = torch.tensor([ids.size(1)])
             outputs, _, gates = net.rnn(net.rnn_inputs(ids, lengths), lengths=lengths, return_gates=True)
-            records.append({"tokens": tokens,
-                            "gates": {layer: {name: value[0].numpy() for name, value in acts.items()}
-                                      for layer, acts in gates.items()},
-                            "outputs": outputs[0].numpy()})
+            records.append({"tokens": tokens, **states_record(outputs, gates)})
         return records
