@@ -233,8 +233,27 @@ def _register_verbs() -> None:
 _register_verbs()
 
 
+_python_show_warning = None
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """lstmkit's own warnings (:class:`lstmkit.errors.DataWarning`) as one ``warning: ...`` line on
+    stderr; any other warning as Python shows it."""
+    from lstmkit.errors import DataWarning
+
+    if issubclass(category, DataWarning):
+        typer.echo(f"warning: {message}", err=True)
+    else:
+        _python_show_warning(message, category, filename, lineno, file, line)
+
+
 def main() -> None:
     """Console-script entry point."""
+    import warnings
+
+    global _python_show_warning
+    _python_show_warning = warnings.showwarning
+    warnings.showwarning = _show_warning
     app(prog_name="lstmkit")
 
 

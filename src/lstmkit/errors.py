@@ -31,3 +31,9 @@ class ConfigError(LstmkitError, ValueError):
 
 class ModelFolderError(LstmkitError, ValueError):
     """A model folder is missing, incomplete, or for another task."""
+
+
+class DataWarning(UserWarning):
+    """Something was done to the data that the user should know about (gaps interpolated, an
+    illegal tag move read as a new entity). Issued with :func:`warnings.warn`; the CLI prints it as
+    one ``warning: ...`` line on stderr."""
