@@ -42,20 +42,32 @@ def check_output_path(path: Path) -> None:
 def write_records(records: list[dict], path: str | Path, table_row: Callable[[dict], dict] = flat_row) -> Path:
     """Write ``records`` to ``path`` (.jsonl, .csv or .tsv), atomically (a temporary file renamed)."""
     path = Path(path)
+    if path.suffix.lower() != ".jsonl":
+        return write_table([table_row(record) for record in records], path)
+    return _write_atomically(path, lambda f: f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+
+
+def write_table(rows: list[dict], path: str | Path) -> Path:
+    """Write flat ``rows`` to ``path`` (.csv or .tsv), one column per key in order of first appearance,
+    atomically. For tasks whose records give several rows each (a forecast: one per step)."""
+    path = Path(path)
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+
+    def write(f) -> None:
+        writer = csv.DictWriter(f, fieldnames=columns, delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
+        writer.writeheader()
+        writer.writerows(rows)
+
+    return _write_atomically(path, write)
+
+
+def _write_atomically(path: Path, write: Callable) -> Path:
     check_output_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         with open(tmp, "w", encoding="utf-8", newline="") as f:
-            if path.suffix.lower() == ".jsonl":
-                for record in records:
-                    f.write(json.dumps(record, ensure_ascii=False) + "\n")
-            else:
-                rows = [table_row(record) for record in records]
-                columns = list(dict.fromkeys(key for row in rows for key in row))
-                writer = csv.DictWriter(f, fieldnames=columns, delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
-                writer.writeheader()
-                writer.writerows(rows)
+            write(f)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
