@@ -30,3 +30,20 @@ def test_importing_lstmkit_first_makes_openmp_threads_sleep_soon():
     chosen = subprocess.run([sys.executable, "-c", code], env={**env, "OMP_WAIT_POLICY": "ACTIVE"},
                             capture_output=True, text=True, timeout=60)
     assert chosen.stdout.strip() == "None"
+
+
+def test_the_license_is_an_spdx_string_without_a_deprecation_warning():
+    """``license = { text = "MIT" }`` made pip print setuptools' "`project.license` as a TOML table is
+    deprecated" on every install; the SPDX string form (PEP 639) gives ``License-Expression: MIT``."""
+    import warnings
+    from pathlib import Path
+
+    from setuptools.config.pyprojecttoml import apply_configuration
+    from setuptools.dist import Distribution
+
+    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dist = apply_configuration(Distribution(), pyproject)
+    assert [str(w.message) for w in caught if "license" in str(w.message).lower()] == []
+    assert dist.metadata.license_expression == "MIT"
