@@ -125,6 +125,7 @@ def run_cli(*args, cwd=None):
          "train.lr"),
         (lambda r, m, tmp: ["train", "nope", "--train", r / "train.csv"], "unknown task 'nope'"),
         (lambda r, m, tmp: ["predict", m], "--text"),
+        (lambda r, m, tmp: ["predict", m.parent, "--text", "good"], "run is a run folder, not a model folder: did you mean"),
     ],
 )
 def test_user_errors_exit_nonzero_with_one_clear_line(trained, tmp_path, make_args, message):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 
 import pytest
 import torch
@@ -134,6 +135,13 @@ def test_missing_config(tmp_path):
     (path / "config.json").unlink()
     with pytest.raises(ModelFolderError, match=r"config\.json: missing"):
         read_model_folder(path)
+
+
+def test_a_run_folder_points_to_its_model_folder(tmp_path):
+    """``predict runs/ner`` (the run folder of ``train --out runs/ner``) said only that config.json is missing."""
+    save_example(tmp_path / "run" / "model")
+    with pytest.raises(ModelFolderError, match=re.escape(f"did you mean {tmp_path / 'run' / 'model'}?") + "$"):
+        read_model_folder(tmp_path / "run")
 
 
 def test_missing_weights(tmp_path):

@@ -271,6 +271,8 @@ def read_config(path: str | Path) -> dict:
         raise ModelFolderError(f"{path}: model folder not found")
     file = path / CONFIG
     if not file.is_file():
+        if (path / "model" / CONFIG).is_file():  # a run folder of `lstmkit train`
+            raise ModelFolderError(f"{path} is a run folder, not a model folder: did you mean {path / 'model'}?")
         raise ModelFolderError(f"{file}: missing; is {path} a model folder saved by lstmkit?")
     config = read_json(file)
     if not isinstance(config, dict):
