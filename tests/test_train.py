@@ -287,9 +287,11 @@ def test_progress_without_a_terminal_is_one_line_per_epoch(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "\r" not in err and "Sanity" not in err and "Training" not in err
     lines = err.splitlines()
-    assert [line.split(":")[0] for line in lines] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"]
+    assert [line.split(":")[0] for line in lines[:-1]] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"]
     rows = read_csv(tmp_path / "logs" / "metrics.csv")
-    for line, row in zip(lines, rows, strict=True):
+    best = json.loads((tmp_path / "checkpoints" / "best.json").read_text())["epoch"]
+    assert lines[-1] == f"trained 3 epochs; kept epoch {best} (best val_accuracy)"
+    for line, row in zip(lines[:-1], rows, strict=True):
         assert line == (f"epoch {row['epoch']}/3: loss={float(row['train_loss']):.4f} "
                         f"val_loss={float(row['val_loss']):.4f} "
                         f"val_accuracy={float(row['val_accuracy']):.4f} ({float(row['seconds']):.1f} s)")
@@ -403,12 +405,15 @@ def test_average_last_kept_exactly_when_better(tmp_path, goal, kept):
     result = walk(tmp_path, goal)
     recent = sorted(p.name for p in (tmp_path / "checkpoints" / "recent").iterdir())
     assert recent == ["epoch-0003.safetensors", "epoch-0004.safetensors"]
+    said = (tmp_path / "logs" / "train.log").read_text().splitlines()[-1]
     if kept == "mean":
         assert result.averaged_epochs == [3, 4] and result.best_epoch is None
         assert result.best_state_dict["p"].item() == 3.5 and result.best_metrics["score"] == 0.0
+        assert said.startswith("trained 4 epochs; kept the mean of the weights of epochs 3-4 (train.average_last")
     else:
         assert result.averaged_epochs is None and result.best_epoch == 4
         assert result.best_state_dict["p"].item() == 4.0
+        assert said == "trained 4 epochs; kept epoch 4 (best val_score)"
     assert result.best_state_dict["count"].item() == 7 and result.best_state_dict["mask"].all()
 
 
@@ -509,10 +514,15 @@ def test_plateau_warms_up_then_decays_on_the_monitored_metric(tmp_path):
     assert lrs == pytest.approx([1e-6 * 10 / 20, 1e-6, 1e-6 * 0.1], rel=1e-9, abs=0)
 
 
-def test_early_stopping_stops(tmp_path):
-    """Bug guarded: patience ignored, or a stopped run resumed again."""
-    _, result = run(tmp_path, epochs=10, lr=1e-9, patience=2)
+def test_early_stopping_stops_and_says_so(tmp_path, capsys):
+    """Bug guarded: patience ignored, or a stopped run resumed again; a run that ended early and kept
+    an earlier epoch without a word (the epoch lines alone look like a run cut short)."""
+    _, result = run(tmp_path, epochs=10, lr=1e-9, patience=2, progress_bar=True)
     assert result.epochs_run == 3 and result.best_epoch == 1
+    said = ("stopped early after epoch 3 of 10 (no better val_accuracy in 2 epochs: train.patience); "
+            "kept epoch 1 (best val_accuracy)")
+    assert capsys.readouterr().err.splitlines()[-1] == said
+    assert (tmp_path / "logs" / "train.log").read_text().splitlines()[-1] == said
     assert json.loads((tmp_path / "checkpoints" / "finished.json").read_text()) == {
         "epochs": 3, "stopped_early": True}
     model, again = run(tmp_path, epochs=10, lr=1e-9, patience=2)  # finished: not resumed

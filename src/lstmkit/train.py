@@ -723,6 +723,31 @@ def _train(model: nn.Module, train_loader, valid_loader, cfg: TrainConfig, out_d
     history = read_history(csv_path)
     if cfg.average_last:
         _try_average(model, valid_loader, ckpt_dir, history, cfg.average_last, monitor, mode)
-    write_json(ckpt_dir / "finished.json",
-               {"epochs": len(history), "stopped_early": cfg.patience > 0 and early.stopped_epoch > 0})
+    stopped_early = cfg.patience > 0 and early.stopped_epoch > 0
+    write_json(ckpt_dir / "finished.json", {"epochs": len(history), "stopped_early": stopped_early})
+    if history and (ckpt_dir / "best.json").exists():
+        _note(out_dir, outcome_line(history, read_json(ckpt_dir / "best.json"), cfg, monitor, stopped_early),
+              echo=progress_bar)
     return None
+
+
+def outcome_line(history: list[dict], best: dict, cfg: TrainConfig, monitor: str, stopped_early: bool) -> str:
+    """What the end of training did that the epoch lines do not say: whether early stopping ended
+    it, and which weights are kept (``best`` is ``checkpoints/best.json``)::
+
+        stopped early after epoch 10 of 30 (no better val_loss in 3 epochs: train.patience); kept epoch 7 (best val_loss)
+        trained 10 epochs; kept epoch 8 (best val_f1)
+        trained 10 epochs; kept the mean of the weights of epochs 8-10 (train.average_last: a better val_loss ...)
+    """
+    last = int(history[-1]["epoch"])
+    metric = f"val_{monitor}"
+    if best.get("averaged_epochs"):
+        epochs = best["averaged_epochs"]
+        kept = (f"kept the mean of the weights of epochs {epochs[0]}-{epochs[-1]} (train.average_last: "
+                f"a better {metric} than the best epoch's)")
+    else:
+        kept = f"kept epoch {best['epoch']} (best {metric})"
+    if stopped_early:
+        return (f"stopped early after epoch {last} of {cfg.epochs} (no better {metric} in {cfg.patience} "
+                f"epochs: train.patience); {kept}")
+    return f"trained {last} epoch{'s' if last != 1 else ''}; {kept}"
