@@ -549,6 +549,60 @@ def test_other_optimizers_learn(tmp_path, optimizer):
     assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
 
 
+# --- gradient clipping -------------------------------------------------------------
+
+
+class Steep(Tiny):
+    """Tiny with its loss multiplied by 1e4: a raw gradient norm in the thousands."""
+
+    def training_loss(self, batch):
+        return super().training_loss(batch) * 1e4
+
+
+class StepNorms:
+    """Records, per optimizer step, the raw gradient norm (before clipping) and the norm of the
+    gradient the optimizer applied: with plain SGD (no momentum, no weight decay) the step is
+    ``w <- w - lr * g``, so ``||w_before - w_after|| / lr`` is the gradient it used."""
+
+    def __new__(cls, lr: float):
+        from lightning.pytorch.callbacks import Callback
+
+        def flat(module) -> torch.Tensor:
+            return torch.cat([p.detach().reshape(-1).clone() for p in module.parameters()])
+
+        class _Recorder(Callback):
+            def on_train_batch_start(self, trainer, pl_module, *_):
+                self.before = flat(pl_module)
+
+            def on_before_optimizer_step(self, trainer, pl_module, optimizer):  # Lightning clips after this
+                self.raw.append(float(torch.cat([p.grad.reshape(-1) for p in pl_module.parameters()]).norm()))
+
+            def on_train_batch_end(self, trainer, pl_module, *_):
+                self.applied.append(float((self.before - flat(pl_module)).norm()) / lr)
+
+        recorder = _Recorder()
+        recorder.raw, recorder.applied = [], []
+        return recorder
+
+
+@pytest.mark.parametrize("grad_clip", [1.0, 0.0])
+def test_gradient_clipping_bounds_every_step(tmp_path, grad_clip):
+    """Bug guarded: gradient_clip_val not passed to Lightning (train.grad_clip ignored), which every
+    other test let through: with clipping each applied gradient has norm <= train.grad_clip although
+    the raw norm is thousands of times larger; with grad_clip=0 the raw gradient is applied."""
+    lr = 1e-4
+    recorder = StepNorms(lr)
+    run(tmp_path, model=Steep(), callbacks=[recorder], epochs=2, lr=lr, optimizer="sgd", momentum=0.0,
+        scheduler="none", grad_clip=grad_clip)
+    assert len(recorder.applied) == len(recorder.raw) == 20
+    assert min(recorder.raw) > 1000
+    if grad_clip:
+        assert max(recorder.applied) <= grad_clip * (1 + 1e-4)
+        assert min(recorder.applied) >= grad_clip * (1 - 1e-4)  # clipped to exactly the bound
+    else:
+        assert recorder.applied == pytest.approx(recorder.raw, rel=1e-3)
+
+
 # --- errors ---------------------------------------------------------------------
 
 
