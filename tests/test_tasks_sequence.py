@@ -227,6 +227,36 @@ def test_padding_never_changes_a_prediction(mode, pooling, cell):
     torch.testing.assert_close(together, alone, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("mode", ["step_label", "step_value"])
+def test_per_step_loss_counts_only_real_steps(mode):
+    """Bug guarded (a mutation test found every other test blind to it): the per-step loss averaged
+    over padded steps too. On a padded batch of lengths 5, 2, 3 the training loss must be the mean
+    over the 10 real steps of each sequence's own per-step losses (computed one sequence at a time,
+    without padding), and must not move when the labels or targets at padded steps change."""
+    torch.manual_seed(0)
+    cfg = SequenceModelConfig(hidden_size=8, classifier_dropout=0.0)
+    net = SequenceNet(3, 1 if mode == "step_value" else 4, cfg, mode, target_mean=2.0, target_scale=3.0).eval()
+    lengths = [5, 2, 3]
+    x = torch.randn(3, 5, 3)
+    key = "labels" if mode == "step_label" else "targets"
+    targets = torch.randint(0, 4, (3, 5)) if mode == "step_label" else torch.randn(3, 5) * 3 + 2
+    with torch.no_grad():
+        loss = net.training_loss({"x": x, "lengths": torch.tensor(lengths), key: targets})
+        total = 0.0
+        for b, n in enumerate(lengths):  # one sequence at a time: no padding at all
+            out = net._raw({"x": x[b:b + 1, :n], "lengths": torch.tensor([n])})[0]
+            if mode == "step_label":
+                total += torch.nn.functional.cross_entropy(out, targets[b, :n], reduction="sum").item()
+            else:
+                total += ((out - (targets[b, :n] - 2.0) / 3.0) ** 2).sum().item()
+        assert loss.item() == pytest.approx(total / sum(lengths), rel=1e-5)
+        padded = torch.arange(5) >= torch.tensor(lengths)[:, None]  # (3, 5): True at padded steps
+        changed = targets.clone()
+        changed[padded] = 3 if mode == "step_label" else 1e3
+        again = net.training_loss({"x": x, "lengths": torch.tensor(lengths), key: changed})
+    assert again.item() == loss.item()
+
+
 def test_a_sequence_scores_the_same_alone_and_among_longer_ones(fitted):
     """Through the estimator: batching (sorted by length) must not change or reorder results."""
     X, _ = trend_sequences(50, seed=4)
