@@ -1,4 +1,4 @@
-"""Tests of lstmkit.data.datasets_timeseries: the bundled seattle-weather and realgdp series."""
+"""Tests of lstmkit.data.datasets_timeseries: bundled seattle-weather, realgdp and us-employment."""
 
 import os
 import stat
@@ -7,15 +7,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lstmkit.data.datasets import Dataset
+from lstmkit.data.datasets import Dataset, _package_file, export_dataset, list_datasets
 from lstmkit.data.datasets_timeseries import (
     TIMESERIES_DATASETS,
+    US_EMPLOYMENT_CONTEXT,
     export_realgdp,
     export_seattle_weather,
     load_realgdp,
     load_seattle_weather,
+    load_us_employment,
     realgdp_frame,
     seattle_weather_frame,
+    us_employment_frame,
 )
 from lstmkit.data.timeseries import read_series
 from lstmkit.forecast_metrics import infer_season
@@ -26,7 +29,7 @@ pytest.importorskip("statsmodels")
 
 def test_registry_entries():
     """Bug caught: a dataset registered under the wrong task or without its exporter."""
-    assert [d.name for d in TIMESERIES_DATASETS] == ["seattle-weather", "realgdp"]
+    assert [d.name for d in TIMESERIES_DATASETS] == ["seattle-weather", "realgdp", "us-employment"]
     for d in TIMESERIES_DATASETS:
         assert (
             isinstance(d, Dataset) and d.task == "forecaster" and d.export is not None
@@ -122,3 +125,120 @@ def test_export_reads_back_cleanly(tmp_path, export, target, covariates, freq, s
         frames["test"].values[:context], frames["valid"].values[-context:]
     )
     assert frames["test"].time[context] > frames["valid"].time[-1]
+
+
+# --------------------------------------------------------------------------- us-employment
+
+
+def _source_wide() -> pd.DataFrame:
+    """vega_datasets' file, read here independently of the loader."""
+    wide = pd.read_csv(_package_file("vega_datasets", "timeseries", "_data", "us-employment.csv"))
+    wide["month"] = pd.to_datetime(wide["month"])
+    return wide
+
+
+def _by_series(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    return {name: part.reset_index(drop=True) for name, part in frame.groupby("series", sort=False)}
+
+
+def test_us_employment_long_frame_is_the_source_melted():
+    """Bug caught: the derived nonfarm_change column kept as a sector, a sector lost, values moved
+    to the wrong month or sector by the wide-to-long reshape, or series interleaved."""
+    wide = _source_wide()
+    sectors = [c for c in wide.columns if c not in ("month", "nonfarm_change")]
+    assert "nonfarm_change" in wide.columns and len(sectors) == 22 and len(wide) == 120
+    long = us_employment_frame()
+    assert list(long.columns) == ["series", "month", "employment"]
+    assert long.shape == (len(sectors) * len(wide), 3)
+    assert long["employment"].dtype == np.float64
+    parts = _by_series(long)
+    assert list(parts) == sectors  # contiguous, in the source's order
+    for name, part in parts.items():
+        assert part["month"].tolist() == wide["month"].tolist()  # time order, every month once
+        np.testing.assert_array_equal(part["employment"].to_numpy(), wide[name].to_numpy(dtype=float))
+    assert long["month"].iloc[0] == pd.Timestamp("2006-01-01")
+    assert long["month"].iloc[-1] == pd.Timestamp("2015-12-01")
+    assert (long["month"].dt.day == 1).all()
+    # the loader's cache hands out copies
+    long.loc[0, "employment"] = -1.0
+    assert us_employment_frame().loc[0, "employment"] == 135450.0
+
+
+def test_us_employment_test_is_the_last_12_months_of_every_sector():
+    """Bug caught: the last 12 rows of the whole long frame taken as test (one sector's year)
+    instead of every sector's last 12 months, or valid/train cut at the wrong month."""
+    c = US_EMPLOYMENT_CONTEXT
+    splits = load_us_employment()
+    wide = _source_wide()
+    train, valid, test = (_by_series(splits[k][0]) for k in ("train", "valid", "test"))
+    assert list(test) == list(valid) == list(train) and len(test) == 22
+    last_12 = wide["month"].iloc[-12:].tolist()
+    for name in test:
+        assert len(train[name]) == 96 and len(valid[name]) == c + 12 and len(test[name]) == c + 12
+        assert test[name]["month"].iloc[c:].tolist() == last_12
+        np.testing.assert_array_equal(test[name]["employment"].iloc[c:], wide[name].iloc[-12:])
+        assert valid[name]["month"].iloc[c:].tolist() == wide["month"].iloc[-24:-12].tolist()
+        assert train[name]["month"].iloc[-1] == pd.Timestamp("2013-12-01")
+
+
+def test_us_employment_no_test_month_in_train_or_valid():
+    """Bug caught: a leak of the test year into the training or validation files (which a global
+    model would learn from), through the context rows or a wrong cut."""
+    splits = load_us_employment()
+    test_months = set(pd.date_range("2015-01-01", "2015-12-01", freq="MS"))
+    for split in ("train", "valid"):
+        frame = splits[split][0]
+        assert not test_months & set(frame["month"]), split
+    valid_months = set(pd.date_range("2014-01-01", "2014-12-01", freq="MS"))
+    assert not valid_months & set(splits["train"][0]["month"])
+
+
+def test_us_employment_context_rows_precede_each_part():
+    """Bug caught: context copied from another sector or from later months, or missing, so that a
+    model with lookback <= context would forecast other months than 2014 / 2015."""
+    for context in (US_EMPLOYMENT_CONTEXT, 12, 0):
+        splits = load_us_employment(context=context)
+        train, valid, test = (_by_series(splits[k][0]) for k in ("train", "valid", "test"))
+        full = _by_series(us_employment_frame())
+        for name in full:
+            train_end = train[name].iloc[len(train[name]) - context :].reset_index(drop=True)
+            pd.testing.assert_frame_equal(valid[name].iloc[:context].reset_index(drop=True), train_end)
+            # test's context: the months just before 2015 of the same sector (train and valid rows)
+            pd.testing.assert_frame_equal(test[name].iloc[:context].reset_index(drop=True),
+                                          full[name].iloc[108 - context:108].reset_index(drop=True))
+            assert (test[name]["month"].iloc[:context] < pd.Timestamp("2015-01-01")).all()
+            for part in (valid[name], test[name]):
+                assert part["month"].is_monotonic_increasing and part["month"].is_unique
+    with pytest.raises(ValueError, match="context"):
+        load_us_employment(context=97)
+
+
+def test_us_employment_registered_and_export_round_trips(tmp_path):
+    """Bug caught: the dataset missing from `lstmkit datasets list`, export writing the wide table,
+    an index column or dates with times, or files that do not read back as the splits."""
+    from typer.testing import CliRunner
+
+    from lstmkit.cli import app
+
+    assert "us-employment" in dict(list_datasets())
+    runner = CliRunner()
+    listed = runner.invoke(app, ["datasets", "list"])
+    assert listed.exit_code == 0 and "us-employment" in listed.output
+    out = str(tmp_path / "cli")
+    result = runner.invoke(app, ["datasets", "export", "us-employment", "--out", out])
+    assert result.exit_code == 0, result.output
+    paths = export_dataset("us-employment", tmp_path / "api")
+    assert [p.name for p in paths] == ["train.csv", "valid.csv", "test.csv"]
+    splits = load_us_employment()
+    for p in paths:
+        text = p.read_text(encoding="utf-8")
+        assert text.startswith("series,month,employment\nnonfarm,20")
+        assert text == (tmp_path / "cli" / p.name).read_text(encoding="utf-8")
+        back = pd.read_csv(p)
+        assert back["month"].str.fullmatch(r"\d{4}-\d{2}-01").all()
+        back["month"] = pd.to_datetime(back["month"], format="%Y-%m-%d")
+        expected = splits[p.stem][0]
+        pd.testing.assert_frame_equal(back, expected, check_dtype=False)
+        for _, part in back.groupby("series", sort=False):  # each series a regular monthly grid
+            freq = pd.infer_freq(pd.DatetimeIndex(part["month"]))
+            assert freq == "MS" and infer_season(freq) == 12
