@@ -117,10 +117,21 @@ def test_page(server):
     (b'["good room"]', ['{"inputs": [...]}', "a list"]),
     (b'{"texts": ["good room"]}', ['{"inputs": [...]}', "texts"]),
     (b'{"inputs": "good room"}', ['"inputs" must be a list', "string"]),
-    (b'{"inputs": ["fine", 3]}', ["input 1", "int"]),
-    (b'{"inputs": [["good", "room"]]}', ["input 0"]),
-    (b'{"inputs": [""]}', ["empty"]),
-    (b'{"inputs": ["ok", "   "]}', ["input 1 is empty"]),
+    # falsy non-lists: an `inputs or []` would answer 200 with no predictions
+    (b'{"inputs": null}', ['"inputs" must be a list', "null"]),
+    (b'{"inputs": {}}', ['"inputs" must be a list', "object"]),
+    (b'{"inputs": ""}', ['"inputs" must be a list', "string"]),
+    (b'{"inputs": 0}', ['"inputs" must be a list', "number"]),
+    (b'{"inputs": false}', ['"inputs" must be a list', "boolean"]),
+    (b'{}', ['{"inputs": [...]}', '"inputs" must be a list', "keys []"]),
+    (b'""', ['{"inputs": [...]}', '"inputs" must be a list', "a string"]),
+    (b'0', ['{"inputs": [...]}', '"inputs" must be a list', "a number"]),
+    (b'null', ['{"inputs": [...]}', '"inputs" must be a list', "a null"]),
+    # inputs are numbered from 1, as in the guides and every other message
+    (b'{"inputs": ["fine", 3]}', ["input 2", "int"]),
+    (b'{"inputs": [["good", "room"]]}', ["input 1"]),
+    (b'{"inputs": [""]}', ["input 1 is empty"]),
+    (b'{"inputs": ["ok", "   "]}', ["input 2 is empty"]),
 ])
 def test_malformed_requests_are_422(server, body, words):
     """Bug: bad JSON or wrong shapes give a 500/200 or a traceback instead of a 422 naming the problem."""
@@ -135,7 +146,7 @@ def test_too_many_inputs_is_413(server):
 
 def test_too_long_text_is_413(server):
     """Bug: serve.max_chars not enforced; the error must name the input."""
-    assert_json_error(post(server, {"inputs": ["good", "x" * 201]}), 413, "input 1", "201", "serve.max_chars")
+    assert_json_error(post(server, {"inputs": ["good", "x" * 201]}), 413, "input 2", "201", "serve.max_chars")
     assert post(server, {"inputs": ["y" * 200]}).status_code == 200
 
 
@@ -315,7 +326,7 @@ def test_every_task_served_through_one_path(task, tmp_path):
     assert together.status_code == 200 and _close(together.json()["predictions"], expected)
     assert [r.status_code for r in alone] == [200] * len(alone)
     assert _close([r.json()["predictions"][0] for r in alone], expected)
-    assert_json_error(bad, 422, "input 0")
+    assert_json_error(bad, 422, "input 1")  # counted from 1, for every task
 
 
 # ---------------------------------------------------------------------- int8

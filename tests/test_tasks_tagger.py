@@ -231,7 +231,7 @@ def test_bad_inputs_are_data_errors_naming_the_place(ner, tmp_path):
         Tagger(**{**TINY, "epochs": 1}).fit(*chinese_ner(20, 0), valid=(X, y))
     with pytest.raises(ConfigError, match="model.dictionary"):
         Tagger(**{**TINY, "epochs": 1}, dictionary="training").fit(*chinese_ner(20, 0))
-    with pytest.raises(DataError, match="input 1"):
+    with pytest.raises(DataError, match="input 2: expected a text"):  # counted from 1
         ner.inputs_from_json(["张三", 5])
 
 

@@ -74,14 +74,15 @@ def parse_inputs(body: bytes, settings: ServeSettings) -> list:
         raise RequestError(422, f"the body is not valid JSON: {error}") from None
     if not isinstance(payload, dict) or "inputs" not in payload:
         got = f"an object with keys {sorted(payload)}" if isinstance(payload, dict) else f"a {_json_type(payload)}"
-        raise RequestError(422, f'the body must be a JSON object {{"inputs": [...]}}; got {got}')
+        raise RequestError(422, f'the body must be a JSON object {{"inputs": [...]}} ("inputs" must be a list); '
+                                f'got {got}')
     inputs = payload["inputs"]
     if not isinstance(inputs, list):
         raise RequestError(422, f'"inputs" must be a list; got a {_json_type(inputs)}')
     if len(inputs) > settings.max_batch:
         raise RequestError(413, f"{len(inputs)} inputs in one request; the most is {settings.max_batch} "
                                 "(serve.max_batch): split them over several requests")
-    for n, item in enumerate(inputs):
+    for n, item in enumerate(inputs, start=1):  # inputs are numbered from 1 in every message, as in the guides
         chars = _text_chars(item)
         if chars > settings.max_chars:
             raise RequestError(413, f"input {n}: {chars:,} characters; the most is {settings.max_chars:,} "

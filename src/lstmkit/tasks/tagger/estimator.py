@@ -135,7 +135,7 @@ class Tagger(Estimator):
         """Each item a text (a string) or a tokenised sentence (a list of token strings)."""
         if not isinstance(items, list):
             raise DataError(f"inputs must be a list of texts or token lists, got {type(items).__name__}")
-        for n, item in enumerate(items):
+        for n, item in enumerate(items, start=1):
             if isinstance(item, str):
                 continue
             if not isinstance(item, list) or not all(isinstance(t, str) for t in item):
