@@ -71,7 +71,7 @@ def test_outputs_are_what_predict_gives_and_attributions_add_up(models, mode):
         expected = [record["probabilities"][name] for name in spec.output_names]
         assert spec.target is None and spec.output_names[int(np.argmax(values))] == str(record["label"])
     elif mode == "step_label":
-        names = [str(n) for n in clf.classes_.names()]
+        names = [str(n) for n in clf.labels_.names()]
         assert spec.output_names[: len(names)] == [f"step 1: {n}" for n in names]
         assert spec.output_names[spec.target] == f"step {T}: {record['labels'][-1]}"
         per_step = values.reshape(T, len(names))  # (T, C)
@@ -95,7 +95,7 @@ def test_outputs_are_what_predict_gives_and_attributions_add_up(models, mode):
 
 def test_target_by_name_and_a_wrong_one(models):
     clf, x = models["sequence"]
-    for name in clf.classes_.names():
+    for name in clf.labels_.names():
         assert explain(clf, x, target=str(name))["target"] == str(name)
     with pytest.raises(ExplainError, match="up"):
         explain(clf, x, target="sideways")

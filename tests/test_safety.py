@@ -117,7 +117,7 @@ def test_intact_folder_loads_without_unpickling(folder):
     _UNPICKLED.clear()
     clf = load(folder)
     assert not _UNPICKLED
-    assert clf.predict(["good clean room", "awful rude staff"]) == ["pos", "neg"]
+    assert clf.predict(["good clean room", "awful rude staff"]).tolist() == ["pos", "neg"]
 
 
 # ---------------------------------------------------------------------- pickles in place of the weights
@@ -146,7 +146,7 @@ def test_pickles_beside_the_folder_files_are_never_opened(folder, tmp_path):
     for name in ("pytorch_model.bin", "model.pt", "last.ckpt", "model.pkl"):
         (folder / name).write_bytes(pickle.dumps(Payload(marker)))
     _UNPICKLED.clear()
-    assert load(folder).predict(["good clean room"]) == ["pos"]
+    assert load(folder).predict(["good clean room"]).tolist() == ["pos"]
     assert not _UNPICKLED and not marker.exists()
 
 

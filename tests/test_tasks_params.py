@@ -105,3 +105,26 @@ def test_grid_search_and_cross_validation_run():
     assert search.best_estimator_.predict(["good clean room"])[0] in ("pos", "neg")
     scores = cross_val_score(TextClassifier(hidden_size=8, **FAST), texts, labels, cv=2)
     assert len(scores) == 2 and all(0.0 <= s <= 1.0 for s in scores)
+
+
+def test_classifiers_have_scikit_learn_types():
+    """classes_ was lstmkit's label object and predict a list, so code written for scikit-learn
+    (clf.classes_[proba.argmax(1)], np.unique(pred), a scorer on predict's output) broke: classes_
+    must be an ndarray of the labels in predict_proba's column order, predict an ndarray of them."""
+    import numpy as np
+    from sklearn.metrics import accuracy_score, get_scorer
+    from sklearn.utils.validation import check_is_fitted
+
+    texts, labels = english_reviews(90, seed=3)
+    clf = TextClassifier(hidden_size=8, **FAST).fit(texts, labels)
+    check_is_fitted(clf)
+    assert isinstance(clf.classes_, np.ndarray) and clf.classes_.tolist() == ["neg", "pos"]
+    assert clf.labels_ == ["neg", "pos"] and clf.labels_.encode(["pos"]) == [1]  # the label object
+    pred = clf.predict(texts[:20])
+    proba = clf.predict_proba(texts[:20])
+    assert isinstance(pred, np.ndarray) and pred.shape == (20,) and isinstance(proba, np.ndarray)
+    assert np.array_equal(pred, clf.classes_[proba.argmax(axis=1)])
+    assert accuracy_score(labels[:20], pred) == get_scorer("accuracy")(clf, texts[:20], labels[:20])
+    assert clf.predict([]).shape == (0,)
+    numbers = TextClassifier(hidden_size=8, **FAST).fit(texts, [int(label == "pos") for label in labels])
+    assert numbers.classes_.dtype == np.int64 and numbers.predict(texts[:3]).dtype == np.int64

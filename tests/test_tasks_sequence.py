@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -20,7 +21,7 @@ from typer.testing import CliRunner
 from lstmkit import SequenceClassifier, load
 from lstmkit.cli import app
 from lstmkit.data.long_csv import write_long_csv
-from lstmkit.errors import ConfigError, DataError, LstmkitError
+from lstmkit.errors import ConfigError, DataError, DataWarning, LstmkitError
 from lstmkit.tasks.sequence import SequenceModelConfig, SequenceNet
 import task_cases  # noqa: F401  (imports the case modules, this one's data among them, without a cycle)
 from task_case_sequence import trend_sequences
@@ -140,9 +141,9 @@ def test_a_predict_file_may_keep_its_label_column(fitted, tmp_path):
     X, y = trend_sequences(5, seed=3)
     with_labels = write_long_csv(tmp_path / "a.csv", X, y, feature_names=["a", "b"])
     without = write_long_csv(tmp_path / "b.csv", X, None, feature_names=["a", "b"])
-    assert fitted.predict(fitted.read_inputs(with_labels)) == fitted.predict(fitted.read_inputs(without))
+    assert np.array_equal(fitted.predict(fitted.read_inputs(with_labels)), fitted.predict(fitted.read_inputs(without)))
     wrong = write_long_csv(tmp_path / "c.csv", [x[:, :1] for x in X], None, feature_names=["a"])
-    with pytest.raises(DataError, match=r"c\.csv.*1 feature columns, but the model was trained on 2"):
+    with pytest.raises(DataError, match=r"c\.csv.*1 feature column \(a\), but the model was trained on 2"):
         fitted.read_inputs(wrong)
 
 
@@ -151,14 +152,16 @@ def test_a_predict_file_may_keep_its_label_column(fitted, tmp_path):
 
 def test_json_inputs_are_checked_and_name_the_input(fitted):
     """The server answers 422 for a DataError; a wrong shape must say which input."""
-    with pytest.raises(DataError, match="input 1: 3 features per step, expected 2"):
+    with pytest.raises(DataError, match="input 2: 3 features per step, expected 2"):  # counted from 1
         fitted.inputs_from_json([[[0, 1]], [[0, 1, 2]]])
-    with pytest.raises(DataError, match="input 0, step 1: 2 features, but step 0 has 1"):
+    with pytest.raises(DataError, match="input 1, step 2: 2 features, but step 1 has 1"):
         fitted.inputs_from_json([[[0], [1, 2]]])
-    with pytest.raises(DataError, match="input 0, step 0, feature 1: 'x' is not a number"):
+    with pytest.raises(DataError, match="input 1, step 1, feature 2: 'x' is not a number"):
         fitted.inputs_from_json([[[0, "x"]]])
-    with pytest.raises(DataError, match="input 0: empty sequence"):
+    with pytest.raises(DataError, match="input 1: empty sequence"):
         fitted.inputs_from_json([[]])
+    with pytest.raises(DataError, match="sequence 1, step 1, feature 2: nan is not a finite number"):
+        fitted.coerce([np.array([[0.0, np.nan]])])
     with pytest.raises(DataError, match="not a finite number"):
         fitted.coerce([np.array([[0.0, np.nan]])])
 
@@ -168,6 +171,69 @@ def test_arrays_and_univariate_sequences_are_accepted():
     clf = SequenceClassifier()
     assert [x.shape for x in clf.coerce(np.zeros((4, 5, 3)))[0]] == [(5, 3)] * 4
     assert [x.shape for x in clf.coerce([[1.0, 2.0, 3.0], np.arange(2.0)])[0]] == [(3, 1), (2, 1)]
+
+
+def test_sktime_channels_first_arrays_warn_and_data_layout_reads_them(fitted):
+    """sktime's numpy3D (N, C, T) was read as (N, T, C) without a word: 3 channels of 30 steps became
+    3 steps of 30 features. data.layout=auto warns (naming the option) when the second axis is the
+    smaller; channels_first transposes; channels_last keeps the reading, silently."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(4, 3, 30)).astype(np.float32)  # (N, C, T)
+    with pytest.warns(DataWarning, match=r"\(4, 3, 30\).*3 steps x 30 features.*data\.layout=channels_first"):
+        auto = SequenceClassifier().coerce(X)[0]
+    assert [x.shape for x in auto] == [(3, 30)] * 4
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        first = SequenceClassifier(layout="channels_first").coerce(X)[0]
+        listed = SequenceClassifier(layout="channels_first").coerce(list(X))[0]
+        last = SequenceClassifier(layout="channels_last").coerce(X)[0]
+        SequenceClassifier().coerce(np.zeros((4, 30, 3)))  # more steps than features: no warning
+    assert all(np.array_equal(a, x.T) for a, x in zip(first, X)) and [x.shape for x in listed] == [(30, 3)] * 4
+    assert [x.shape for x in last] == [(3, 30)] * 4
+    with pytest.warns(DataWarning, match="fewer rows than columns"):
+        SequenceClassifier().coerce(list(X))
+    with pytest.raises(DataError, match="5 features per step, expected 2 .*set data.layout=channels_first"):
+        fitted.coerce(np.zeros((3, 2, 5)))  # the model's 2 features on the other axis
+
+
+def test_long_dataframes_in_read_data_fit_and_predict(tmp_path):
+    """A long DataFrame (as pd.read_csv gives a long CSV) was a raw TypeError in read_data and refused
+    by fit; it must read as the file does, label column included, and name a bad row."""
+    import pandas as pd
+
+    X, y = trend_sequences(40, seed=0)
+    path = write_long_csv(tmp_path / "train.csv", X, y, feature_names=["a", "b"])
+    frame = pd.read_csv(path)
+    clf = SequenceClassifier(**TINY)
+    from_frame, labels = clf.read_data(frame)
+    from_file, file_labels = clf.read_data(path)
+    assert all(np.array_equal(a, b) for a, b in zip(from_frame, from_file)) and list(labels) == list(file_labels)
+    clf.fit(frame)  # labels from the frame's label column
+    assert clf.feature_names_ == ["a", "b"]
+    records = clf.predict_records(frame.drop(columns="label"))
+    assert [r["sequence_id"] for r in records] == [str(i) for i in range(40)]
+    assert records == clf.predict_records(clf.read_inputs(path))
+    swapped = pd.read_csv(path)[["b", "sequence_id", "a"]]  # the model's columns are found by name
+    assert clf.predict_records(swapped) == records
+    broken = frame.copy()
+    broken.loc[3, "b"] = None
+    with pytest.raises(DataError, match="the DataFrame, row 4: column 'b': empty value"):
+        clf.predict(broken)
+    with pytest.raises(DataError, match="fit needs targets"):
+        SequenceClassifier(**TINY).fit(X)
+
+
+def test_a_file_without_the_models_columns_names_them(tmp_path):
+    """The page and predict --input said only "no column 'sequence_id'"; the message must name every
+    column the model reads."""
+    path = write_long_csv(tmp_path / "t.csv", *trend_sequences(20, seed=0), feature_names=["a", "b"])
+    clf = SequenceClassifier(**TINY)
+    clf.fit(*clf.read_data(path))
+    assert clf.feature_names_ == ["a", "b"]
+    (tmp_path / "x.csv").write_text("id,a,b\nq,1,2\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"x\.csv, line 1: no column 'sequence_id': a long CSV has one row per step "
+                                        r"and the columns sequence_id, a, b, label \(optional\) \(found: id, a, b\)"):
+        clf.read_inputs(tmp_path / "x.csv")
 
 
 def test_value_targets_need_per_step_mode():
@@ -341,7 +407,8 @@ def test_feature_shift_moves_the_raw_features_before_scaling():
     X = [np.tile(columns, (5, 1)).astype(np.float32) + rng.normal(0, 0.1, (5, 6)).astype(np.float32)
          for _ in range(32)]
     y = ["a", "b"] * 16
-    clf = SequenceClassifier(**{**TINY, "epochs": 1, "batch_size": 32}).fit(X, y, valid=(X[:4], y[:4]))
+    clf = SequenceClassifier(**{**TINY, "epochs": 1, "batch_size": 32}, layout="channels_last").fit(
+        X, y, valid=(X[:4], y[:4]))  # 5 steps x 6 pixels: channels_last says so (no layout warning)
     clf.config_.train.feature_shift = 2
     mean, scale = clf.scaler_.mean_, clf.scaler_.scale_
     (batch,) = list(clf._loader(X, y, train=True))
@@ -409,6 +476,42 @@ def test_cli_per_step_modes(kind, tmp_path):
     first = records[0]
     assert first["sequence_id"] == "0"  # from the file, so outputs can be matched to inputs
     assert result.stdout.splitlines()[0].startswith(f"0\t{first['length']} steps\t")
+
+
+@pytest.mark.parametrize("kind", ["label", "value"])
+@pytest.mark.parametrize("suffix", [".csv", ".tsv"])
+def test_per_step_output_is_one_row_per_input_row(kind, suffix, tmp_path):
+    """predict --output x.csv of a per-step model wrote JSON lists in a cell; it must be long like the
+    input: row i about input row i (rows interleaved and sorted by a time column here)."""
+    data = step_label_data if kind == "label" else step_value_data
+    clf = SequenceClassifier(**{**TINY, "epochs": 1}, label_per_step=True, target_kind=kind).fit(*data(30, seed=0))
+    clf.save(tmp_path / "model")
+    X, _ = data(4, seed=1)
+    rows = [(f"s{n}", t, *x[t]) for n, x in enumerate(X) for t in range(len(x))]
+    order = np.random.default_rng(0).permutation(len(rows))  # interleaved sequences, times out of order
+    lines = ["sequence_id,t,a,b"] + [",".join(str(v) for v in rows[i]) for i in order]
+    (tmp_path / "in.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / f"out{suffix}"
+    result = CliRunner().invoke(app, ["predict", str(tmp_path / "model"), "--input", str(tmp_path / "in.csv"),
+                                      "--set", "data.time_column=t", "--output", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    import csv
+
+    written = list(csv.DictReader(out.open(encoding="utf-8"), delimiter="\t" if suffix == ".tsv" else ","))
+    assert len(written) == len(rows)
+    expected = ["sequence_id", "t", "step", "label", "confidence"] if kind == "label" else \
+        ["sequence_id", "t", "step", "value"]
+    assert list(written[0]) == expected
+    records = clf.predict_records(X)
+    for row, i in zip(written, order):
+        name, t = rows[i][:2]
+        assert (row["sequence_id"], int(row["t"]), int(row["step"])) == (name, t, t + 1)
+        record = records[int(name[1:])]
+        if kind == "label":
+            assert row["label"] == record["labels"][t]
+            assert float(row["confidence"]) == pytest.approx(record["confidence"][t])
+        else:
+            assert float(row["value"]) == pytest.approx(record["values"][t], rel=1e-5)
 
 
 def test_demo_presets_are_valid_and_the_mnist_png_is_written(tmp_path):

@@ -41,6 +41,7 @@ import io
 import math
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -50,10 +51,34 @@ from lstmkit.data.readers import Labels, _decode
 from lstmkit.errors import DataError
 from lstmkit.files import atomic_write
 
-__all__ = ["read_long_csv", "write_long_csv"]
+__all__ = ["LongData", "read_long", "read_long_csv", "read_long_frame", "write_long_csv"]
 
 _PANDAS_LINE = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+@dataclass
+class LongData:
+    """What a long table holds, sequence by sequence (in the order their first row appears).
+
+    Attributes:
+        sequences: one float32 array ``(T_i, F)`` per sequence.
+        targets: None without a label column; else a :class:`~lstmkit.data.readers.Labels` of one
+            string per sequence, or (``label_per_step``) one list of ``T_i`` strings per sequence.
+        ids: the sequence ids (strings).
+        features: the ``F`` feature column names, in order.
+        rows: per sequence, the ``(T_i,)`` int64 positions of its steps' rows among the table's
+            data rows (blank lines left out; 0 is the first), so results per step can be written
+            back in the input's own row order.
+        times: per sequence, its steps' time cells as written (``time_column``), else None.
+    """
+
+    sequences: list[np.ndarray]
+    targets: Labels | None
+    ids: list[str]
+    features: list[str]
+    rows: list[np.ndarray]
+    times: list[list[str]] | None
 
 
 def read_long_csv(
@@ -88,9 +113,24 @@ def read_long_csv(
           ``T_i`` strings per sequence (in time order);
         * ``ids``: the sequence ids (strings).
 
+        :func:`read_long` gives all of it, with the feature names and each step's row.
+
     Raises:
         DataError: naming the file, line and column of the first problem.
     """
+    data = read_long(path, id_column, label_column, feature_columns, time_column, label_per_step)
+    return (data.sequences, data.targets, data.ids) if return_ids else (data.sequences, data.targets)
+
+
+def read_long(
+    path: str | Path,
+    id_column: str = "sequence_id",
+    label_column: str | None = "label",
+    feature_columns: Sequence[str] | None = None,
+    time_column: str | None = None,
+    label_per_step: bool = False,
+) -> LongData:
+    """:func:`read_long_csv`, returning everything the file says as a :class:`LongData`."""
     path = Path(path)
     if not path.exists():
         raise DataError("file not found", path)
@@ -101,7 +141,52 @@ def read_long_csv(
     header = _header(text, delimiter, path)
     frame = _read_frame(text, delimiter, path)
     lines = _line_numbers(frame, text)  # (N,) CSV line of each row
+    return _sequences_of(frame, header, lines, path, id_column, label_column, feature_columns, time_column,
+                         label_per_step)
 
+
+FRAME = "the DataFrame"
+"""How errors name a DataFrame given to :func:`read_long_frame` (its rows are numbered from 1)."""
+
+
+def read_long_frame(
+    frame: pd.DataFrame,
+    id_column: str = "sequence_id",
+    label_column: str | None = "label",
+    feature_columns: Sequence[str] | None = None,
+    time_column: str | None = None,
+    label_per_step: bool = False,
+) -> LongData:
+    """The sequences of a long pandas DataFrame (one row per step), by the rules of a long CSV.
+
+    Cells may be numbers or text; a missing cell (NaN, None) is an empty one. The checks and
+    errors are those of :func:`read_long_csv`, naming the row (``the DataFrame, row 3: ...``,
+    counted from 1 in the frame's order) instead of a file's line.
+    """
+    header = [str(c).strip() for c in frame.columns]
+    if len(set(header)) != len(header):
+        twice = next(c for c in header if header.count(c) > 1)
+        raise DataError(f"column {twice!r} appears twice", FRAME)
+    try:
+        _columns(header, id_column, label_column, feature_columns, time_column, FRAME)
+    except DataError as error:  # a CSV's header is its line 1; a DataFrame's columns have no row
+        raise DataError(str(error).replace(f"{FRAME}, line 1: ", f"{FRAME}: ")) from None
+    cells = frame.astype(object).where(frame.notna(), "").astype(str)  # every cell as text, '' if missing
+    cells.columns = header
+    cells = cells.reset_index(drop=True)
+    rows = np.arange(1, len(cells) + 1, dtype=np.int64)
+    try:
+        return _sequences_of(cells, header, rows, FRAME, id_column, label_column, feature_columns, time_column,
+                             label_per_step)
+    except DataError as error:  # "the DataFrame, line 3: ... (line 2)" -> "the DataFrame, row 3: ... (row 2)"
+        raise DataError(re.sub(r"\bline (\d+)", r"row \1", str(error))) from None
+
+
+def _sequences_of(frame: pd.DataFrame, header: list[str], lines: np.ndarray, path, id_column: str,
+                  label_column: str | None, feature_columns: Sequence[str] | None, time_column: str | None,
+                  label_per_step: bool) -> LongData:
+    """The sequences of a table of text cells (``frame``, its column names ``header``); ``lines``
+    ``(N,)`` names each row in errors, ``path`` the table."""
     features = _columns(header, id_column, label_column, feature_columns, time_column, path)
     blank = (frame.apply(lambda c: c.str.strip()) == "").all(axis=1).to_numpy()
     frame, lines = frame.loc[~blank].reset_index(drop=True), lines[~blank]
@@ -133,8 +218,12 @@ def read_long_csv(
         else:
             items = [str(labels[i]) for i in first_rows]
         targets = Labels(items, [(path, int(lines[i])) for i in first_rows])
-    ids_out = [str(i) for i in unique_ids]
-    return (sequences, targets, ids_out) if return_ids else (sequences, targets)
+    time_cells = None
+    if time_column is not None:
+        time_cells = [list(part) for part in np.split(frame[time_column].str.strip().to_numpy(dtype=object)[order],
+                                                      bounds)]
+    return LongData(sequences=sequences, targets=targets, ids=[str(i) for i in unique_ids], features=features,
+                    rows=np.split(order.astype(np.int64), bounds), times=time_cells)
 
 
 def write_long_csv(

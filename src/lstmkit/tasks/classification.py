@@ -52,14 +52,18 @@ def _origin(labels, index: int) -> tuple[Path | None, int | None]:
     return where(index) if where is not None else (None, None)
 
 
-class ClassLabels:
-    """The sorted label set of a classifier and the label <-> id maps."""
+class ClassLabels(list):
+    """The sorted label set of a classifier and the label <-> id maps.
+
+    It is the ``list`` of the labels (a classifier's ``labels_``: ``clf.labels_ == ["neg", "pos"]``)
+    with the maps as methods; ``labels`` is the same list as a plain ``list``.
+    """
 
     def __init__(self, labels: Sequence):
-        self.labels = list(labels)
-        self._by_value = {label: i for i, label in enumerate(self.labels)}
+        super().__init__(labels)
+        self._by_value = {label: i for i, label in enumerate(self)}
         self._by_text: dict[str, int] = {}
-        for i, label in enumerate(self.labels):
+        for i, label in enumerate(self):
             self._by_text.setdefault(text_form(label), i)
             if isinstance(label, bool):
                 self._by_text.setdefault(str(label), i)  # "True"
@@ -86,12 +90,14 @@ class ClassLabels:
                             path=_origin(y, 0)[0] or source)
         return cls(distinct)
 
-    def __len__(self) -> int:
-        return len(self.labels)
+    @property
+    def labels(self) -> list:
+        """The labels as a plain ``list`` (for JSON, and for code written before this class was one)."""
+        return list(self)
 
     def names(self) -> list[str]:
         """The labels' text forms (axis labels, JSON keys)."""
-        return [text_form(label) for label in self.labels]
+        return [text_form(label) for label in self]
 
     def encode(self, y: Sequence, source: str | Path | None = None) -> list[int]:
         """Labels -> ids. A string matches a label by its text form (a file's ``"1"`` is ``1``).
@@ -104,7 +110,7 @@ class ClassLabels:
             if hasattr(label, "item") and not isinstance(label, (str, bytes)):
                 label = label.item()
             i = self._by_value.get(label) if not isinstance(label, float) or label == label else None
-            if i is not None and type(label) is not type(self.labels[i]) and isinstance(label, bool):
+            if i is not None and type(label) is not type(self[i]) and isinstance(label, bool):
                 i = None  # True == 1 in Python; a boolean is not the label 1
             if i is None and isinstance(label, str):
                 text = label.strip()
@@ -121,7 +127,7 @@ class ClassLabels:
         return ids
 
     def decode(self, ids: Sequence[int]) -> list:
-        return [self.labels[int(i)] for i in ids]
+        return [self[int(i)] for i in ids]
 
 
 class Classifier(ClassifierMixin, Estimator):
@@ -139,14 +145,17 @@ class Classifier(ClassifierMixin, Estimator):
         return [{} for _ in range(len(X))]
 
     # -- learned labels ------------------------------------------------------
+    # ``labels_``: the :class:`ClassLabels` set by ``fit`` / ``load`` (a list of the labels, with the maps).
     @property
-    def labels_(self) -> list:
-        return self.classes_.labels
+    def classes_(self) -> np.ndarray:
+        """The labels as a NumPy array, as scikit-learn's classifiers have them (``predict`` returns
+        items of it; ``predict_proba``'s columns are in its order). ``labels_`` is the same as a list."""
+        return np.asarray(self.labels_.labels)
 
     def _fit_labels(self, y, source=None) -> list[int]:
         """Learn the label set from training labels; returns their ids."""
-        self.classes_ = ClassLabels.fit(y, source)
-        return self.classes_.encode(y, source)
+        self.labels_ = ClassLabels.fit(y, source)
+        return self.labels_.encode(y, source)
 
     def balanced_weights(self, label_ids: Sequence[int]):
         """``train.class_weights``: None, or scikit-learn's balanced weights as a float tensor (C,)."""
@@ -155,7 +164,7 @@ class Classifier(ClassifierMixin, Estimator):
 
         if getattr(self.config_.train, "class_weights", "none") != "balanced":
             return None
-        weights = compute_class_weight("balanced", classes=np.arange(len(self.classes_)), y=np.asarray(label_ids))
+        weights = compute_class_weight("balanced", classes=np.arange(len(self.labels_)), y=np.asarray(label_ids))
         return torch.tensor(weights, dtype=torch.float32)
 
     def split_validation(self, X, y, fraction: float, seed: int):
@@ -163,26 +172,28 @@ class Classifier(ClassifierMixin, Estimator):
         return stratified_split([text_form(label) for label in y], fraction, seed, source=_origin(y, 0)[0])
 
     # -- using a model -------------------------------------------------------
-    def predict(self, X) -> list:
-        """The most probable label per input, of the type ``fit`` saw."""
+    def predict(self, X) -> np.ndarray:
+        """The most probable label per input: an array ``(N,)`` of ``classes_``' items (labels of
+        the type ``fit`` saw, as NumPy holds them: ``str``, ``int64``, ``bool``), as scikit-learn's
+        classifiers return it."""
         proba = self.predict_proba(X)
-        return self.classes_.decode(proba.argmax(axis=1)) if len(proba) else []
+        return self.classes_[np.asarray(proba).argmax(axis=1)] if len(proba) else self.classes_[:0]
 
     def predict_records(self, X) -> list[dict]:
         """One ``{..input.., "label", "probabilities": {label: p}}`` per input."""
         X = self.coerce(X)[0]
         proba = self.predict_proba(X)
-        names = self.classes_.names()
-        return [{**extra, "label": self.classes_.labels[int(row.argmax())],
+        names = self.labels_.names()
+        return [{**extra, "label": self.labels_[int(row.argmax())],
                  "probabilities": {name: round(float(p), 6) for name, p in zip(names, row)}}
                 for extra, row in zip(self._input_records(X), proba)]
 
     def evaluate(self, X, y, source: str | Path | None = None) -> dict:
         """``accuracy``, ``macro_f1`` (over the labels present), ``per_class`` and ``n``."""
         X, y = self.coerce(X, y)
-        true = self.classes_.encode(y, source)  # unknown labels are an error, not a silent miss
+        true = self.labels_.encode(y, source)  # unknown labels are an error, not a silent miss
         pred = self.predict_proba(X).argmax(axis=1).tolist()
-        names = self.classes_.names()
+        names = self.labels_.names()
         return classification_metrics([names[i] for i in true], [names[i] for i in pred])
 
     def score(self, X, y) -> float:
@@ -214,16 +225,16 @@ class Classifier(ClassifierMixin, Estimator):
         from lstmkit.metrics import confusion
         from lstmkit.plots import plot_confusion_matrix
 
-        names = self.classes_.names()
-        true = [names[i] for i in self.classes_.encode(y_valid)]
+        names = self.labels_.names()
+        true = [names[i] for i in self.labels_.encode(y_valid)]
         pred = [names[i] for i in self.predict_proba(X_valid).argmax(axis=1)]
         plot_confusion_matrix(confusion(true, pred, labels=names), names, plots_dir / "confusion_matrix.png")
 
     # -- model folder --------------------------------------------------------
     def _label_state(self) -> dict:
         """The labels for config.json, with their JSON types (``id2label`` for Hugging Face users)."""
-        return {"labels": self.classes_.labels,
-                "id2label": {str(i): label for i, label in enumerate(self.classes_.labels)}}
+        return {"labels": self.labels_.labels,
+                "id2label": {str(i): label for i, label in enumerate(self.labels_.labels)}}
 
     def _restore_labels(self, config: dict) -> None:
-        self.classes_ = ClassLabels(config["labels"])
+        self.labels_ = ClassLabels(config["labels"])

@@ -27,6 +27,7 @@ method             one label per sequence          per step (label / value)
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -53,10 +54,12 @@ from lstmkit.tasks.base import Estimator, _as_list
 from lstmkit.tasks.classification import Classifier, ClassLabels, text_form
 from lstmkit.tasks.sequence.config import SequenceClassifierConfig
 from lstmkit.tasks.sequence.inputs import (
+    Sequences,
     as_sequences,
     as_step_targets,
     read_sequences,
     row_line,
+    sequences_from_frame,
 )
 from lstmkit.tasks.sequence.network import SequenceNet
 
@@ -93,35 +96,62 @@ class SequenceClassifier(Classifier):
         return "step_value" if data.target_kind == "value" else "step_label"
 
     # -- reading data --------------------------------------------------------
+    def _model_columns(self) -> dict:
+        """What a fitted model knows of its feature columns, for the readers (names may be None)."""
+        return {"model_features": getattr(self, "feature_names_", None), "n_features": getattr(self, "n_features_", None)}
+
     def read_data(self, path) -> tuple[list[np.ndarray], Labels]:
-        """A labelled ``.ts`` or long ``.csv``/``.tsv`` file -> ``(sequences, targets)``."""
-        sequences, targets = read_sequences(path, self._config().data, labelled=True)
+        """A labelled ``.ts`` or long ``.csv``/``.tsv`` file -> ``(sequences, targets)``; also a long
+        pandas DataFrame (one row per step, with the id, feature and label columns)."""
+        data = self._config().data
+        if hasattr(path, "columns"):
+            return sequences_from_frame(path, data, labelled=True,
+                                        model_features=self._model_columns()["model_features"])
+        sequences, targets = read_sequences(path, data, labelled=True, **self._model_columns())
         self._check_file_features(sequences, path)
         return sequences, targets
 
     def read_inputs(self, path) -> list[np.ndarray]:
         """Sequences to predict; a label column (or .ts labels) in the file is ignored."""
-        sequences, _ = read_sequences(path, self._config().data, labelled=False)
+        sequences, _ = read_sequences(path, self._config().data, labelled=False, **self._model_columns())
         self._check_file_features(sequences, path)
         return sequences
 
     def _check_file_features(self, sequences, path) -> None:
         expected = getattr(self, "n_features_", None)
         if expected is not None and sequences and sequences[0].shape[1] != expected:
-            raise DataError(f"{sequences[0].shape[1]} feature columns, but the model was trained on {expected} "
-                            "(set data.feature_columns to choose them)", path=path)
+            found, known = getattr(sequences, "features", None), getattr(self, "feature_names_", None)
+            count = sequences[0].shape[1]
+            raise DataError(f"{count} feature column{'s' if count != 1 else ''}"
+                            + (f" ({', '.join(found)})" if found else "")
+                            + f", but the model was trained on {expected}" + (f" ({', '.join(known)})" if known else "")
+                            + " (set data.feature_columns to choose them)", path=path)
 
     def inputs_from_json(self, items: list) -> list[np.ndarray]:
-        """A list of sequences, each a list of feature rows (lists of numbers)."""
+        """A list of sequences, each a list of feature rows (lists of numbers; steps x features,
+        whatever ``data.layout`` says of Python arrays)."""
         if not isinstance(items, list):
             raise DataError(f"inputs must be a list of sequences (each a list of feature rows), "
                             f"got {type(items).__name__}")
         return as_sequences(items, "input", getattr(self, "n_features_", None))
 
     def coerce(self, X, y=None):
-        """Sequences as float32 arrays ``(T_i, F)`` (see :func:`~lstmkit.tasks.sequence.inputs.as_sequences`)
-        and targets in the mode's form; the feature count must be the model's once fitted."""
-        sequences = as_sequences(X, "sequence", getattr(self, "n_features_", None))
+        """Sequences as float32 arrays ``(T_i, F)`` (see :func:`~lstmkit.tasks.sequence.inputs.as_sequences`:
+        arrays laid out as ``data.layout`` says) and targets in the mode's form; the feature count
+        must be the model's once fitted. A long pandas DataFrame (one row per step) is read by the
+        rules of a long CSV, its targets from ``data.label_column`` when ``y`` is None and the
+        column is there. What a file or a frame said of the sequences (ids, feature names, rows)
+        is kept (:class:`~lstmkit.tasks.sequence.inputs.Sequences`)."""
+        data = self._config().data
+        if hasattr(X, "columns"):
+            labelled = y is None and data.label_column in [str(c).strip() for c in X.columns]
+            X, from_frame = sequences_from_frame(X, data, labelled,
+                                                 model_features=self._model_columns()["model_features"])
+            y = from_frame if y is None else y
+        read = isinstance(X, Sequences)  # from a file, a frame or an earlier coerce: steps x features already
+        sequences = as_sequences(X, "sequence", getattr(self, "n_features_", None),
+                                 layout="channels_last" if read else data.layout)
+        sequences = X.like(sequences) if read else Sequences(sequences)
         if y is None:
             return sequences, None
         mode = self._mode
@@ -131,6 +161,26 @@ class SequenceClassifier(Classifier):
                 raise DataError(f"{len(sequences)} sequences but {len(labels)} labels")
             return sequences, labels
         return sequences, as_step_targets(y, sequences, "value" if mode == "step_value" else "label")
+
+    @contextmanager
+    def _training_data(self, X, y, valid, out_dir):
+        """The shared hold-out (:meth:`Estimator._training_data`), after noting the training data's
+        feature column names (a long CSV's or DataFrame's; None for arrays and ``.ts`` files)."""
+        X, y = self.coerce(X, y)
+        if y is None:
+            raise DataError("fit needs targets: fit(sequences, labels), or a long DataFrame (or read_data's "
+                            f"file) with the {self.config_.data.label_column!r} column (data.label_column)")
+        self._feature_names = getattr(X, "features", None)
+        with super()._training_data(X, y, valid, out_dir) as data:
+            yield data
+
+    @staticmethod
+    def subset(values, indices: list[int]):
+        """As :meth:`Estimator.subset`; checked sequences stay :class:`Sequences` (not read again by
+        ``data.layout``)."""
+        if isinstance(values, Sequences):
+            return values.subset(indices)
+        return Estimator.subset(values, indices)
 
     def split_validation(self, X, y, fraction: float, seed: int):
         """Stratified by label for one label per sequence; random for per-step targets."""
@@ -142,6 +192,7 @@ class SequenceClassifier(Classifier):
     def _prepare(self, X: list[np.ndarray], y) -> None:
         data = self.config_.data
         self.n_features_ = int(X[0].shape[1])
+        self.feature_names_ = getattr(self, "_feature_names", None)
         self.scaler_ = fit_scaler(X) if data.scale else None
         self.target_scaler_ = None
         self.class_weights_ = None
@@ -149,7 +200,7 @@ class SequenceClassifier(Classifier):
         if mode == "sequence":
             self.class_weights_ = self.balanced_weights(self._fit_labels(y))
         elif mode == "step_label":
-            self.classes_ = ClassLabels.fit([label for steps in y for label in steps], source=_origin(y))
+            self.labels_ = ClassLabels.fit([label for steps in y for label in steps], source=_origin(y))
             self.class_weights_ = self.balanced_weights(np.concatenate(self._step_ids(y)))
         else:
             self.target_scaler_ = Standardizer(["target"]).fit(np.concatenate(y)[:, None])
@@ -159,15 +210,15 @@ class SequenceClassifier(Classifier):
         out = []
         for i, steps in enumerate(y):
             try:
-                out.append(np.asarray(self.classes_.encode(steps, source), dtype=np.int64))
+                out.append(np.asarray(self.labels_.encode(steps, source), dtype=np.int64))
             except DataError:
-                known = set(self.classes_.names())
+                known = set(self.labels_.names())
                 bad = next(s for s in steps if text_form(s).strip() not in known and
                            text_form(s).strip().lower() not in {k.lower() for k in known})
                 path, line = y.where(i) if isinstance(y, Labels) else (None, None)
                 data = self.config_.data
                 raise DataError(f"unknown label {text_form(bad)!r}" + ("" if path else f" in sequence {i}") +
-                                f"; the model knows: {', '.join(self.classes_.names())}", path=path or source,
+                                f"; the model knows: {', '.join(self.labels_.names())}", path=path or source,
                                 line=row_line(path, line, data, text_form(bad))) from None
         return out
 
@@ -175,7 +226,7 @@ class SequenceClassifier(Classifier):
         """Targets -> what the network trains on: label ids ``(N,)``, or a per-step array per sequence."""
         mode = self._mode
         if mode == "sequence":
-            return np.asarray(self.classes_.encode(y, source), dtype=np.int64)
+            return np.asarray(self.labels_.encode(y, source), dtype=np.int64)
         if mode == "step_label":
             return self._step_ids(y, source)
         return [np.asarray(v, dtype=np.float32) for v in y]
@@ -189,7 +240,7 @@ class SequenceClassifier(Classifier):
         if mode == "step_value":
             kwargs = {"target_mean": float(self.target_scaler_.mean_[0]),
                       "target_scale": float(self.target_scaler_.scale_[0])}
-        n_outputs = 1 if mode == "step_value" else len(self.classes_)
+        n_outputs = 1 if mode == "step_value" else len(self.labels_)
         return SequenceNet(self.n_features_, n_outputs, self.config_.model, mode,
                            class_weights=getattr(self, "class_weights_", None), **kwargs)
 
@@ -286,7 +337,7 @@ class SequenceClassifier(Classifier):
         outputs = self._outputs(X) if X else []
         if mode == "step_label":
             return outputs
-        return np.stack(outputs) if outputs else np.zeros((0, len(self.classes_)), dtype=np.float32)
+        return np.stack(outputs) if outputs else np.zeros((0, len(self.labels_)), dtype=np.float32)
 
     def predict(self, X) -> list:
         """A label per sequence, or a list of ``T_i`` labels / floats per sequence (per-step modes)."""
@@ -297,7 +348,7 @@ class SequenceClassifier(Classifier):
         X = self.coerce(X)[0]
         outputs = self._outputs(X) if X else []
         if mode == "step_label":
-            return [self.classes_.decode(p.argmax(axis=1)) for p in outputs]
+            return [self.labels_.decode(p.argmax(axis=1)) for p in outputs]
         return [[_significant(v) for v in values] for values in outputs]
 
     def _input_records(self, X) -> list[dict]:
@@ -327,6 +378,8 @@ class SequenceClassifier(Classifier):
         """``{length, label, probabilities}``; per step ``{length, labels, confidence}`` (the
         probability of each step's label) or ``{length, values}``. Sequences read from a long CSV
         also give their ``sequence_id`` (first)."""
+        if hasattr(X, "columns"):  # a long DataFrame: its ids name the records
+            X = self.coerce(X)[0]
         ids = getattr(X, "ids", None)
         records = self._records(X)
         if ids is not None:
@@ -342,7 +395,7 @@ class SequenceClassifier(Classifier):
         outputs = self._outputs(X) if X else []
         if mode == "step_value":
             return [{"length": len(x), "values": [_significant(v) for v in out]} for x, out in zip(X, outputs)]
-        return [{"length": len(x), "labels": self.classes_.decode(p.argmax(axis=1)),
+        return [{"length": len(x), "labels": self.labels_.decode(p.argmax(axis=1)),
                  "confidence": [round(float(v), 6) for v in p.max(axis=1)]} for x, p in zip(X, outputs)]
 
     def evaluate(self, X, y, source: str | Path | None = None) -> dict:
@@ -357,7 +410,7 @@ class SequenceClassifier(Classifier):
         if mode == "step_label":
             true = np.concatenate(self._step_ids(y, source))
             pred = np.concatenate([p.argmax(axis=1) for p in self._outputs(X)])
-            names = self.classes_.names()
+            names = self.labels_.names()
             metrics = classification_metrics([names[i] for i in true], [names[i] for i in pred])
         else:
             true = np.concatenate(y).astype(np.float64)
@@ -380,6 +433,42 @@ class SequenceClassifier(Classifier):
     def table_row(self, record: dict) -> dict:
         return super().table_row(record) if self._mode == "sequence" else Estimator.table_row(self, record)
 
+    def write_predictions(self, records: list[dict], path: Path, inputs=None) -> Path:
+        """As every task writes them; per-step predictions to ``.csv`` / ``.tsv`` are long, like the
+        input: one row per step (:meth:`step_rows`), not lists in a cell."""
+        path = Path(path)
+        if self._mode == "sequence" or path.suffix.lower() == ".jsonl":
+            return super().write_predictions(records, path, inputs)
+        from lstmkit.predictions import write_table
+
+        self.check_output_path(path)
+        return write_table(self.step_rows(records, inputs), path)
+
+    def step_rows(self, records: list[dict], inputs=None) -> list[dict]:
+        """Per-step records as a long table, one row per step: the id column (``data.id_column``;
+        ``sequence``, counted from 1, for inputs without ids), the time column when the input was
+        sorted by one, ``step`` (from 1, in time order), then ``label`` and ``confidence`` (step
+        labels) or ``value`` (step values). Rows read from a long CSV or DataFrame come in the
+        input's own row order, so row ``i`` of the output is about row ``i`` of the input's data
+        (blank lines left out); other inputs sequence by sequence."""
+        data = self._config().data
+        rows_of = getattr(inputs, "rows", None)
+        times = getattr(inputs, "times", None)
+        table: list[tuple[int, dict]] = []
+        for n, record in enumerate(records):
+            seq = {data.id_column: record["sequence_id"]} if "sequence_id" in record else {"sequence": n + 1}
+            outputs = ([{"label": label, "confidence": p} for label, p in zip(record["labels"], record["confidence"])]
+                       if "labels" in record else [{"value": v} for v in record["values"]])
+            for t, output in enumerate(outputs):
+                row = dict(seq)
+                if times is not None and data.time_column:
+                    row[data.time_column] = times[n][t]
+                row["step"] = t + 1
+                row.update(output)
+                order = int(rows_of[n][t]) if rows_of is not None else len(table)
+                table.append((order, row))
+        return [row for _, row in sorted(table, key=lambda item: item[0])]
+
     def format_record(self, record: dict) -> str:
         """``[id]  label  probability  T steps``; per step ``[id]  T steps  l1 l2 ...`` or ``... v1 v2 ...``."""
         steps = (f"{record['sequence_id']}\t" if "sequence_id" in record else "") + f"{record['length']} steps"
@@ -400,7 +489,7 @@ class SequenceClassifier(Classifier):
             from lstmkit.metrics import confusion
             from lstmkit.plots import plot_confusion_matrix
 
-            names = self.classes_.names()
+            names = self.labels_.names()
             true = [names[i] for i in np.concatenate(self._step_ids(y_valid))]
             pred = [names[i] for p in self._outputs(X_valid) for i in p.argmax(axis=1)]
             plot_confusion_matrix(confusion(true, pred, labels=names), names, plots_dir / "confusion_matrix.png",
@@ -409,6 +498,8 @@ class SequenceClassifier(Classifier):
     # -- model folder --------------------------------------------------------
     def _folder_state(self) -> dict:
         config = {"n_features": self.n_features_}
+        if getattr(self, "feature_names_", None):
+            config["feature_names"] = list(self.feature_names_)
         if self._mode != "step_value":
             config.update(self._label_state())
         extra = {}
@@ -422,6 +513,9 @@ class SequenceClassifier(Classifier):
         where = Path(folder.path)
         try:
             self.n_features_ = int(folder.config["n_features"])
+            names = folder.config.get("feature_names")  # absent from folders saved before lstmkit knew them
+            self.feature_names_ = [str(n) for n in names] if isinstance(names, list) and len(names) == \
+                self.n_features_ else None
             if self._mode != "step_value":
                 self._restore_labels(folder.config)
         except (KeyError, TypeError, ValueError) as error:

@@ -54,9 +54,9 @@ def output_names(clf, steps: int) -> list[str]:
     """The K outputs' names for a sequence of ``steps`` steps, in the order ``forward`` gives them."""
     mode = clf._mode
     if mode == "sequence":
-        return [str(n) for n in clf.classes_.names()]
+        return [str(n) for n in clf.labels_.names()]
     if mode == "step_label":
-        return [f"step {t}: {label}" for t in range(1, steps + 1) for label in clf.classes_.names()]
+        return [f"step {t}: {label}" for t in range(1, steps + 1) for label in clf.labels_.names()]
     return [f"step {t}" for t in range(1, steps + 1)]
 
 
@@ -97,7 +97,7 @@ def attribution_spec(clf, x, target: int | None = None):
     if target is None and mode != "sequence":
         with torch.no_grad():
             last = forward(inputs)[0]
-        C = len(clf.classes_.names()) if mode == "step_label" else 1
+        C = len(clf.labels_.names()) if mode == "step_label" else 1
         target = (T - 1) * C + (int(last[(T - 1) * C:].argmax()) if mode == "step_label" else 0)
     scaled = clf.scaler_ is not None
     return AttributionSpec(

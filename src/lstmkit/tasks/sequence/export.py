@@ -68,7 +68,7 @@ def export_spec(clf) -> ExportSpec:
         output_names=[output],
         dynamic_axes={"features": {0: "batch", 1: "steps"}, "lengths": {0: "batch"}, output: axes},
         extra={
-            "labels": clf.classes_.labels if net.mode != "step_value" else None,
+            "labels": clf.labels_.labels if net.mode != "step_value" else None,
             "mode": net.mode,
             "inputs": {"features": "raw (unscaled) features (batch, steps, features) float32, right-padded",
                        "lengths": "true lengths (batch,) int64, 1 <= lengths <= steps"},

@@ -12,7 +12,14 @@ sequence's file and first line; every bad value is a :class:`DataError` naming t
 the exact line of its row (:func:`row_line` finds it when the reader only knows the sequence).
 
 Files: ``.ts`` (UEA/sktime, :func:`lstmkit.data.ts_format.read_ts`) or a long ``.csv`` /
-``.tsv`` (:func:`lstmkit.data.long_csv.read_long_csv`).
+``.tsv`` (:func:`lstmkit.data.long_csv.read_long`); a long pandas DataFrame is read by the same
+rules (:func:`sequences_from_frame`).
+
+Arrays from Python may be laid out steps x features (``channels_last``, lstmkit's and Keras's
+``(N, T, F)``) or features x steps (``channels_first``: sktime's ``numpy3D`` ``(N, C, T)``):
+``data.layout`` says which (:func:`as_sequences`).
+
+Every message numbers inputs, steps and features from 1, as the guides do.
 """
 
 from __future__ import annotations
@@ -20,26 +27,50 @@ from __future__ import annotations
 import csv
 import io
 import math
+import warnings
 from numbers import Real
 from pathlib import Path
 
 import numpy as np
 
-from lstmkit.data.long_csv import read_long_csv
+from lstmkit.data.long_csv import LongData, read_long, read_long_frame
 from lstmkit.data.readers import Labels, _decode
 from lstmkit.data.ts_format import read_ts
-from lstmkit.errors import DataError
+from lstmkit.errors import DataError, DataWarning
 
 CSV_SUFFIXES = (".csv", ".tsv")
 
 
 class Sequences(list):
-    """The sequences read from a file: a plain ``list`` of arrays ``(T_i, F)`` that also keeps the
-    sequence ids of a long CSV (``ids[i]``; None for a ``.ts`` file), so predictions can name them."""
+    """The sequences read from a file: a plain ``list`` of arrays ``(T_i, F)`` that also keeps what
+    the file said about them (None where it said nothing, as a ``.ts`` file):
 
-    def __init__(self, sequences=(), ids=None):
+    * ``ids[i]``: sequence ``i``'s id in a long CSV, so predictions can name it;
+    * ``features``: the feature column names, in order;
+    * ``rows[i]``: the ``(T_i,)`` positions of its steps' rows among the file's data rows, and
+      ``times[i]``: their time cells (with ``data.time_column``), so results per step can be
+      written one row per input row, in the input's order (:func:`step_rows`).
+    """
+
+    def __init__(self, sequences=(), ids=None, features=None, rows=None, times=None):
         super().__init__(sequences)
         self.ids: list[str] | None = list(ids) if ids is not None else None
+        self.features: list[str] | None = list(features) if features is not None else None
+        self.rows: list[np.ndarray] | None = rows
+        self.times: list[list[str]] | None = times
+
+    @classmethod
+    def of(cls, data: LongData) -> Sequences:
+        return cls(data.sequences, data.ids, data.features, data.rows, data.times)
+
+    def like(self, sequences) -> Sequences:
+        """``sequences`` (the same number, e.g. checked copies) with what this list knows about them."""
+        return Sequences(sequences, self.ids, self.features, self.rows, self.times)
+
+    def subset(self, indices) -> Sequences:
+        """The sequences at ``indices``, with their ids, rows and times."""
+        pick = (lambda values: None if values is None else [values[i] for i in indices])
+        return Sequences([self[i] for i in indices], pick(self.ids), self.features, pick(self.rows), pick(self.times))
 
 
 def file_kind(path: Path) -> str:
@@ -63,19 +94,41 @@ def csv_header(path: Path) -> list[str]:
     return [name.strip() for name in first]
 
 
-def feature_columns(header: list[str], data, with_label: bool) -> list[str] | None:
-    """The feature columns a file is read with: ``data.feature_columns``, else every column but the
-    id, the time and (always) the label column, so a file to predict may keep its label column."""
+def feature_columns(header: list[str], data, with_label: bool, model_features: list[str] | None = None,
+                    ) -> list[str] | None:
+    """The feature columns a file is read with: ``data.feature_columns``; else the model's own
+    feature columns when the file has them all (in the model's order, whatever the file's); else
+    every column but the id, the time and (always) the label column, so a file to predict may keep
+    its label column."""
     if data.feature_columns is not None:
         return list(data.feature_columns)
+    if model_features and all(name in header for name in model_features):
+        return list(model_features)
     special = {data.id_column, data.label_column, data.time_column}
     return None if with_label else [c for c in header if c not in special]
 
 
-def read_sequences(path, data, labelled: bool):
+def expected_columns(data, labelled: bool, model_features: list[str] | None = None,
+                     n_features: int | None = None) -> str:
+    """The columns a long CSV needs, in words: ``sequence_id, a, b, label (optional)``."""
+    names = [data.id_column] + ([data.time_column] if data.time_column else [])
+    if data.feature_columns or model_features:
+        names += list(data.feature_columns or model_features)
+    elif n_features:
+        names.append(f"{n_features} feature column{'s' if n_features != 1 else ''}")
+    else:
+        names.append("the feature columns")
+    names.append(data.label_column + ("" if labelled else " (optional)"))
+    return ", ".join(names)
+
+
+def read_sequences(path, data, labelled: bool, model_features: list[str] | None = None,
+                   n_features: int | None = None):
     """Read a data file with the ``data.*`` settings -> ``(Sequences, targets or None)``.
 
     ``labelled``: the file must hold targets (``read_data``); else they are ignored.
+    ``model_features`` / ``n_features``: a fitted model's feature columns (names when it knows
+    them) and count, to pick the columns by name and to name them when the file lacks some.
     Per-step values are converted to float32 arrays here, each bad one naming its line.
     """
     path = Path(path)
@@ -91,14 +144,35 @@ def read_sequences(path, data, labelled: bool):
                                 "needed to train or evaluate", path=path)
         return Sequences(sequences), (labels if labelled else None)
     header = csv_header(path)
-    sequences, targets, ids = read_long_csv(
-        path, id_column=data.id_column, label_column=data.label_column if labelled else None,
-        feature_columns=feature_columns(header, data, labelled), time_column=data.time_column,
-        label_per_step=data.label_per_step, return_ids=True)
-    sequences = Sequences(sequences, ids)
+    features = feature_columns(header, data, labelled, model_features)
+    needed = [data.id_column, *([data.time_column] if data.time_column else []), *(features or []),
+              *([data.label_column] if labelled else [])]
+    missing = [name for name in needed if name not in header]
+    if missing:
+        raise DataError(f"no column {missing[0]!r}: a long CSV has one row per step and the columns "
+                        f"{expected_columns(data, labelled, model_features, n_features)} (found: "
+                        f"{', '.join(header) or 'none'}); data.id_column, data.feature_columns and "
+                        "data.label_column name other columns", path, 1)
+    long = read_long(path, id_column=data.id_column, label_column=data.label_column if labelled else None,
+                     feature_columns=features, time_column=data.time_column, label_per_step=data.label_per_step)
+    targets = long.targets
     if labelled and data.label_per_step and data.target_kind == "value":
         targets = step_values(targets, data)
-    return sequences, targets
+    return Sequences.of(long), targets
+
+
+def sequences_from_frame(frame, data, labelled: bool, model_features: list[str] | None = None):
+    """A long pandas DataFrame (one row per step, as a long CSV) -> ``(Sequences, targets or None)``;
+    ``labelled``: read the targets from ``data.label_column``. Errors name the row (from 1)."""
+    header = [str(c).strip() for c in frame.columns]
+    long = read_long_frame(frame, id_column=data.id_column,
+                           label_column=data.label_column if labelled else None,
+                           feature_columns=feature_columns(header, data, labelled, model_features),
+                           time_column=data.time_column, label_per_step=data.label_per_step)
+    targets = long.targets
+    if labelled and data.label_per_step and data.target_kind == "value":
+        targets = step_values(targets, data)
+    return Sequences.of(long), targets
 
 
 def step_values(targets: Labels, data) -> Labels:
@@ -147,37 +221,85 @@ def row_line(path: Path | None, start: int | None, data, value: str) -> int | No
 # --------------------------------------------------------------------------- Python and JSON inputs
 
 
-def as_sequences(X, what: str = "sequence", n_features: int | None = None) -> list[np.ndarray]:
+LAYOUTS = ("auto", "channels_last", "channels_first")
+"""``data.layout``: how arrays from Python are laid out (see :func:`as_sequences`)."""
+
+
+def as_sequences(X, what: str = "sequence", n_features: int | None = None,
+                 layout: str = "channels_last") -> list[np.ndarray]:
     """Sequences as Python callers and JSON give them -> float32 arrays ``(T_i, F)``.
 
-    Accepts a list (or tuple) of arrays / nested lists ``(T_i, F)``, a 3-D array ``(N, T, F)``,
-    and univariate sequences ``(T_i,)`` (read as ``(T_i, 1)``). Every problem is a
-    :class:`DataError` naming the item (``"input 3"`` for JSON, ``"sequence 3"`` for Python;
-    0-based): not a list of rows, no step, rows of different lengths, a value that is not a
-    finite number, or another feature count than the others (or than the model's ``n_features``).
+    Accepts a list (or tuple) of arrays / nested lists, a 3-D array, and univariate sequences
+    ``(T_i,)`` (read as ``(T_i, 1)``). ``layout`` says how a sequence's two axes are laid out:
+
+    * ``channels_last``: ``(T_i, F)`` steps x features, a 3-D array ``(N, T, F)`` (lstmkit, Keras,
+      tslearn); JSON rows are always read so;
+    * ``channels_first``: ``(F, T_i)``, a 3-D array ``(N, C, T)`` (sktime's ``numpy3D``, PyTorch's
+      ``Conv1d``): each is transposed;
+    * ``auto``: as ``channels_last``, with a :class:`~lstmkit.errors.DataWarning` naming
+      ``data.layout`` when the arrays have fewer rows than columns (``(N, 3, 30)``: 3 steps of 30
+      features, or sktime's 30 steps of 3 channels?).
+
+    Every problem is a :class:`DataError` naming the item (``"input 3"`` for JSON, ``"sequence 3"``
+    for Python; counted from 1, as are steps and features): not a list of rows, no step, rows of
+    different lengths, a value that is not a finite number, or another feature count than the
+    others (or than the model's ``n_features``; with the hint to set ``data.layout`` when the
+    other axis would fit).
     """
     if isinstance(X, (str, bytes, dict)) or not hasattr(X, "__len__"):
         raise DataError(f"expected a list of sequences (each a list of feature rows), got {type(X).__name__}")
     if hasattr(X, "columns"):
-        raise DataError("got a table (DataFrame); pass a list of arrays (T_i, F), or read a long CSV with read_data")
+        raise DataError("got a table (DataFrame); a long DataFrame (one row per step, with the id column) is "
+                        "read by the estimator's fit, predict and read_data; here pass a list of arrays (T_i, F)")
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+    whole = None
+    if hasattr(X, "detach") and getattr(X, "ndim", 0) == 3:  # a torch tensor (N, T, F)
+        X = X.detach().cpu().numpy()
     if isinstance(X, np.ndarray) and X.dtype != object:
         if X.ndim not in (2, 3):
             raise DataError(f"expected an array (N, T, F) of sequences, got shape {X.shape}")
+        whole = X.shape
         X = list(X)
+    if layout == "auto":
+        _warn_if_transposed(X, whole)
     out = []
-    for n, item in enumerate(X):
-        array = _sequence(item, f"{what} {n}")
+    for n, item in enumerate(X, start=1):
+        array = _sequence(item, f"{what} {n}", transpose=layout == "channels_first")
         features = array.shape[1]
         expected = n_features if n_features is not None else (out[0].shape[1] if out else features)
         if features != expected:
-            source = "the model's" if n_features is not None else f"{what} 0's"
-            raise DataError(f"{what} {n}: {features} features per step, expected {expected} ({source})")
+            source = "the model's" if n_features is not None else f"{what} 1's"
+            hint = ""
+            if array.shape[0] == expected and layout != "channels_first":
+                hint = "; if each sequence is (features, steps) as sktime's (N, C, T), set data.layout=channels_first"
+            elif array.shape[0] == expected:
+                hint = "; if each sequence is (steps, features), set data.layout=channels_last"
+            raise DataError(f"{what} {n}: {features} features per step, expected {expected} ({source}){hint}")
         out.append(array)
     return out
 
 
-def _sequence(item, name: str) -> np.ndarray:
-    """One sequence -> float32 ``(T, F)``, checked."""
+def _warn_if_transposed(X, whole: tuple | None) -> None:
+    """``data.layout=auto``: warn when arrays look like (C, T) read as (T, F): fewer rows than columns."""
+    if whole is not None:
+        if len(whole) == 3 and whole[1] < whole[2]:
+            warnings.warn(f"sequences given as an array of shape {whole} are read as {whole[0]} sequences of "
+                          f"{whole[1]} steps x {whole[2]} features (N, T, F); if it is (N, C, T) as sktime's "
+                          f"numpy3D ({whole[2]} steps of {whole[1]} channels), set data.layout=channels_first "
+                          "(data.layout=channels_last keeps this reading without the warning)",
+                          DataWarning, stacklevel=4)
+        return
+    shapes = [tuple(item.shape) for item in X if hasattr(item, "shape") and len(item.shape) == 2]
+    if shapes and len(shapes) == len(X) and all(rows < columns for rows, columns in shapes):
+        warnings.warn(f"{len(shapes)} sequences given as 2-D arrays with fewer rows than columns (the first "
+                      f"{shapes[0]}) are read as steps x features (T, F); if they are channels x steps (C, T) as "
+                      "sktime's, set data.layout=channels_first (data.layout=channels_last keeps this reading "
+                      "without the warning)", DataWarning, stacklevel=4)
+
+
+def _sequence(item, name: str, transpose: bool = False) -> np.ndarray:
+    """One sequence -> float32 ``(T, F)``, checked (``transpose``: it is given as ``(F, T)``)."""
     if hasattr(item, "detach"):  # a torch tensor
         item = item.detach().cpu().numpy()
     if isinstance(item, np.ndarray) and item.dtype != object:
@@ -189,19 +311,23 @@ def _sequence(item, name: str) -> np.ndarray:
         rows = list(item)
         if rows and all(_is_number(v) for v in rows):
             rows = [[v] for v in rows]  # univariate: (T,) -> (T, 1)
-        for t, row in enumerate(rows):
+        row_name, column_name = ("feature", "step") if transpose else ("step", "feature")
+        for t, row in enumerate(rows, start=1):
             if isinstance(row, (str, bytes, dict)) or row is None or not hasattr(row, "__len__"):
-                raise DataError(f"{name}, step {t}: expected a row of numbers, got {type(row).__name__}")
-            for f, value in enumerate(row):
+                raise DataError(f"{name}, {row_name} {t}: expected a row of numbers, got {type(row).__name__}")
+            for f, value in enumerate(row, start=1):
                 if not _is_number(value):
-                    raise DataError(f"{name}, step {t}, feature {f}: {value!r} is not a number")
+                    raise DataError(f"{name}, {row_name} {t}, {column_name} {f}: {value!r} is not a number")
         widths = {len(row) for row in rows}
         if len(widths) > 1:
             t = next(t for t, row in enumerate(rows) if len(row) != len(rows[0]))
-            raise DataError(f"{name}, step {t}: {len(rows[t])} features, but step 0 has {len(rows[0])}")
+            raise DataError(f"{name}, {row_name} {t + 1}: {len(rows[t])} {column_name}s, but {row_name} 1 has "
+                            f"{len(rows[0])}")
         array = np.asarray(rows, dtype=np.float64)
     if array.ndim == 1:
         array = array[:, None]
+    elif transpose and array.ndim == 2:
+        array = array.T  # (F, T) -> (T, F)
     if array.ndim != 2:
         raise DataError(f"{name}: expected steps x features (T, F), got shape {array.shape}")
     if array.shape[0] == 0 or array.shape[1] == 0:
@@ -210,7 +336,7 @@ def _sequence(item, name: str) -> np.ndarray:
     bad = np.argwhere(~np.isfinite(array))
     if bad.size:
         t, f = bad[0]
-        raise DataError(f"{name}, step {t}, feature {f}: {array[t, f]} is not a finite number")
+        raise DataError(f"{name}, step {t + 1}, feature {f + 1}: {array[t, f]} is not a finite number")
     return array
 
 
@@ -224,7 +350,7 @@ def as_step_targets(y, sequences: list[np.ndarray], kind: str):
     if len(y) != len(sequences):
         raise DataError(f"{len(sequences)} sequences but {len(y)} target sequences")
     out = []
-    for n, (steps, x) in enumerate(zip(y, sequences)):
+    for n, (steps, x) in enumerate(zip(y, sequences), start=1):
         if isinstance(steps, (str, bytes)) or not hasattr(steps, "__len__"):
             raise DataError(f"targets of sequence {n}: expected one target per step (a list), "
                             f"got {type(steps).__name__} (data.label_per_step=true)")
@@ -234,7 +360,7 @@ def as_step_targets(y, sequences: list[np.ndarray], kind: str):
             values = np.asarray(steps, dtype=np.float64) if all(_is_number(v) for v in steps) else None
             if values is None or not np.isfinite(values).all():
                 t = next(t for t, v in enumerate(steps) if not (_is_number(v) and math.isfinite(float(v))))
-                raise DataError(f"sequence {n}, step {t}: target {steps[t]!r} is not a finite number")
+                raise DataError(f"sequence {n}, step {t + 1}: target {steps[t]!r} is not a finite number")
             out.append(values.astype(np.float32))
         else:
             out.append(steps.tolist() if hasattr(steps, "tolist") else list(steps))

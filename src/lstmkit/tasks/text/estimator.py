@@ -80,10 +80,10 @@ class TextClassifier(Classifier):
         return self.coerce(list(texts))[0]
 
     def inputs_from_json(self, items: list) -> list[str]:
-        """A JSON list of texts; errors count inputs from 0, as the JSON list does."""
+        """A JSON list of texts; errors count inputs from 1, as every lstmkit message does."""
         if not isinstance(items, list):
             raise DataError(f"inputs must be a list of texts, got {type(items).__name__}")
-        for n, item in enumerate(items):
+        for n, item in enumerate(items, start=1):
             if not isinstance(item, str):
                 raise DataError(f"input {n}: expected a text (a JSON string), got {type(item).__name__}")
             if not item.strip():
@@ -125,7 +125,7 @@ class TextClassifier(Classifier):
             self._scratch = folder
             data = stream_text_data(train, valid_rows, cfg.data, self.validation_fraction, cfg.train.seed, folder,
                                     say=self._say, options=self._tokenizer_options)
-            self.tokenizer_, self.vocab_, self.classes_ = data.tokenizer, data.vocab, data.classes
+            self.tokenizer_, self.vocab_, self.labels_ = data.tokenizer, data.vocab, data.classes
             self._data_sha256 = data.fingerprint
             try:
                 yield data.train, data.train.labels, data.valid, data.valid.labels
@@ -169,12 +169,12 @@ class TextClassifier(Classifier):
         self._size_tables(rows)
         if model.ngram_buckets:
             self._say(f"fitting the n-gram branch ({model.ngram_buckets:,} buckets)")
-        self.ngram_state_ = (fit_ngram_branch(rows, label_ids, len(self.classes_), model,
+        self.ngram_state_ = (fit_ngram_branch(rows, label_ids, len(self.labels_), model,
                                               getattr(self, "_scratch", None))
                              if model.ngram_buckets else None)
         if model.lexicon_ngrams:
             self._say(f"counting the n-gram lexicon ({model.lexicon_buckets:,} buckets, {model.lexicon_folds} folds)")
-        self.lexicon_, self.folds_ = (fit_lexicon(rows, label_ids, len(self.classes_), model, seed)
+        self.lexicon_, self.folds_ = (fit_lexicon(rows, label_ids, len(self.labels_), model, seed)
                                       if model.lexicon_ngrams else (None, None))
         self.class_weights_ = self.balanced_weights(label_ids)
 
@@ -216,7 +216,7 @@ class TextClassifier(Classifier):
         from lstmkit.metrics import confusion
         from lstmkit.plots import plot_confusion_matrix
 
-        names = self.classes_.names()
+        names = self.labels_.names()
         (logits,) = self._batched_ids(rows, rows.lengths, lambda ids, lengths: (self.network_(ids, lengths),))
         true = [names[i] for i in np.asarray(label_ids).tolist()]
         pred = [names[i] for i in logits.argmax(-1).tolist()]
@@ -245,7 +245,7 @@ class TextClassifier(Classifier):
         return DataLoader(IndexDataset(len(rows)), batch_sampler=sampler, collate_fn=collate)
 
     def _build_network(self) -> TextClassifierNet:
-        return TextClassifierNet(len(self.vocab_), len(self.classes_), self.config_.model,
+        return TextClassifierNet(len(self.vocab_), len(self.labels_), self.config_.model,
                                  class_weights=getattr(self, "class_weights_", None),
                                  embeddings=getattr(self, "embeddings_", None),
                                  ngram_state=getattr(self, "ngram_state_", None),
@@ -291,7 +291,7 @@ class TextClassifier(Classifier):
         self._check_fitted()
         texts = self.coerce(texts)[0]
         if not texts:
-            return np.zeros((0, len(self.classes_)), dtype=np.float32)
+            return np.zeros((0, len(self.labels_)), dtype=np.float32)
         (logits,) = self._batched(texts, lambda ids, lengths: (self.network_(ids, lengths),))
         return torch.softmax(logits, dim=-1).numpy()
 

@@ -77,7 +77,7 @@ def export_spec(clf) -> ExportSpec:
         output_names=["probabilities"],
         dynamic_axes={"ids": {0: "batch", 1: "steps"}, "lengths": {0: "batch"}, "probabilities": {0: "batch"}},
         extra={
-            "labels": clf.classes_.labels,
+            "labels": clf.labels_.labels,
             "inputs": {"ids": "token ids (batch, steps) int64, right-padded with 0 (<pad>); unknown tokens 1 (<unk>)",
                        "lengths": "true lengths (batch,) int64, 1 <= lengths <= steps"},
             "outputs": {"probabilities": "class probabilities (batch, classes) float32, in the order of labels"},
@@ -128,6 +128,6 @@ def attribution_spec(clf, text: str, target: int | None = None):
         baseline=torch.zeros_like(inputs),
         baseline_name="zero: every token's embedding, lexicon features and n-gram branch share set to 0",
         forward=forward,
-        output_names=clf.classes_.names(),
+        output_names=clf.labels_.names(),
         target=target,
     )
