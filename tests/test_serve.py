@@ -329,6 +329,41 @@ def test_every_task_served_through_one_path(task, tmp_path):
     assert_json_error(bad, 422, "input 1")  # counted from 1, for every task
 
 
+def test_a_file_upload_reads_what_predict_input_reads(tmp_path):
+    """The page refused a sequence model's own long CSV ("input 0, step 0, feature 0: None is not a
+    number": it parsed the file itself). /predict_file reads the uploaded file as predict --input
+    does: a long CSV or a .ts file gives predict_records of read_inputs; a file that does not fit
+    names the columns it needs, and the file by its own name, never the server's temporary path."""
+    est, case = fit_case("sequence-classifier", tmp_path)
+    long_csv = case.write_train(tmp_path)
+    ts = tmp_path / "few.ts"
+    ts.write_text("@problemName few\n@univariate false\n@dimensions 2\n@equalLength false\n@classLabel false\n"
+                  "@data\n0,1,2:0.5,0.1,0.2\n3,2:0,0\n", encoding="utf-8")
+    bad = "sequence,a,b\nq,1,2\n"
+    settings = ServeSettings(max_batch=1000)
+    with ServerThread(create_app(est, settings)) as running:
+        def upload(name, content, **kwargs):
+            return httpx.post(running.url + "/predict_file", params={"name": name} if name else None,
+                              content=content, timeout=30, **kwargs)
+
+        from_csv = upload("train.csv", long_csv.read_bytes())
+        from_ts = upload("few.ts", ts.read_bytes())
+        wrong = upload("mine.csv", bad.encode())
+        nameless = upload("", b"a,b\n")
+    with ServerThread(create_app(est, ServeSettings(max_batch=3))) as small:
+        too_many = httpx.post(small.url + "/predict_file", params={"name": "train.csv"}, content=long_csv.read_bytes())
+    assert from_csv.status_code == 200, from_csv.text
+    expected = est.predict_records(est.read_inputs(long_csv))
+    assert _close(from_csv.json()["predictions"], json.loads(json.dumps(expected)))
+    assert from_csv.json()["predictions"][0]["sequence_id"] == "0"
+    assert from_ts.status_code == 200 and _close(from_ts.json()["predictions"],
+                                                 json.loads(json.dumps(est.predict_records(est.read_inputs(ts)))))
+    assert_json_error(wrong, 422, "mine.csv, line 1: no column 'sequence_id'", "sequence_id, a, b, label (optional)")
+    assert "lstmkit-upload" not in wrong.text and "/tmp" not in wrong.text
+    assert_json_error(nameless, 422, "?name=")
+    assert_json_error(too_many, 413, "60 inputs", "serve.max_batch")
+
+
 # ---------------------------------------------------------------------- int8
 def test_int8_recurrent_exact_padding_and_close_to_float():
     """Bug: the int8 LSTM/GRU ignores lengths (padding changes results, padded outputs not zero,

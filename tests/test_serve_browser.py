@@ -140,3 +140,44 @@ def test_forecaster_page_plots_uploaded_csv(browser, tmp_path):
         assert shown.startswith(target + ": ")
         assert [float(v) for v in shown.split(": ", 1)[1].split(", ")] == pytest.approx(forecast, abs=0.006)
     assert errors == []
+
+
+def test_sequence_page_takes_the_models_own_long_csv_and_ts_files(browser, tmp_path):
+    """Bug: the page parsed a sequence model's own long CSV itself and refused it ("input 0, step 0,
+    feature 0: None is not a number"). It must take the files predict --input takes (long CSV, .ts),
+    show one row per sequence as the API labels it, and show the server's message naming the
+    columns when a file does not fit."""
+    model, case = fit_case("sequence-classifier", tmp_path)
+    long_csv = case.write_train(tmp_path)
+    expected = model.predict_records(model.read_inputs(long_csv))
+    ts = tmp_path / "one.ts"
+    ts.write_text("@problemName one\n@univariate false\n@dimensions 2\n@equalLength false\n@classLabel false\n"
+                  "@data\n0,1,2,3:0.5,0.1,0.2,0.4\n", encoding="utf-8")
+    (one,) = model.predict_records(model.read_inputs(ts))
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,a,b\nq,1,2\n", encoding="utf-8")
+    with ServerThread(create_app(model)) as server:
+        wait = open_page(browser, server.url)
+        assert "sequence_id" in browser.find_element(By.ID, "file-label").text
+        browser.find_element(By.ID, "file").send_keys(str(long_csv))
+        browser.find_element(By.ID, "run-file").click()
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#sequences tr.sequence")
+                   or d.find_element(By.ID, "error").text)
+        assert browser.find_element(By.ID, "error").text == ""
+        shown = [(row.find_element(By.CLASS_NAME, "id").text, row.find_element(By.CLASS_NAME, "label").text)
+                 for row in browser.find_elements(By.CSS_SELECTOR, "#sequences tr.sequence")]
+
+        browser.find_element(By.ID, "file").send_keys(str(ts))  # one sequence: its label and the bars
+        browser.find_element(By.ID, "run-file").click()
+        label = wait.until(EC.visibility_of_element_located((By.ID, "label")))
+        label_shown = label.text
+
+        browser.find_element(By.ID, "file").send_keys(str(bad))
+        browser.find_element(By.ID, "run-file").click()
+        wait.until(lambda d: d.find_element(By.ID, "error").text)
+        error = browser.find_element(By.ID, "error").text
+        errors = [e for e in console_errors(browser) if "422" not in e]  # the refused upload itself
+    assert shown == [(r["sequence_id"], str(r["label"])) for r in expected]
+    assert label_shown == str(one["label"])
+    assert "bad.csv, line 1: no column 'sequence_id'" in error and "sequence_id, a, b, label (optional)" in error
+    assert errors == []

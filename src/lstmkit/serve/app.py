@@ -4,6 +4,8 @@
 ``GET /health``          ``{"status": "ok"}``
 ``GET /info``            ``{"task", "labels", "config", "version", "takes_text", "limits", "int8"}``
 ``POST /predict``        ``{"inputs": [...]}`` -> ``{"predictions": [...]}``, one record per input
+``POST /predict_file``   a data file's bytes (``?name=FILE.csv``: its suffix says the format), read as
+                         ``predict --input`` reads it -> ``{"predictions": [...]}`` (the page's upload)
 ``GET /``                a small page to try the model by hand (page.html, no external files)
 =======================  ==================================================================
 
@@ -31,16 +33,19 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 from contextlib import asynccontextmanager
 from importlib.resources import files
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lstmkit import __version__
 from lstmkit.config import config_to_dict
-from lstmkit.errors import LstmkitError
+from lstmkit.errors import DataError, LstmkitError
 from lstmkit.serve.batching import MicroBatcher
 from lstmkit.serve.settings import ServeSettings
 from lstmkit.threads import serving_threads
@@ -79,6 +84,12 @@ def parse_inputs(body: bytes, settings: ServeSettings) -> list:
     inputs = payload["inputs"]
     if not isinstance(inputs, list):
         raise RequestError(422, f'"inputs" must be a list; got a {_json_type(inputs)}')
+    check_sizes(inputs, settings)
+    return inputs
+
+
+def check_sizes(inputs, settings: ServeSettings) -> None:
+    """``serve.max_batch`` and ``serve.max_chars`` for a list of inputs (:class:`RequestError` 413)."""
     if len(inputs) > settings.max_batch:
         raise RequestError(413, f"{len(inputs)} inputs in one request; the most is {settings.max_batch} "
                                 "(serve.max_batch): split them over several requests")
@@ -87,7 +98,22 @@ def parse_inputs(body: bytes, settings: ServeSettings) -> list:
         if chars > settings.max_chars:
             raise RequestError(413, f"input {n}: {chars:,} characters; the most is {settings.max_chars:,} "
                                     "(serve.max_chars)")
-    return inputs
+
+
+def read_upload(estimator, name: str, body: bytes):
+    """An uploaded file's inputs, read by ``estimator.read_inputs`` as ``predict --input`` reads a
+    file named ``name`` (only its last part counts; its suffix says the format). Errors name the
+    file by that name."""
+    filename = Path(name.replace("\\", "/")).name
+    if not Path(filename).suffix:
+        raise RequestError(422, "name the file with ?name=FILE (its suffix, such as .csv, says how to read it)")
+    with tempfile.TemporaryDirectory(prefix="lstmkit-upload-") as folder:
+        path = Path(folder) / filename
+        path.write_bytes(body)
+        try:
+            return estimator.read_inputs(path)
+        except LstmkitError as error:  # name the file as the client knows it, not by the temporary path
+            raise DataError(str(error).replace(str(path), filename)) from None
 
 
 def _text_chars(item) -> int:
@@ -192,6 +218,28 @@ def create_app(estimator, settings: ServeSettings | None = None) -> FastAPI:
             return _error(422, str(error))
         except Exception:  # noqa: BLE001 - never a traceback to the client
             log.exception("POST /predict failed")
+            return _error(500, "internal server error")
+
+    @app.post("/predict_file")
+    async def predict_file(request: Request, name: str = ""):
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > settings.max_body_bytes:
+            return _error(413, f"the file has {int(declared):,} bytes; the most is "
+                               f"{settings.max_body_bytes:,} (serve.max_body_bytes)")
+        try:
+            body = await request.body()
+            if len(body) > settings.max_body_bytes:
+                raise RequestError(413, f"the file has {len(body):,} bytes; the most is "
+                                        f"{settings.max_body_bytes:,} (serve.max_body_bytes)")
+            inputs = await run_in_threadpool(read_upload, estimator, name, body)
+            check_sizes(inputs, settings)
+            return {"predictions": await batcher.submit_alone(inputs)}
+        except RequestError as error:
+            return _error(error.status, str(error))
+        except LstmkitError as error:
+            return _error(422, str(error))
+        except Exception:  # noqa: BLE001 - never a traceback to the client
+            log.exception("POST /predict_file failed")
             return _error(500, "internal server error")
 
     return app

@@ -98,6 +98,14 @@ class MicroBatcher:
         await self._queue.put(request)
         return await request.future
 
+    async def submit_alone(self, inputs) -> list:
+        """The results of ``run`` for ``inputs`` in a pass of their own (on the worker threads), with
+        ``inputs`` passed as they are: a file's inputs keep what the reader knew of them (ids)."""
+        self.requests += 1
+        if not len(inputs):
+            return []
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._call, inputs)
+
     def _call(self, inputs: list) -> list:
         """One forward pass (in the worker thread)."""
         with self._lock:
