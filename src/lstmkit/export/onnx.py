@@ -87,7 +87,10 @@ def _quantize(source: Path, target: Path) -> None:
     previous = logging.root.manager.disable
     logging.disable(logging.WARNING)  # its advice to pre-process the graph first, on every call
     try:
-        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8,
+        # reduce_range: 7-bit weights. On x86 CPUs without VNNI onnxruntime multiplies u8 x s8 pairs
+        # with VPMADDUBSW, whose 16-bit sums saturate with full-range weights: an autoregressive
+        # forecaster's int8 graph was off by 0.33 standard deviations on one series (0.002 with it).
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, reduce_range=True,
                          op_types_to_quantize=["MatMul", "Gemm", "LSTM", "GRU"])
     finally:
         logging.disable(previous)
