@@ -42,14 +42,13 @@ def test_no_target_value_leaks_into_the_inputs(fitted):
     """Bug caught: a window whose inputs include the origin row or later (an off-by-one in the
     window cut or in the calendar/future columns would let the forecast see the answer)."""
     fc, frame = fitted
-    ctx = fc._contexts(frame)[0]
-    w = fc._windows(ctx, stride=3)
-    before = fc._run(w.past, w.future_known)
+    w = fc._series_windows(fc._contexts(frame), stride=3)
+    before = fc._quantiles(w)
     changed = frame.copy()
-    origin = int(w.origins[5])
+    origin = int(w["origins"][5])
     changed.loc[origin:, ["value", "x"]] = 1e6  # every target and past covariate from the origin on
-    w2 = fc._windows(fc._contexts(changed)[0], stride=3)
-    after = fc._run(w2.past, w2.future_known)
+    w2 = fc._series_windows(fc._contexts(changed), stride=3)
+    after = fc._quantiles(w2)
     np.testing.assert_array_equal(after[:6], before[:6])  # windows up to that origin see nothing of it
     assert not np.allclose(after[6:], before[6:])  # later windows do see the change (the test can fail)
 
@@ -58,11 +57,10 @@ def test_a_window_forecast_equals_the_forecast_from_the_history_before_it(fitted
     """Bug caught: evaluate's windows and predict's "after the end of the file" path disagree
     (a different calendar for future steps, or the last history row dropped)."""
     fc, frame = fitted
-    ctx = fc._contexts(frame)[0]
-    w = fc._windows(ctx, stride=3)
-    window_point = fc._intervals(fc._run(w.past, w.future_known))[0]  # (W, H, T)
-    for k in (0, 4, len(w) - 1):
-        origin = int(w.origins[k])
+    w = fc._series_windows(fc._contexts(frame), stride=3)
+    window_point = fc._quantiles(w)[..., 1]  # (W, H, T): the median
+    for k in (0, 4, len(w["origins"]) - 1):
+        origin = int(w["origins"][k])
         forecast = fc.forecast(frame.iloc[:origin])[0]
         np.testing.assert_allclose(forecast["point"], window_point[k], rtol=1e-6)
         assert list(forecast["time"]) == list(frame["date"].iloc[origin:origin + 3])
@@ -91,7 +89,7 @@ def test_validation_is_the_end_of_the_series_with_context(fitted):
     lookback rows of context before the held-out part."""
     fc, frame = fitted
     ctx = fc._contexts(frame)[0]
-    train, _, valid, _ = fc.holdout(ctx, None, 0.1, seed=1)
+    (train,), _, (valid,), _ = fc.holdout([ctx], None, 0.1, seed=1)
     n_valid = max(3, round(0.1 * len(frame)))
     assert len(train) == len(frame) - n_valid
     assert list(valid.time) == list(ctx.time[len(frame) - n_valid - 8:])
@@ -111,7 +109,7 @@ def test_evaluate_matches_hand_computed_metrics(fitted):
     scale = np.mean([abs(y[i] - y[i - m]) for i in range(m, len(y))])
     naive_errors, seasonal_errors, model_errors = [], [], []
     for o in origins:
-        forecast = fc.predict(frame.iloc[:o])[0]["value"]
+        forecast = fc.predict(frame.iloc[:o])["value"].to_numpy()
         for h in range(H):
             naive_errors.append(abs(y[o + h] - y[o - 1]))
             seasonal_errors.append(abs(y[o + h] - y[o + h - m]))  # h < m: one season back
@@ -143,7 +141,7 @@ def test_point_loss_intervals_come_from_validation_residuals(tmp_path):
     """Bug caught: a point-loss model without intervals, or residual quantiles lost in the model folder."""
     frame = weekly(160)
     fc = Forecaster(target=["value"], loss="mse", decoder="autoregressive", **TINY).fit(frame)
-    assert np.shape(fc.residual_quantiles_["p10"]) == (3, 1)
+    assert np.shape(fc.interval_offsets_) == (3, 3, 1)  # (quantiles, steps, targets)
     record = fc.predict_records(frame)[0]
     assert all(lo <= hi for lo, hi in zip(record["p10"]["value"], record["p90"]["value"]))
     fc.save(tmp_path / "m")
@@ -224,7 +222,7 @@ def test_bad_files_name_the_file_and_line(tmp_path, text, settings, message, lin
 def test_interpolate_fills_empty_cells_and_missing_days(tmp_path):
     """Bug caught: data.missing=interpolate leaving gaps (the windows would then skip days)."""
     path = _write(tmp_path, "date,value\n2020-01-01,1\n2020-01-02,\n2020-01-03,3\n2020-01-05,5\n")
-    ctx, _ = Forecaster().read_data(path)
+    (ctx,), _ = Forecaster().read_data(path)
     assert ctx.targets[:, 0].tolist() == [1, 2, 3, 4, 5] and len(ctx.time) == 5
 
 
@@ -252,11 +250,11 @@ def test_other_bad_inputs_are_clear_errors(fitted, tmp_path):
 
 @pytest.mark.parametrize("items, message", [
     ([{"date": ["2020-01-01"], "value": [1, 2]}], "differ in length"),
-    ([[{"date": "2020-01-01", "value": 1}, {"date": "2020-01-02"}]], "row 1: its keys differ"),
+    ([[{"date": "2020-01-01", "value": 1}, {"date": "2020-01-02"}]], "row 2: its keys differ"),
     ([{"date": ["2020-01-01", "2020-01-02"], "value": [1, [2]], "x": [0, 0]}], "holds a list"),
     ([{"date": ["2020-01-02", "2020-01-01"], "value": [1, 2], "x": [0, 0]}],
-     "input 0, line 3: timestamps out of order"),
-    ([5], "input 0: expected a context"),
+     "input 1, line 3: timestamps out of order"),
+    ([5], "input 1: expected a context"),
 ])
 def test_malformed_json_contexts_name_the_input(fitted, items, message):
     """Bug caught: a malformed HTTP input reaching the network (a 500) instead of a DataError (422)."""
@@ -271,7 +269,10 @@ def test_json_columns_and_rows_give_the_same_forecast(fitted):
     columns = {k: v.tolist() for k, v in part.items()}
     rows = part.to_dict(orient="records")
     a, b = fc.predict_records(fc.inputs_from_json([columns, rows]))
-    assert a == b == fc.predict_records(frame.iloc[:30])[0]
+    alone = fc.predict_records(frame.iloc[:30])[0]
+    assert a == b and a["time"] == alone["time"]
+    for key in ("forecast", "p10", "p90"):  # a batch of one: float32 sums in another order, within 1e-5
+        np.testing.assert_allclose(a[key]["value"], alone[key]["value"], atol=1e-5)
 
 
 # ---------------------------------------------------------------------- CLI end to end
@@ -293,7 +294,7 @@ def test_cli_train_evaluate_predict(tmp_path):
         "--set", "model.lookback=8", "--set", "model.horizon=3", "--set", "model.hidden_size=8", "--epochs", "2")
     assert (tmp_path / "run" / "model" / "scaler.json").exists()
     metrics = json.loads(cli("evaluate", "run/model", "--data", "test.csv", "--json"))
-    assert metrics["n_windows"] == 10 and set(metrics["baselines"]) == {"naive", "seasonal_naive"}
+    assert metrics["n_windows"] == 10 and set(metrics["baselines"]) == {"naive", "seasonal_naive", "drift", "ets"}
     cli("predict", "run/model", "--input", "test.csv", "--output", "out/forecast.csv")
     table = pd.read_csv(tmp_path / "out" / "forecast.csv")
     assert list(table.columns) == ["time", "value", "value_p10", "value_p90"]
@@ -310,7 +311,7 @@ def test_a_file_with_cr_line_ends_reads_like_one_with_lf(tmp_path):
     (tmp_path / "lf.csv").write_bytes(("\n".join(lines) + "\n").encode())
     (tmp_path / "cr.csv").write_bytes(("\r".join(lines) + "\r").encode())
     est = Forecaster(lookback=4, horizon=2)
-    lf, _ = est.read_data(tmp_path / "lf.csv")
-    cr, _ = est.read_data(tmp_path / "cr.csv")
+    (lf,), _ = est.read_data(tmp_path / "lf.csv")
+    (cr,), _ = est.read_data(tmp_path / "cr.csv")
     np.testing.assert_array_equal(cr.values, lf.values)
     assert list(cr.time) == list(lf.time)

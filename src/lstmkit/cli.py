@@ -147,12 +147,17 @@ def predict(
     from lstmkit.io import load
 
     given = list(texts or []) + list(more_texts or [])
-    if bool(given) == (input_path is not None):
+    if given and input_path is not None:
         raise LstmkitError("give either --text TEXT ... or --input PATH (one of them)")
     estimator = load(model_dir).with_data_settings(list(overrides or []))
+    if not given and input_path is None and estimator.task != "forecaster":
+        raise LstmkitError("give either --text TEXT ... or --input PATH (one of them)")
     if output is not None:
         estimator.check_output_path(output)
-    inputs = estimator.read_inputs(input_path) if input_path is not None else estimator.inputs_from_texts(given)
+    if input_path is not None:
+        inputs = estimator.read_inputs(input_path)
+    else:  # a forecaster given neither forecasts the steps after the end of its training data
+        inputs = estimator.inputs_from_texts(given) if given else None
     records = estimator.predict_records(inputs)
     for n, record in enumerate(records, start=1):
         if record.get("unknown_share", 0) > UNKNOWN_WARNING_SHARE:
@@ -220,7 +225,8 @@ def demo(
 
 # ---------------------------------------------------------------------- verbs in their own packages
 # Each of these modules has ``register(app)``, which adds its command(s) to ``app``.
-VERB_MODULES: list[str] = ["lstmkit.serve.cli", "lstmkit.export.cli", "lstmkit.explain.cli", "lstmkit.gradients.cli"]
+VERB_MODULES: list[str] = ["lstmkit.serve.cli", "lstmkit.export.cli", "lstmkit.explain.cli", "lstmkit.gradients.cli",
+                           "lstmkit.tasks.forecaster.cli"]
 
 
 def _register_verbs() -> None:

@@ -54,7 +54,7 @@ import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
 from lstmkit.data.readers import _decode
-from lstmkit.errors import ConfigError, DataError
+from lstmkit.errors import ConfigError, DataError, DataWarning
 
 __all__ = [
     "Series",
@@ -180,7 +180,9 @@ def read_series(
     if missing == "error":
         _report_missing(empty, gaps, time, lines, names, path)
     elif gaps is not None and len(gaps) or empty.any():
+        filled = describe_filled(gaps, empty, time, lines, grid)
         time, values, lines = _interpolate(time, values, lines, grid, names, path)
+        warnings.warn(f"{path}: {filled}", DataWarning, stacklevel=2)
     return Series(
         time=time,
         values=values,
@@ -287,12 +289,18 @@ def _parse_time(
     return pd.DatetimeIndex(best)
 
 
-def _check_increasing(time: pd.Index, lines: np.ndarray, path: Path) -> None:
-    order = (
-        time.asi8
-        if isinstance(time, pd.DatetimeIndex)
-        else time.to_numpy(dtype=np.float64)
-    )
+def _order(time: pd.Index) -> np.ndarray:
+    return time.asi8 if isinstance(time, pd.DatetimeIndex) else time.to_numpy(dtype=np.float64)
+
+
+def is_increasing(time: pd.Index) -> bool:
+    """Times strictly increase."""
+    return bool((np.diff(_order(time)) > 0).all())
+
+
+def _check_increasing(time: pd.Index, lines: np.ndarray, path: Path, hint: str = "") -> None:
+    """Times strictly increase, or an error naming both lines (``hint`` replaces the default advice)."""
+    order = _order(time)
     step = np.diff(order)
     zero = step == 0
     bad = np.flatnonzero(step <= 0)
@@ -303,7 +311,7 @@ def _check_increasing(time: pd.Index, lines: np.ndarray, path: Path) -> None:
             msg = f"duplicated timestamp {time[i]} at lines {a} and {b}"
         else:
             msg = f"timestamps out of order: {time[i + 1]} at line {b} comes after {time[i]} at line {a}"
-        raise DataError(msg + " (sort the file by time and drop duplicates)", path, b)
+        raise DataError(msg + (hint or " (sort the file by time and drop duplicates)"), path, b)
 
 
 def _parse_numbers(
@@ -462,6 +470,31 @@ def _report_missing(empty, gaps, time, lines, names, path) -> None:
             path,
             int(lines[after[0] + 1]),
         )
+
+
+_UNITS = {"D": "days", "B": "business days", "h": "hours", "H": "hours", "min": "minutes", "T": "minutes",
+          "s": "seconds", "S": "seconds", "W": "weeks", "M": "months", "Q": "quarters", "Y": "years", "A": "years"}
+
+
+def describe_filled(gaps, empty, time, lines, grid) -> str:
+    """What interpolation is about to do, in words: ``4 missing days inserted (after lines 10, 31)
+    and 2 empty cells filled (lines 7, 9), by linear interpolation in time``."""
+    parts = []
+    if gaps is not None and len(gaps):
+        unit = "steps"
+        if grid is not None and not isinstance(grid, float):
+            name = grid.freqstr.split("-")[0].lstrip("0123456789")
+            unit = _UNITS.get(name, _UNITS.get(name.rstrip("SE"), "timestamps"))
+        after = np.searchsorted(time, gaps[:_SHOW]) - 1
+        shown = ", ".join(str(int(lines[i])) for i in dict.fromkeys(after.tolist()))
+        parts.append(f"{len(gaps)} missing {unit} inserted (after line{'s' if len(after) > 1 else ''} {shown}"
+                     f"{' ...' if len(gaps) > _SHOW else ''})")
+    rows = np.flatnonzero(empty.any(axis=1))
+    if rows.size:
+        shown = ", ".join(str(int(lines[r])) for r in rows[:_SHOW])
+        parts.append(f"{int(empty.sum())} empty cell{'s' if empty.sum() > 1 else ''} filled "
+                     f"(line{'s' if rows.size > 1 else ''} {shown}{' ...' if rows.size > _SHOW else ''})")
+    return " and ".join(parts) + " by linear interpolation in time (data.missing=interpolate)"
 
 
 def _interpolate(time, values, lines, grid, names, path):

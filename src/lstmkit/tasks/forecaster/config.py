@@ -14,9 +14,11 @@ class ForecastDataConfig:
     """How the CSV is read: which column is the time, which are targets and covariates."""
 
     time_column: str = "date"  # the time column (dates pandas can parse, or numbers)
-    target: list[str] = field(default_factory=lambda: ["value"])  # column(s) to forecast: a or a,b
-    covariates: list[str] = field(default_factory=list)  # other inputs, known up to the forecast origin only
-    future_covariates: list[str] = field(default_factory=list)  # inputs also known for the forecast steps
+    target: list[str] | str = field(default_factory=lambda: ["value"])  # column(s) to forecast: a or a,b
+    covariates: list[str] | str = field(default_factory=list)  # other inputs, known up to the forecast origin only
+    future_covariates: list[str] | str = field(default_factory=list)  # inputs also known for the forecast steps
+    id_column: str | None = None  # many series in one long file: the column naming each row's series
+    static_covariates: list[str] | str = field(default_factory=list)  # per-series constants (numbers or categories)
     calendar: bool = True  # add sin/cos calendar features of the time (known in the future)
     missing: Literal["interpolate", "error"] = "interpolate"  # empty cells and gaps in a regular series
     freq: str | None = None  # the series' grid (pandas alias: D, h, MS, QS; a number for numeric time); none infers it
@@ -24,15 +26,23 @@ class ForecastDataConfig:
 
     def __post_init__(self):
         check_choices(self)
+        for key in ("target", "covariates", "future_covariates", "static_covariates"):
+            value = getattr(self, key)
+            if isinstance(value, str):  # target="sales" or "a,b" from Python, as on the command line
+                setattr(self, key, [c.strip() for c in value.split(",") if c.strip()])
         if not self.target:
             raise invalid("target", "name at least one target column")
         if self.season is not None and self.season < 1:
             raise invalid("season", f"must be >= 1 or none; got {self.season}")
-        named = [self.time_column, *self.target, *self.covariates, *self.future_covariates]
+        if self.static_covariates and not self.id_column:
+            raise invalid("static_covariates", "per-series constants need many series: set data.id_column too")
+        named = [self.time_column, *self.target, *self.covariates, *self.future_covariates,
+                 *([self.id_column] if self.id_column else []), *self.static_covariates]
         twice = sorted({c for c in named if named.count(c) > 1})
         if twice:
             raise invalid("target", f"column {twice[0]!r} is named twice among data.time_column, data.target, "
-                                    "data.covariates and data.future_covariates")
+                                    "data.covariates, data.future_covariates, data.id_column and "
+                                    "data.static_covariates")
 
 
 @dataclass
@@ -50,8 +60,12 @@ class ForecastModelConfig:
     dropout: float = 0.1  # dropout between layers and before the head
     decoder: Literal["direct", "autoregressive"] = "direct"  # all steps at once, or one step at a time
     linear_skip: bool = True  # add a linear map of the normalised past targets to the forecast
-    loss: Literal["mse", "mae", "huber", "quantile"] = "quantile"  # quantile: P10/P50/P90
+    loss: Literal["mse", "mae", "huber", "quantile"] = "quantile"  # quantile: one output per model.quantiles
     huber_delta: float = 1.0  # where the huber loss turns from squared to linear
+    quantiles: list[float] = field(default_factory=lambda: [0.1, 0.5, 0.9])  # forecast quantiles; 0.5 is added
+    calibrate: bool = True  # shift each quantile so that its share of validation values below it is its level
+    id_embedding: int = 0  # size of a learned embedding of the series id; 0: none (unseen series can be forecast)
+    static_embedding: int = 4  # size of the embedding of each categorical data.static_covariates column
 
     def __post_init__(self):
         check_choices(self)
@@ -64,6 +78,13 @@ class ForecastModelConfig:
             raise invalid("window_norm_eps", f"must be > 0; got {self.window_norm_eps}")
         if self.huber_delta <= 0:
             raise invalid("huber_delta", f"must be > 0; got {self.huber_delta}")
+        bad = [q for q in self.quantiles if not 0.0 < q < 1.0]
+        if bad:
+            raise invalid("quantiles", f"each must be between 0 and 1 (exclusive); got {bad[0]}")
+        self.quantiles = sorted({round(float(q), 6) for q in [*self.quantiles, 0.5]})
+        for key in ("id_embedding", "static_embedding"):
+            if getattr(self, key) < 0:
+                raise invalid(key, f"must be >= 0; got {getattr(self, key)}")
 
 
 def _forecast_train_defaults() -> TrainConfig:

@@ -48,31 +48,48 @@ __all__ = ["attribution_spec", "encoder_inputs", "lookback_window", "output_name
 def lookback_window(fc, x) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """One input (a series) -> ``past (L, F)``, ``future (H, K)`` as ``Forecaster.forecast`` builds
     them, and the times of the L rows (ISO dates or numbers, as text)."""
-    from lstmkit.tasks.forecaster.estimator import _times_json
+    past, ahead, times, _ = _lookback(fc, x)
+    return past, ahead, times
+
+
+def _lookback(fc, x):
+    """:func:`lookback_window`, plus the series' context."""
+    from lstmkit.tasks.forecaster.series import times_json
 
     L = fc.config_.model.lookback
     contexts = fc._contexts(x)
     if len(contexts) != 1:
         raise DataError(f"explain takes one series, got {len(contexts)}")
     (ctx,) = contexts
-    past, ahead, _ = fc._window(ctx, ctx.path or "the input")
-    return past, ahead, [str(t) for t in _times_json(ctx.time[: ctx.n_history][-L:])]
+    past, ahead, _ = fc._window(ctx, ctx.label)
+    return past, ahead, [str(t) for t in times_json(ctx.time[: ctx.n_history][-L:])], ctx
 
 
-def encoder_inputs(net, past: Tensor) -> Tensor:
-    """``past (B, L, F)`` -> what the encoder reads, ``(B, L, F)``: the window-normalised targets,
-    then the other features (as :meth:`ForecastNet.forward`)."""
+def _statics(fc, ctx) -> tuple[Tensor, Tensor]:
+    """The series' static inputs as (1, Sn) and (1, Sc) tensors."""
+    numbers, categories = fc._statics([ctx])
+    return torch.as_tensor(numbers), torch.as_tensor(categories)
+
+
+def encoder_inputs(net, past: Tensor, static: Tensor | None = None) -> Tensor:
+    """``past (B, L, F)`` (and the static vector ``s (B, E)``) -> what the encoder reads,
+    ``(B, L, F + E)``: the window-normalised targets, then the other features (as
+    :meth:`ForecastNet.forward`)."""
     T = net.n_targets
     z = past[..., :T]
     if net.cfg.window_norm != "none":
         z = normalise_window(z, net.cfg.window_norm, net.cfg.window_norm_eps)[0]
-    return torch.cat([z, past[..., T:]], dim=-1)
+    parts = [z, past[..., T:]] + ([] if static is None else [static.unsqueeze(1).expand(-1, past.size(1), -1)])
+    return torch.cat(parts, dim=-1)
 
 
 def output_names(fc) -> tuple[list[str], dict[str, int]]:
     """The ``H * T * Q`` forecast values' names, in the network's order (step, target, quantile),
     and the aliases (``temp_max t+1 p50`` for the point forecast of a quantile model)."""
+    from lstmkit.tasks.forecaster.estimator import quantile_key
+
     H, Q = fc.config_.model.horizon, fc.network_.n_out
+    levels = list(fc.config_.model.quantiles) if Q > 1 else [0.5]
     names, aliases = [], {}
     for h in range(1, H + 1):
         for target in fc.columns_[: fc.n_targets_]:
@@ -80,8 +97,12 @@ def output_names(fc) -> tuple[list[str], dict[str, int]]:
             if Q == 1:
                 names.append(base)
                 continue
-            aliases[f"{base} p50"] = len(names) + 1
-            names += [f"{base} p10", base, f"{base} p90"]
+            for q in levels:
+                if q == 0.5:
+                    aliases[f"{base} p50"] = len(names)
+                    names.append(base)
+                else:
+                    names.append(f"{base} {quantile_key(q)}")
     return names, aliases
 
 
@@ -95,8 +116,8 @@ def run_with_states(fc, X) -> list[dict]:
     items = X if isinstance(X, list) else [X]
     records = []
     for x in items:
-        past, _, times = lookback_window(fc, x)
-        inputs = encoder_inputs(net, torch.as_tensor(past).unsqueeze(0))
+        past, _, times, ctx = _lookback(fc, x)
+        inputs = encoder_inputs(net, torch.as_tensor(past).unsqueeze(0), net.static_vector(*_statics(fc, ctx)))
         outputs, _, gates = net.encoder(inputs, return_gates=True)
         records.append({"steps": times, **states_record(outputs, gates)})
     return records
@@ -108,16 +129,23 @@ def attribution_spec(fc, x, target: int | None = None):
 
     fc._check_fitted()
     net = fc.network_.cpu().eval()
-    past, future, times = lookback_window(fc, x)
+    past, future, times, ctx = _lookback(fc, x)
     inputs = torch.as_tensor(past).unsqueeze(0)  # (1, L, F)
     future = torch.as_tensor(future).unsqueeze(0)  # (1, H, K)
+    numbers, categories = _statics(fc, ctx)  # (1, Sn), (1, Sc)
     T = fc.n_targets_
-    scale = torch.as_tensor(fc.scaler_.scale_[:T], dtype=torch.float32)[:, None]  # (T, 1)
-    mean = torch.as_tensor(fc.scaler_.mean_[:T], dtype=torch.float32)[:, None]
+    scaler = fc._scaler_for(ctx)
+    scale = torch.as_tensor(scaler.scale_[:T], dtype=torch.float32)[:, None]  # (T, 1)
+    mean = torch.as_tensor(scaler.mean_[:T], dtype=torch.float32)[:, None]
+    offsets = torch.zeros(1)
+    if fc.interval_offsets_ is not None and net.n_out > 1:  # calibration: (Q, H, T) -> (H, T, Q)
+        offsets = torch.as_tensor(np.moveaxis(fc.interval_offsets_, 0, -1), dtype=torch.float32)
 
     def forward(z: Tensor) -> Tensor:
-        """``z (N, L, F)`` -> ``(N, H*T*Q)``: the forecast values in the file's units."""
-        out = net.predict(z, future.expand(z.size(0), -1, -1))  # (N, H, T, Q) standardised, sorted quantiles
+        """``z (N, L, F)`` -> ``(N, H*T*Q)``: the forecast values in the file's units, as ``predict``."""
+        n = z.size(0)
+        out = net(z, future.expand(n, -1, -1), numbers.expand(n, -1), categories.expand(n, -1))  # (N, H, T, Q)
+        out = (out + offsets).sort(dim=-1).values if net.n_out > 1 else out
         return (out * scale + mean).flatten(1)
 
     names, aliases = output_names(fc)

@@ -33,10 +33,9 @@ from torch import Tensor, nn
 
 from lstmkit.data.timeseries import calendar_features, future_times
 from lstmkit.data.window_norm import normalise_window
-from lstmkit.errors import DataError
+from lstmkit.errors import DataError, LstmkitError
 from lstmkit.export.rnn import ExportableRecurrent
 from lstmkit.tasks.base import ExportSpec
-from lstmkit.tasks.forecaster.network import QUANTILES
 
 
 def input_names(n_future: int, n_calendar: int) -> list[str]:
@@ -62,7 +61,8 @@ class ForecastGraph(nn.Module):
     Shares the trained :class:`~lstmkit.tasks.forecaster.network.ForecastNet`'s weights.
     """
 
-    def __init__(self, net: nn.Module, mean: np.ndarray, scale: np.ndarray, n_future: int, n_calendar: int) -> None:
+    def __init__(self, net: nn.Module, mean: np.ndarray, scale: np.ndarray, n_future: int, n_calendar: int,
+                 offsets: np.ndarray | None = None) -> None:
         super().__init__()
         self.net = net.eval()
         self.encoder = ExportableRecurrent(net.encoder)
@@ -70,6 +70,9 @@ class ForecastGraph(nn.Module):
         self.names = input_names(n_future, n_calendar)
         self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))  # (C,)
         self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32))  # (C,)
+        use = offsets is not None and net.quantile  # calibration of a quantile model: (Q, H, T) -> (H, T, Q)
+        self.register_buffer("offsets", torch.as_tensor(np.moveaxis(offsets, 0, -1) if use else np.zeros(1),
+                                                        dtype=torch.float32))
 
     def features(self, batch: dict) -> tuple[Tensor, Tensor | None]:
         """The network's ``past (B, L, F)`` and ``future (B, H, K)`` (``None`` when K = 0), standardised."""
@@ -109,13 +112,13 @@ class ForecastGraph(nn.Module):
                 hidden, cell = lstm_cell(net.cell, step_input, hidden, cell)
                 step = net.step_out(hidden).view(-1, T, Q)  # (B, T, Q)
                 steps.append(step)
-                previous = step[..., Q // 2]
+                previous = step[..., net.median_index]
             out = torch.stack(steps, dim=1)  # (B, H, T, Q)
         if net.skip is not None:
             out = out + net.skip(z.transpose(1, 2)).transpose(1, 2).unsqueeze(-1)  # (B, H, T, 1)
         out = out * scale.unsqueeze(-1) + loc.unsqueeze(-1)  # standardised units
         if net.quantile:
-            out = out.sort(dim=-1).values
+            out = (out + self.offsets).sort(dim=-1).values
         out = out * self.scale[:T, None] + self.mean[:T, None]  # the targets' units
         return out if net.quantile else out[..., 0]
 
@@ -125,7 +128,8 @@ def sidecar_extra(fc) -> dict:
     data, model = fc.config_.data, fc.config_.model
     names = input_names(len(data.future_covariates), len(fc.calendar_))
     quantile = model.loss == "quantile"
-    shape = "(batch, horizon, targets, 3): P10, P50, P90" if quantile else "(batch, horizon, targets)"
+    shape = (f"(batch, horizon, targets, {len(model.quantiles)}): the quantiles {list(model.quantiles)}"
+             if quantile else "(batch, horizon, targets)")
     docs = {
         "history": f"the last lookback={model.lookback} rows of history (batch, {model.lookback}, columns) float32, "
                    "in the file's units, columns in the order of columns",
@@ -142,16 +146,28 @@ def sidecar_extra(fc) -> dict:
         "numeric_time": fc.numeric_time_,
         "lookback": model.lookback,
         "horizon": model.horizon,
-        "quantiles": list(QUANTILES) if quantile else None,
-        "residual_quantiles": fc.residual_quantiles_,
+        "quantiles": list(model.quantiles) if quantile else None,
+        "residual_quantiles": _residual_quantiles(fc) if not quantile else None,
         "data": {"time_column": data.time_column, "target": list(data.target), "covariates": list(data.covariates),
                  "future_covariates": list(data.future_covariates), "calendar": data.calendar,
                  "missing": data.missing, "freq": data.freq},
         "scaler": fc.scaler_.to_json(),
         "inputs": {name: docs[name] for name in names},
         "outputs": {"forecast": f"{shape} float32 in the targets' units"
-                                + ("" if quantile else "; P10/P90: add residual_quantiles p10/p90 (horizon, targets)")},
+                                + ("" if quantile else "; other quantiles: add residual_quantiles' (horizon, "
+                                                       "targets) arrays")},
     }
+
+
+def _residual_quantiles(fc) -> dict | None:
+    """A point-loss model's calibrated offsets in the targets' units: ``{"p10": (H, T), ...}``."""
+    from lstmkit.tasks.forecaster.estimator import quantile_key
+
+    if fc.interval_offsets_ is None:
+        return None
+    scale = fc.scaler_.scale_[: fc.n_targets_]
+    return {quantile_key(q): (fc.interval_offsets_[k] * scale).tolist()
+            for k, q in enumerate(fc.config_.model.quantiles) if q != 0.5}
 
 
 def graph_inputs(sidecar: dict, series: list) -> dict[str, np.ndarray]:
@@ -208,11 +224,14 @@ def graph_inputs(sidecar: dict, series: list) -> dict[str, np.ndarray]:
 def export_spec(fc) -> ExportSpec:
     """The :class:`ExportSpec` of a fitted :class:`~lstmkit.tasks.forecaster.Forecaster`."""
     fc._check_fitted()
+    if fc.panel_ or fc.statics_.n_numbers or fc.statics_.category_sizes:
+        raise LstmkitError("export of a model trained on many series (per-series scaling, static inputs) is not "
+                           "available yet; a one-series model exports")
     net = fc.network_.cpu().eval()
     model = fc.config_.model
     n_future, n_calendar = len(fc.config_.data.future_covariates), len(fc.calendar_)
     mean, scale = fc.scaler_.mean_, fc.scaler_.scale_
-    graph = ForecastGraph(net, mean, scale, n_future, n_calendar)
+    graph = ForecastGraph(net, mean, scale, n_future, n_calendar, fc.interval_offsets_)
     generator = torch.Generator().manual_seed(0)
     B, L, H = 3, model.lookback, model.horizon
     names = input_names(n_future, n_calendar)

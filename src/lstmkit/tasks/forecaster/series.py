@@ -17,24 +17,27 @@ as in the file ``DataFrame.to_csv`` writes; a JSON input is named ``input n``.
 
 from __future__ import annotations
 
-import csv
-import io
-from dataclasses import dataclass, replace
+import warnings
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from lstmkit.data import timeseries as ts
-from lstmkit.data.readers import _decode
-from lstmkit.errors import DataError
+from lstmkit.errors import DataError, DataWarning
 
 
 @dataclass
 class Context(ts.Series):
-    """A series whose last ``n_future`` rows hold only future covariates (see the module docstring)."""
+    """A series whose last ``n_future`` rows hold only future covariates (see the module docstring).
+
+    ``series_id`` names the series in a panel (None for a lone series); ``static`` holds its
+    static covariates (column -> the text of its one value)."""
 
     n_future: int = 0
+    series_id: str | None = None
+    static: dict = field(default_factory=dict)
 
     @property
     def n_history(self) -> int:
@@ -47,87 +50,89 @@ class Context(ts.Series):
         return replace(self, time=self.time[start:stop], values=self.values[start:stop],
                        lines=self.lines[start:stop], n_future=0)
 
+    @property
+    def label(self) -> str:
+        """How errors name this series: ``file (series 'a')``, the file, or ``the input``."""
+        where = str(self.path) if self.path is not None else "the input"
+        return where if self.series_id is None else f"{where} (series {self.series_id!r})"
+
 
 def as_context(series: ts.Series, n_future: int = 0) -> Context:
     if isinstance(series, Context) and series.n_future == n_future:
         return series
     return Context(time=series.time, values=series.values, columns=list(series.columns),
                    n_targets=series.n_targets, freq=series.freq, lines=series.lines, path=series.path,
-                   n_future=n_future)
+                   n_future=n_future, series_id=getattr(series, "series_id", None),
+                   static=dict(getattr(series, "static", {})))
 
 
 def read_context(path, data, future_rows: int = 0) -> Context:
-    """Read a forecasting CSV with the settings ``data`` (a :class:`ForecastDataConfig`).
+    """Read a one-series forecasting CSV with the settings ``data`` (a :class:`ForecastDataConfig`).
 
     With ``future_rows`` > 0 (a model with future covariates, at prediction time) the file must
     end with exactly that many rows whose target cells are all empty: the forecast steps.
     """
-    covariates = [*data.covariates, *data.future_covariates]
-    kwargs = dict(time_column=data.time_column, targets=data.target, covariates=covariates, missing=data.missing,
-                  freq=data.freq)
-    if not future_rows:
-        return as_context(ts.read_series(path, **kwargs))
     path = Path(path)
+    names = [*data.covariates, *data.future_covariates]
+    ts._check_options(data.time_column, data.target, names, data.missing)
     if not path.is_file():
         raise DataError("file not found" if not path.exists() else "not a file", path)
-    trailing = _trailing_empty_targets(path, data)
-    if trailing != future_rows:
-        raise DataError(f"the model forecasts with future covariates ({', '.join(data.future_covariates)}): "
-                        f"the file must end with {future_rows} rows (model.horizon) whose targets are empty "
-                        f"and whose future covariates are given; found {trailing}", path)
-    if data.missing == "error":  # the future rows' empty targets are expected; any other empty cell is not
-        _check_complete(path, data, _count_rows(path, data) - future_rows)
-    series = ts.read_series(path, **{**kwargs, "missing": "interpolate"})
-    return as_context(series, future_rows)
+    header, rows, lines = ts._read_records(path, "\t" if path.suffix.lower() == ".tsv" else ",")
+    options = ([(data.time_column, "data.time_column")] + [(c, "data.target") for c in data.target]
+               + [(c, "data.covariates") for c in names])
+    for column, option in options:
+        if column not in header:
+            raise DataError(f"no column {column!r} ({option}); the columns are: " + ", ".join(map(repr, header)),
+                            path, 1)
+    if len(rows) < 2:
+        raise DataError(f"{len(rows)} rows of data, at least 2 needed", path)
+    cells = {c: [r[header.index(c)] for r in rows] for c, _ in options}
+    return context_from_cells(cells, lines, data, str(path), path, future_rows=future_rows, freq=data.freq,
+                              hint=_SEVERAL_SERIES_HINT if not data.id_column else "")
 
 
-def _raw_rows(path: Path, data) -> tuple[list[str], list[list[str]], list[int]]:
-    reader = csv.reader(io.StringIO(_decode(path), newline=""), delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
-    header = [h.strip() for h in next(reader, [])]
-    rows, lines = [], []
-    while True:
-        line = reader.line_num + 1
-        row = next(reader, None)
-        if row is None:
-            break
-        if row and any(c.strip() for c in row):
-            rows.append(row)
-            lines.append(line)
-    return header, rows, lines
+_SEVERAL_SERIES_HINT = (" (sort the file by time and drop duplicates; if it holds several series, one after "
+                        "another, name the column that tells them apart: data.id_column=NAME)")
 
 
-def _count_rows(path: Path, data) -> int:
-    return len(_raw_rows(path, data)[1])
-
-
-def _trailing_empty_targets(path: Path, data) -> int:
-    header, rows, _ = _raw_rows(path, data)
-    idx = [header.index(c) for c in data.target if c in header]
-    n = 0
-    for row in reversed(rows):
-        if all(i < len(row) and row[i].strip().lower() in ts.MISSING_TOKENS for i in idx):
-            n += 1
-        else:
-            break
-    return n
-
-
-def _check_complete(path: Path, data, n_history: int) -> None:
-    """``data.missing=error``: no empty cell in the history rows, none in the future covariates."""
-    header, rows, lines = _raw_rows(path, data)
-    for r, (row, line) in enumerate(zip(rows, lines)):
-        columns = [*data.future_covariates] if r >= n_history else [*data.target, *data.covariates,
-                                                                     *data.future_covariates]
-        for c in columns:
-            if c in header and row[header.index(c)].strip().lower() in ts.MISSING_TOKENS:
-                raise DataError(f"empty cell in column {c!r} (data.missing=error; use data.missing=interpolate "
-                                "to fill it)", path, line)
+def context_from_cells(cells: dict[str, list[str]], lines: np.ndarray, data, where: str, path: Path | None,
+                       future_rows: int = 0, freq=None, series_id: str | None = None, static: dict | None = None,
+                       hint: str = "") -> Context:
+    """One series' text cells (column -> N cells, as in the file; ``lines`` their 1-based lines) ->
+    a checked :class:`Context`: times parse and strictly increase, values are numbers, the last
+    ``future_rows`` rows (and only they) have empty targets, gaps and empty cells are interpolated
+    (with a :class:`~lstmkit.errors.DataWarning` saying so) or, with ``data.missing=error``, an
+    error naming the lines. Errors name ``where`` (the file, or ``file (series 'a')``)."""
+    names = [*data.target, *data.covariates, *data.future_covariates]
+    time = ts._parse_time(cells[data.time_column], lines, data.time_column, where)
+    ts._check_increasing(time, lines, where, hint)
+    values = np.column_stack([ts._parse_numbers(cells[c], lines, c, where) for c in names])  # (N, C)
+    if future_rows:
+        known = ~np.isnan(values[:, : len(data.target)]).all(axis=1)
+        trailing = len(known) - (np.flatnonzero(known)[-1] + 1 if known.any() else 0)
+        if trailing != future_rows:
+            raise DataError(f"the model forecasts with future covariates ({', '.join(data.future_covariates)}): "
+                            f"the series must end with {future_rows} rows (model.horizon) whose targets are empty "
+                            f"and whose future covariates are given; found {trailing}", where)
+    grid = ts._regular_grid(time, freq, where)
+    gaps = ts._missing_times(time, grid)
+    empty = np.isnan(values)
+    if future_rows:
+        empty[len(values) - future_rows:, : len(data.target)] = False  # the forecast steps' targets
+    if data.missing == "error":
+        ts._report_missing(empty, gaps, time, lines, names, where)
+    if (gaps is not None and len(gaps)) or empty.any():
+        filled = ts.describe_filled(gaps, empty, time, lines, grid)
+        time, values, lines = ts._interpolate(time, values, lines, grid, names, where)  # (future rows' targets: filled, never read)
+        warnings.warn(f"{where}: {filled}", DataWarning, stacklevel=3)
+    return Context(time=time, values=values, columns=names, n_targets=len(data.target), freq=ts._freq_name(grid),
+                   lines=lines, path=path, n_future=future_rows, series_id=series_id, static=dict(static or {}))
 
 
 # --------------------------------------------------------------------------- frames and JSON
 
 
-def _cells(column: pd.Series) -> list[str]:
+def cells_of_frame(column: pd.Series) -> list[str]:
     """A DataFrame column as the text cells its CSV would hold (missing values -> "")."""
     if pd.api.types.is_datetime64_any_dtype(column):
         return ["" if pd.isna(v) else pd.Timestamp(v).isoformat() for v in column]
@@ -135,9 +140,11 @@ def _cells(column: pd.Series) -> list[str]:
 
 
 def context_from_frame(frame: pd.DataFrame, data, name: str = "the DataFrame", future_rows: int = 0) -> Context:
-    """A DataFrame (as ``pandas.read_csv`` gives) -> a checked :class:`Context` (same checks as a file)."""
-    covariates = [*data.covariates, *data.future_covariates]
-    names = [*data.target, *covariates]
+    """A one-series DataFrame (as ``pandas.read_csv`` gives) -> a checked :class:`Context` (same checks
+    as a file). A ``DatetimeIndex`` (or an index named ``data.time_column``) is taken as the time
+    column when the frame has no such column."""
+    frame = with_time_column(frame, data.time_column)
+    names = [*data.target, *data.covariates, *data.future_covariates]
     for column, option in ([(data.time_column, "data.time_column")] + [(c, "data.target") for c in data.target]
                            + [(c, "data.covariates") for c in data.covariates]
                            + [(c, "data.future_covariates") for c in data.future_covariates]):
@@ -146,31 +153,25 @@ def context_from_frame(frame: pd.DataFrame, data, name: str = "the DataFrame", f
                             + ", ".join(map(repr, map(str, frame.columns))), name)
     if len(frame) < 2:
         raise DataError(f"{len(frame)} rows of data, at least 2 needed", name)
-    lines = np.arange(2, len(frame) + 2, dtype=np.int64)
-    time = ts._parse_time(_cells(frame[data.time_column]), lines, data.time_column, name)
-    ts._check_increasing(time, lines, name)
-    values = np.column_stack([ts._parse_numbers(_cells(frame[c]), lines, c, name) for c in names])
-    if future_rows:
-        known = ~np.isnan(values[:, : len(data.target)]).all(axis=1)
-        trailing = len(known) - (np.flatnonzero(known)[-1] + 1 if known.any() else 0)
-        if trailing != future_rows:
-            raise DataError(f"the model forecasts with future covariates: the last {future_rows} rows must have "
-                            f"empty targets and given future covariates; found {trailing}", name)
-    grid = ts._regular_grid(time, data.freq, name)
-    gaps = ts._missing_times(time, grid)
-    empty = np.isnan(values)
-    if future_rows:
-        empty[len(values) - future_rows:, : len(data.target)] = False
-    if data.missing == "error":
-        ts._report_missing(empty, gaps, time, lines, names, name)
-    if (gaps is not None and len(gaps)) or np.isnan(values).any():
-        time, values, lines = ts._interpolate(time, values, lines, grid, names, name)
-    return Context(time=time, values=values, columns=names, n_targets=len(data.target), freq=ts._freq_name(grid),
-                   lines=lines, path=None, n_future=future_rows)
+    cells = {c: cells_of_frame(frame[c]) for c in [data.time_column, *names]}
+    return context_from_cells(cells, np.arange(2, len(frame) + 2, dtype=np.int64), data, name, None,
+                              future_rows=future_rows, freq=data.freq)
+
+
+def with_time_column(frame: pd.DataFrame, time_column: str) -> pd.DataFrame:
+    """``frame`` with its index as the column ``time_column`` when it has no such column and the
+    index holds the times (a ``DatetimeIndex``, or an index of that name)."""
+    if time_column in frame.columns:
+        return frame
+    if isinstance(frame.index, pd.DatetimeIndex) or frame.index.name == time_column:
+        frame = frame.copy()
+        frame.insert(0, time_column, frame.index)
+        return frame.reset_index(drop=True)
+    return frame
 
 
 def frame_from_json(item, n: int) -> pd.DataFrame:
-    """One JSON forecasting context -> a DataFrame.
+    """One JSON forecasting context (``n``: its 1-based number in the request) -> a DataFrame.
 
     Either columns, ``{"date": [...], "temp_max": [...], ...}`` (lists of equal length), or rows,
     ``[{"date": ..., "temp_max": ...}, ...]`` (objects with the same keys). Values are JSON numbers,
@@ -194,11 +195,12 @@ def frame_from_json(item, n: int) -> pd.DataFrame:
         keys = None
         for r, row in enumerate(item):
             if not isinstance(row, dict):
-                raise DataError(f"{where}, row {r}: expected an object of column values, got {type(row).__name__}")
+                raise DataError(f"{where}, row {r + 1}: expected an object of column values, got "
+                                f"{type(row).__name__}")
             if keys is None:
                 keys = list(row)
             elif set(row) != set(keys):
-                raise DataError(f"{where}, row {r}: its keys differ from row 0's")
+                raise DataError(f"{where}, row {r + 1}: its keys differ from row 1's")
         columns = {k: [row[k] for row in item] for k in keys}
     else:
         raise DataError(f"{where}: expected a context: an object of columns or a list of row objects, "
@@ -206,6 +208,22 @@ def frame_from_json(item, n: int) -> pd.DataFrame:
     for key, column in columns.items():
         for r, value in enumerate(column):
             if value is not None and not isinstance(value, (int, float, str)) or isinstance(value, bool):
-                raise DataError(f"{where}, row {r}: column {key!r} holds a {type(value).__name__}, "
+                raise DataError(f"{where}, row {r + 1}: column {key!r} holds a {type(value).__name__}, "
                                 "not a number, a string or null")
     return pd.DataFrame({k: pd.Series(v, dtype=object) for k, v in columns.items()})
+
+
+def times_json(times) -> list:
+    """Forecast times as JSON: ISO dates (with the time of day when not midnight), numbers, or None."""
+    if isinstance(times, pd.DatetimeIndex):
+        if (times == times.normalize()).all():
+            return [t.strftime("%Y-%m-%d") for t in times]
+        return [t.isoformat() for t in times]
+    out = []
+    for t in times:
+        if t is None:
+            out.append(None)
+        else:
+            t = float(t)
+            out.append(int(t) if t.is_integer() else t)
+    return out
