@@ -210,7 +210,7 @@ def test_help_lists_only_commands_that_exist():
     proc = run_cli("--help")
     listed = re.findall(r"^  ([a-z]+)  ", proc.stdout.split("Commands:")[1], flags=re.M)
     assert set(listed) == {"train", "evaluate", "predict", "demo", "datasets", "serve", "export", "explain",
-                           "gradients"}
+                           "gradients", "backtest"}
     for verb in listed:
         help_text = run_cli(verb, "--help")
         assert help_text.returncode == 0, verb

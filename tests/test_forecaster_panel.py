@@ -322,3 +322,16 @@ def test_cli_long_file_predict_without_input_and_backtest(tmp_path):
     assert [s["step"] for s in metrics["per_step"]] == list(range(1, 8)) and set(metrics["per_series"]) == {"a", "b", "c"}
     backtest = pd.read_csv(tmp_path / "bt.csv")
     assert list(backtest.columns)[:3] == ["origin", "store", "time"] and "sales_true" in backtest.columns
+
+
+def test_employment_demo_runs_end_to_end(tmp_path):
+    """Bug caught: the demo's settings or its data loader drifting from the forecaster (it would only
+    fail for a user after training): one epoch, then the test scores, plots and the forecast file."""
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    result = subprocess.run([sys.executable, "-m", "lstmkit", "demo", "employment", "--out", "run", "--epochs", "1"],
+                            check=False, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "per-series ETS" in result.stdout and "n_series=22" in result.stdout
+    ahead = pd.read_csv(tmp_path / "run" / "forecast-2016.csv")
+    assert len(ahead) == 22 * 12 and ahead["time"].min() == "2016-01-01"
+    assert (tmp_path / "run" / "plots" / "forecast-nonfarm.png").stat().st_size > 1000

@@ -53,7 +53,9 @@ TASKS: dict[str, Task] = {
     "forecaster": Task(
         "lstmkit.tasks.forecaster:Forecaster",
         demos={"weather": Demo("Seattle weather: the next 7 days of temp_max and temp_min, BiLSTM with P10-P90; "
-                               "writes plots/forecast.png", "lstmkit.tasks.forecaster.demo:weather")},
+                               "writes plots/forecast.png", "lstmkit.tasks.forecaster.demo:weather"),
+               "employment": Demo("US employment by sector: one global model forecasting 12 months of all 22 "
+                                  "sectors, against per-series ETS", "lstmkit.tasks.forecaster.demo:employment")},
     ),
 }
 

@@ -706,7 +706,9 @@ class Forecaster(Estimator):
         levels = sorted(f["quantiles"])
         low = f["quantiles"][levels[0]] if levels else None
         high = f["quantiles"][levels[-1]] if levels else None
-        fig = forecast_figure(history.time[-keep:], history.targets[-keep:], f["time"], f["point"], low, high, names)
+        band = f"{quantile_key(levels[0]).upper()}-{quantile_key(levels[-1]).upper()}" if levels else ""
+        fig = forecast_figure(history.time[-keep:], history.targets[-keep:], f["time"], f["point"], low, high, names,
+                              series=ctx.series_id, band=band)
         return save_figure(fig, Path(path))
 
 
