@@ -535,3 +535,40 @@ def test_marginals_are_differentiable():
     emissions, _, mask = make_batch([3, 2])
     emissions.requires_grad_()
     assert torch.autograd.gradcheck(lambda e: crf.marginals(e, mask), (emissions,))
+
+
+def brute_restricted(crf: CRF, emissions: torch.Tensor, allowed: torch.Tensor, allowed_only: bool = False) -> float:
+    """p(y_t in allowed_t for every t) by summing p(y) over every tag sequence (``emissions`` (L, K))."""
+    scored = all_paths(crf, emissions, allowed_only)
+    top = max(s for s, _ in scored)
+    total = sum(math.exp(s - top) for s, _ in scored)
+    kept = sum(math.exp(s - top) for s, path in scored if all(allowed[t, k] for t, k in enumerate(path)))
+    return kept / total
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("constrained", [False, True])
+def test_restricted_probability_matches_brute_force(batch_first, constrained):
+    """An entity's confidence is the probability that its span carries exactly its tags (and the
+    next token does not continue it): the restricted forward pass must equal enumerating every
+    path, for random allowed sets on sequences of several lengths (padding included)."""
+    tags = ["O", "B-PER", "I-PER"]
+    constraints = allowed_transitions(tags, "BIO") if constrained else None
+    crf = make_crf(batch_first=batch_first, constraints=constraints)
+    emissions, _, mask = make_batch(LENGTHS)
+    gen = torch.Generator().manual_seed(1)
+    allowed = torch.rand(emissions.shape, generator=gen) < 0.6  # (T, B, K)
+    allowed[1, 0] = torch.tensor([False, True, False])  # a span: B-PER at step 1 of the first sequence
+    with torch.no_grad():
+        got = crf.restricted_probability(*layout(crf, emissions, allowed, mask))
+    assert got.shape == (len(LENGTHS),)
+    for b, length in enumerate(LENGTHS):
+        expected = brute_restricted(crf, emissions[:length, b], allowed[:length, b], allowed_only=constrained)
+        assert float(got[b]) == pytest.approx(expected, abs=1e-9)
+    everything = torch.ones_like(allowed)
+    torch.testing.assert_close(crf.restricted_probability(*layout(crf, emissions, everything, mask)),
+                               torch.ones(len(LENGTHS), dtype=torch.float64))
+    one_step = torch.zeros_like(allowed)  # only tag k allowed at step 0, anything after: the marginal
+    one_step[0, :, 1], one_step[1:] = True, True
+    (marginals,) = layout(crf, crf.marginals(*layout(crf, emissions, mask)))
+    torch.testing.assert_close(crf.restricted_probability(*layout(crf, emissions, one_step, mask)), marginals[0, :, 1])

@@ -10,6 +10,7 @@ from seqeval.metrics.sequence_labeling import get_entities
 
 from lstmkit.data.conll import Sentences
 from lstmkit.data.tagschemes import (
+    as_read,
     bio_to_bioes,
     bioes_to_bio,
     bmes_tags,
@@ -171,3 +172,19 @@ def test_entities_of_plain_labels_are_tokens():
 def test_tag_problem(tag, problem):
     found = tag_problem(tag)
     assert (found is None) if problem is None else (problem in found)
+
+
+@pytest.mark.parametrize("scheme,tags", [("BIO", BIO_TAGS), ("BIOES", BIOES_TAGS), ("BMES", ["B", "M", "E", "S"])])
+def test_as_read_gives_legal_tags_marking_what_seqeval_reads(scheme, tags):
+    """Training learns illegal moves as they are read: the tags as_read returns must be legal under
+    the scheme's rules (what constrained decoding allows), mark exactly the spans seqeval reads in the
+    original, and leave legal sequences unchanged."""
+    rules = allowed_transitions(tags if scheme != "BMES" else ["B", "M", "E", "S"], scheme)
+    index = {t: i for i, t in enumerate(tags)}
+    for sequence in [s for s in random_sequences(tags, n=1500, seed=3) if s]:
+        read = as_read(sequence, scheme)
+        assert rules.allows([index[t] for t in read]), (sequence, read)
+        assert entities(read, scheme) == entities(sequence, scheme)
+        if rules.allows([index[t] for t in sequence]):
+            assert read == list(sequence)
+    assert as_read(["O", "I-LOC", "B-PER", "I-LOC"], "BIO") == ["O", "B-LOC", "B-PER", "B-LOC"]

@@ -96,9 +96,11 @@ def test_text_page_shows_label_and_probabilities(browser, text_model):
 
 @pytest.mark.skipif("tagger" not in TASKS, reason="tagger not registered")
 def test_tagger_page_highlights_entities(browser, tmp_path):
-    """Bug: the tagger's view loses or reorders the text, or highlights spans other than the API's entities."""
+    """Bug: the tagger's view loses or reorders the text, or highlights spans other than the API's
+    entities; predictions shown without their confidence (each entity's score, each token's tag
+    probability, as the API gives them)."""
     tagger, case = fit_case("tagger", tmp_path)
-    text = next(item for item in case.json_inputs if isinstance(item, str))
+    text = next(item for item in case.json_inputs if isinstance(item, str)) + "."  # "today." -> today .
     expected = tagger.predict_records([text])[0]
     assert expected["entities"], "the tiny tagger should find entities here (else the test shows nothing)"
     with ServerThread(create_app(tagger)) as server:
@@ -106,13 +108,24 @@ def test_tagger_page_highlights_entities(browser, tmp_path):
         browser.find_element(By.ID, "text").send_keys(text)
         browser.find_element(By.ID, "run-text").click()
         tagged = wait.until(EC.visibility_of_element_located((By.ID, "tagged")))
-        marks = [(m.get_attribute("data-type"), m.text) for m in tagged.find_elements(By.CSS_SELECTOR, "mark")]
+        marks = [(m.get_attribute("data-type"), m.get_attribute("data-score"), m.find_element(By.TAG_NAME, "sup").text)
+                 for m in tagged.find_elements(By.CSS_SELECTOR, "mark")]
         text_shown = browser.execute_script(
             "const p = document.getElementById('tagged').cloneNode(true);"
             "p.querySelectorAll('sup').forEach(s => s.remove()); return p.textContent;")
+        marked = browser.execute_script(
+            "return [...document.querySelectorAll('#tagged mark')].map(m => m.firstChild.textContent);")
+        tokens = [(row.find_element(By.CLASS_NAME, "token").text, row.find_element(By.CLASS_NAME, "tag").text,
+                   float(row.find_element(By.CLASS_NAME, "prob").text))
+                  for row in browser.find_elements(By.CSS_SELECTOR, "#marginals tr.token")]
         errors = console_errors(browser)
     assert text_shown == text
-    assert [(t, s.replace(t, "").strip()) for t, s in marks] == [(e["type"], e["text"]) for e in expected["entities"]]
+    assert marked == [e["text"] for e in expected["entities"]]
+    assert marks == [(e["type"], f"{e['score']:.2f}", f"{e['type']} {e['score']:.2f}") for e in expected["entities"]]
+    assert [(t, g) for t, g, _ in tokens] == list(zip(expected["tokens"], expected["tags"]))
+    assert tokens[-1][0] == "."  # punctuation is a token of its own
+    assert [p for _, _, p in tokens] == pytest.approx(
+        [m.get(tag, 0.0) for m, tag in zip(expected["marginals"], expected["tags"])], abs=1e-3)
     assert errors == []
 
 

@@ -14,8 +14,8 @@ from seqeval.metrics import classification_report, f1_score
 
 from lstmkit import Tagger, load
 from lstmkit.data.conll import read_conll, write_conll
-from lstmkit.data.tagschemes import bio_to_bioes
-from lstmkit.errors import ConfigError, DataError
+from lstmkit.data.tagschemes import bio_to_bioes, entities
+from lstmkit.errors import ConfigError, DataError, DataWarning
 from lstmkit.nn.crf import allowed_transitions
 from lstmkit.tasks.tagger import TaggerModelConfig, TaggerNet
 from lstmkit.tasks.tagger.dictionary import WordDictionary, fold_of
@@ -52,8 +52,8 @@ def test_learns_entities_and_reports_character_offsets(ner):
     assert metrics["f1"] == 1.0 and metrics["n_sentences"] == 50
     (record,) = ner.predict_records(["李四 在 上海 开会"])
     assert record["tokens"] == list("李四在上海开会")
-    assert record["entities"] == [{"type": "PER", "start": 0, "end": 2, "text": "李四"},
-                                  {"type": "LOC", "start": 5, "end": 7, "text": "上海"}]
+    assert [{k: v for k, v in e.items() if k != "score"} for e in record["entities"]] == [
+        {"type": "PER", "start": 0, "end": 2, "text": "李四"}, {"type": "LOC", "start": 5, "end": 7, "text": "上海"}]
     (by_tokens,) = ner.predict_records([list("李四在上海开会")])  # token input: token offsets
     assert [(e["start"], e["end"], e["text"]) for e in by_tokens["entities"]] == [(0, 2, "李四"), (3, 5, "上海")]
 
@@ -126,6 +126,49 @@ def test_bioes_training_returns_bio_predictions():
     X_test, y_test = chinese_ner(30, seed=4)
     assert tagger.predict(X_test) == y_test
     assert bio_to_bioes(y_test[0]) != y_test[0]
+
+
+def illegal_ner(n: int, seed: int):
+    """chinese_ner with every 7th sentence's second character tagged I-LOC: "张 B-PER / 三 I-LOC"."""
+    X, y = chinese_ner(n, seed)
+    for i in range(0, n, 7):
+        y[i][1] = "I-LOC"
+    return X, y
+
+
+def test_illegal_tag_moves_warn_are_read_as_seqeval_reads_them_or_fail_when_strict(tmp_path):
+    """"Mary B-PER / Jones I-LOC" was taken silently: the constrained CRF found the gold sequence
+    impossible (a -1e4 score), so the loss stayed in the hundreds. Training must warn once, naming the
+    file, the first lines and the count, learn the tags as seqeval reads them (the I-LOC is a LOC of
+    its own), and data.strict_tags=true must make it an error naming the line."""
+    path = write_conll(tmp_path / "train.conll", *illegal_ner(200, seed=0))
+    tagger = Tagger(**TINY)
+    with pytest.warns(DataWarning) as caught:
+        tagger.fit(*tagger.read_data(path))
+    (warning,) = [w for w in caught if issubclass(w.category, DataWarning)]
+    assert str(warning.message).startswith(f"{path}: 39 tags break the BIO order (lines 2, 62, 63, 123, 182, ...); "
+                                           "read as seqeval and conlleval read them: an I- after O or after "
+                                           "another type starts a new entity. Set data.strict_tags=true")
+    assert max(row["train_loss"] for row in tagger.history_[1:]) < 5  # the CRF can learn what it is given
+    assert "B-LOC" in tagger.tags_ and tagger.evaluate(*chinese_ner(50, seed=2))["f1"] > 0.9
+    with pytest.raises(DataError, match=f"{path}, line 2: tag 'I-LOC' after 'B-PER' breaks the BIO order"):
+        Tagger(**{**TINY, "epochs": 1}, strict_tags=True).fit(*tagger.read_data(path))
+    with pytest.warns(DataWarning, match=r"^the training tags: 39 tags break the BIO order \(sentence 1, token 2, "):
+        Tagger(**{**TINY, "epochs": 1}).fit(*illegal_ner(200, seed=0), valid=chinese_ner(20, seed=1))
+
+
+def test_evaluate_converts_the_other_entity_scheme_and_says_so():
+    """A model trained on BIOES data scored a BIO file with token accuracy 0.79 without a word (B-X
+    against S-X): the file's tags must be converted to the model's scheme, with one warning."""
+    X, y = chinese_ner(200, seed=0)
+    tagger = Tagger(**TINY).fit(X, [bio_to_bioes(row) for row in y], valid=(X[:20], [bio_to_bioes(r) for r in y[:20]]))
+    assert tagger.scheme_ == "BIOES"
+    X_test, y_test = chinese_ner(50, seed=2)
+    in_bioes = tagger.evaluate(X_test, [bio_to_bioes(row) for row in y_test])
+    with pytest.warns(DataWarning, match="test.conll: its tags are BIO, the model's BIOES: converted to BIOES "
+                                         r"before scoring \(the same entities\)"):
+        in_bio = tagger.evaluate(X_test, y_test, source="test.conll")
+    assert in_bio == in_bioes and in_bio["token_accuracy"] > 0.95
 
 
 def test_bmes_segmentation_gives_words_and_uses_a_cross_fitted_dictionary(tmp_path):
@@ -204,9 +247,84 @@ def test_nbest_starts_with_the_best_path(ner):
         assert scores == sorted(scores, reverse=True) and len(paths) == 3
 
 
+def brute_confidence(tagger, tokens: list[str]):
+    """Per-token marginals (L, K) and {entity: probability} of one sentence, by enumerating every
+    tag sequence of the model's tags under its CRF (the -1e4 penalties of disallowed moves included)."""
+    net = tagger.network_.eval()
+    with torch.no_grad():
+        emissions = net.emissions(tagger._collate([tagger._encode(tokens)]))[0].double()  # (L, K)
+        paths = torch.tensor(list(itertools.product(range(len(tagger.tags_)), repeat=len(tokens))))
+        crf = net.crf.double()
+        p = torch.softmax(crf.score(emissions.expand(len(paths), -1, -1), paths), dim=0)
+        crf.float()
+    marginals = torch.zeros(len(tokens), len(tagger.tags_), dtype=torch.float64)
+    spans: dict = {}
+    for path, weight in zip(paths.tolist(), p.tolist()):
+        for t, k in enumerate(path):
+            marginals[t, k] += weight
+        for span in entities([tagger.tags_[k] for k in path], tagger.model_scheme_):
+            spans[span] = spans.get(span, 0.0) + weight
+    return marginals, spans
+
+
+@pytest.mark.parametrize("scheme", ["BIO", "BIOES"])
+def test_confidence_is_the_crfs_probability_by_brute_force(ner, scheme):
+    """Predictions carried no confidence. Each entity's score must be the CRF's probability that a
+    tag sequence has exactly this entity, and the per-token marginals p(y_t | sentence), both
+    checked by enumerating every tag sequence of a short sentence (5^5 and 9^4 of them)."""
+    tagger = ner if scheme == "BIO" else Tagger(**TINY, train_scheme="BIOES").fit(
+        *chinese_ner(200, seed=0), valid=chinese_ner(40, seed=1))
+    tokens = list("李四在上海" if scheme == "BIO" else "李四在京")
+    (record,) = tagger.predict_records([tokens])
+    marginals, spans = brute_confidence(tagger, tokens)
+    assert record["entities"] and all(0 < e["score"] <= 1 for e in record["entities"])
+    for e in record["entities"]:
+        model_span = next(span for span in spans if span[0] == e["type"] and span[1:] == (e["start"], e["end"]))
+        assert e["score"] == pytest.approx(spans[model_span], abs=1e-4)
+    names, expected = tagger._scheme_marginals(marginals.numpy())
+    for t, shown in enumerate(record["marginals"]):
+        assert sum(shown.values()) == pytest.approx(1.0, abs=1e-3)
+        for name, p in zip(names, expected[t]):
+            assert shown.get(name, 0.0) == pytest.approx(p, abs=1e-4)
+    assert set(record["marginals"][0]) <= set(names) and all(t.split("-")[0] in "BIO" for t in names)  # BIO names
+
+
+def test_softmax_confidence_is_the_smallest_token_marginal():
+    """Without a CRF an entity's score is its tokens' smallest softmax probability of their tags."""
+    X, y = chinese_ner(200, seed=0)
+    tagger = Tagger(**TINY, decoder="softmax").fit(X, y, valid=chinese_ner(40, seed=1))
+    tokens = list("王小明在广州市讲话")
+    (record,) = tagger.predict_records([tokens])
+    with torch.no_grad():
+        probabilities = tagger.network_.emissions(tagger._collate([tagger._encode(tokens)]))[0].exp()
+    ids = [tagger.tags_.index(tag) for tag in record["tags"]]
+    for e in record["entities"]:
+        expected = min(float(probabilities[t, ids[t]]) for t in range(e["start"], e["end"]))
+        assert e["score"] == pytest.approx(expected, abs=1e-4)
+    assert len(record["entities"]) == 2
+
+
+def test_raw_english_text_is_split_at_punctuation_with_offsets_kept():
+    """'Berlin.' was one token (unknown, tagged as it came); punctuation must be cut off words in
+    raw non-Chinese text (--text, .txt, the server), with entities still cut from the text."""
+    X, y = tiny_ner(80, seed=0)
+    tagger = Tagger(**TINY).fit(X, y, valid=tiny_ner(20, seed=1))
+    text = "Anna visited Berlin. Peter saw Rome, today!"
+    (record,) = tagger.predict_records([text])
+    assert record["tokens"] == ["Anna", "visited", "Berlin", ".", "Peter", "saw", "Rome", ",", "today", "!"]
+    assert [(e["type"], e["text"]) for e in record["entities"]] == [("PER", "Anna"), ("LOC", "Berlin"),
+                                                                   ("PER", "Peter"), ("LOC", "Rome")]
+    assert all(text[e["start"]:e["end"]] == e["text"] for e in record["entities"])
+    assert tagger.predict_records(tagger.inputs_from_json([text])) == [record]  # the server's path
+    assert Tagger(**TINY, text_tokenizer="whitespace").fit(X, y).predict_records([text])[0]["tokens"][2] == "Berlin."
+
+
 def test_tokenizers_keep_offsets_into_the_text():
     """Entity text is cut from the original text by these offsets."""
-    for how in ("char", "whitespace", "jieba"):
+    words, _ = tokenize_with_offsets("Germany's U.S. envoy didn't say 3.5% (1,000 New-York fans)...", "words")
+    assert words == ["Germany", "'s", "U.S.", "envoy", "did", "n't", "say", "3.5", "%", "(", "1,000", "New-York",
+                     "fans", ")", "..."]
+    for how in ("char", "words", "whitespace", "jieba"):
         text = "我 爱北京  天安门 ok"
         tokens, offsets = tokenize_with_offsets(text, how)
         assert [text[s:e] for s, e in offsets] == tokens and all(t.strip() == t and t for t in tokens)

@@ -58,6 +58,7 @@ __all__ = [
     "entities",
     "bio_to_bioes",
     "bioes_to_bio",
+    "as_read",
     "words_from_bmes",
     "bmes_tags",
 ]
@@ -267,6 +268,24 @@ def bioes_to_bio(tags: Sequence[str]) -> list[str]:
     """BIOES tags -> BIO tags marking the same entities: ``E-X`` -> ``I-X``, ``S-X`` -> ``B-X``
     (ill-formed input read by seqeval's rules first)."""
     return _retag(len(tags), _chunks(_parts(tags, "BIOES")), bioes=False)
+
+
+def as_read(tags: Sequence[str], scheme: str) -> list[str]:
+    """The legal tags of ``scheme`` marking the spans seqeval and conlleval read in ``tags``.
+
+    Legal tags come back unchanged; an illegal move is replaced by what it is read as:
+    ``O I-LOC`` -> ``O B-LOC`` and ``B-PER I-LOC`` -> ``B-PER B-LOC`` (an ``I-`` after ``O`` or
+    after another type starts a new entity); in BIOES an entity left open is closed
+    (``B-X O`` -> ``S-X O``); in BMES ``B B`` -> ``S S`` (every character in one word).
+
+    >>> as_read(["B-PER", "I-LOC", "O", "I-LOC"], "BIO")
+    ['B-PER', 'B-LOC', 'O', 'B-LOC']
+    """
+    name = _check_scheme(scheme)
+    spans = _chunks(_parts(tags, name))
+    if name == "BMES":
+        return bmes_tags(["x" * (end - start) for _, start, end in spans])
+    return _retag(len(tags), spans, bioes=name == "BIOES")
 
 
 def words_from_bmes(chars: Sequence[str], tags: Sequence[str]) -> list[str]:

@@ -34,7 +34,8 @@ Conventions follow kmkurn/pytorch-crf (``torchcrf``): same parameter names and s
 returns the log-likelihood (negate it for a loss), ``decode`` returns the same list of tag
 lists. Additions: :meth:`CRF.decode_with_scores` also returns the path scores; ``decode`` can
 return n-best lists; :meth:`CRF.marginals` gives each step's tag probabilities (forward-backward);
-optional allowed-transition constraints. Differences: padded
+:meth:`CRF.restricted_probability` the probability that the tags keep to given sets (a span's
+tags: an entity's confidence); optional allowed-transition constraints. Differences: padded
 positions are ignored whatever they hold (tags ``-100``, NaN emissions); a mask with gaps is
 rejected.
 
@@ -315,6 +316,35 @@ class CRF(nn.Module):
         log_marginals = torch.stack(alphas) + torch.stack(betas) - log_z  # (T, B, K)
         out = log_marginals.exp().masked_fill(~mask.unsqueeze(2), 0.0)
         return out.transpose(0, 1) if self.batch_first else out
+
+    def restricted_probability(self, emissions: Tensor, allowed: Tensor, mask: Tensor | None = None) -> Tensor:
+        """The probability that the tag sequence keeps to ``allowed``: ``p(y_t in A_t for every t | e)``.
+
+        With ``A_t`` the tags ``allowed`` at step ``t``, it is ``Z_A / Z``: the forward algorithm
+        (module docstring) summing only over sequences whose every tag is allowed, over the one
+        summing over all (the distribution of :meth:`forward`: disallowed moves score ``-1e4``).
+        One tag allowed at each step of a span and every tag elsewhere gives the marginal
+        probability of that span's tags; a tagger also rules out, at the step after a span, the
+        tags that would continue it, to get the probability of an entity.
+
+        Args:
+            emissions: ``(T, B, K)`` (``(B, T, K)`` if ``batch_first``).
+            allowed: bool, the shape of ``emissions``: the tags allowed at each step (padded steps
+                are ignored).
+            mask: ``(T, B)`` (``(B, T)`` if ``batch_first``), default all on.
+
+        Returns:
+            ``(B,)`` probabilities in ``[0, 1]`` (0 when no allowed sequence is possible).
+        """
+        emissions, _, mask = self._prepare(emissions, None, mask)
+        if allowed.shape != (emissions.transpose(0, 1).shape if self.batch_first else emissions.shape):
+            raise ValueError(f"allowed must have the shape of emissions, got {tuple(allowed.shape)}")
+        allowed = allowed.transpose(0, 1) if self.batch_first else allowed
+        allowed = allowed.bool() | ~mask.unsqueeze(2)  # padded steps take no part
+        scores = self._constrained_scores(DISALLOWED_SCORE)
+        log_z = _log_partition(emissions, mask, *scores)  # (B,)
+        log_z_allowed = _log_partition(emissions.masked_fill(~allowed, float("-inf")), mask, *scores)  # (B,)
+        return (log_z_allowed - log_z).exp()
 
     def decode(
         self, emissions: Tensor, mask: Tensor | None = None, nbest: int = 1

@@ -14,8 +14,9 @@ class TaggerDataConfig:
     """How CoNLL files and raw text are read."""
 
     tag_column: int = -1  # CoNLL column holding the tag, 0-based, negative from the end (-1: the last)
-    text_tokenizer: Literal["auto", "char", "whitespace", "jieba"] = "auto"  # raw text (--text, .txt) -> tokens; auto: char for a character-level model, else whitespace
+    text_tokenizer: Literal["auto", "char", "words", "whitespace", "jieba"] = "auto"  # raw text (--text, .txt) -> tokens; auto: char for a character-level model, else words (punctuation split off: "Berlin." -> Berlin .)
     train_scheme: Literal["same", "BIOES"] = "same"  # BIOES: learn BIO data as BIOES (predictions come back in BIO)
+    strict_tags: bool = False  # an illegal tag move in the training data (I-LOC after O or B-PER) is an error, not a warning
     lowercase: bool = False  # look tokens up in lower case (English NER)
     min_freq: int = 1  # tokens seen fewer times in training become <unk>
     max_vocab: int | None = 100000  # keep at most this many tokens (most frequent first)

@@ -120,6 +120,56 @@ class TagView:
         return self.origins.where(self.rows.row(i))
 
 
+def illegal_moves(view: TagView, scheme: str) -> list[tuple[int, int]]:
+    """``(row, position)`` of each tag of ``view`` that breaks ``scheme``'s order, in row order: a
+    move the scheme does not allow from the tag before it (``I-LOC`` after ``O`` or ``B-PER`` in
+    BIO; a sentence starting with ``I-``), or a sentence ending on it (a BIOES ``B-X``). The rules
+    are :func:`lstmkit.nn.crf.allowed_transitions`' (what constrained decoding allows), checked a
+    block of rows at a time on the tag ids; a tag that is no tag of the scheme is left to the
+    unknown-tag check."""
+    from lstmkit.data.tagschemes import tag_problem
+    from lstmkit.nn.crf import allowed_transitions
+
+    names = list(view.names)
+    k = len(names)
+    fit = [i for i, name in enumerate(names)
+           if not tag_problem(name) and name.partition("-")[0] in scheme and not (scheme == "BMES" and "-" in name)]
+    rules = allowed_transitions([names[i] for i in fit], scheme)
+    move = np.ones((k + 1, k), dtype=bool)  # move[previous, current]; previous k: the sentence start
+    end = np.ones(k, dtype=bool)
+    move[np.ix_(fit, fit)] = rules.transitions.numpy()
+    move[k, fit] = rules.start.numpy()
+    end[fit] = rules.end.numpy()
+    found: list[tuple[int, int]] = []
+    for start, values, lengths in view.rows.blocks(channel="tags"):
+        values = np.asarray(values, dtype=np.int64)
+        stops = np.cumsum(lengths)
+        firsts = stops - lengths
+        previous = np.empty_like(values)
+        previous[1:] = values[:-1]
+        previous[firsts] = k
+        bad = ~move[previous, values]
+        bad[stops - 1] |= ~end[values[stops - 1]]
+        at = np.flatnonzero(bad)
+        rows = np.searchsorted(stops, at, side="right")
+        found += [(start + int(r), int(a - firsts[r])) for r, a in zip(rows, at)]
+    return found
+
+
+def move_allowed(scheme: str, before: str | None, tag: str | None) -> bool:
+    """Whether ``scheme`` allows ``tag`` right after ``before`` (None: the sentence's start, or,
+    for ``tag``, its end)."""
+    from lstmkit.nn.crf import allowed_transitions
+
+    names = [t for t in dict.fromkeys((before, tag)) if t is not None]
+    rules = allowed_transitions(names, scheme)
+    if before is None:
+        return bool(rules.start[names.index(tag)]) if tag is not None else True
+    if tag is None:
+        return bool(rules.end[names.index(before)])
+    return bool(rules.transitions[names.index(before), names.index(tag)])
+
+
 def token_strings(rows: StoreRows, tokens: Sequence[str]) -> Iterator[list[str]]:
     """The raw tokens of each row, as strings, a sentence at a time."""
     for i in range(len(rows)):
@@ -343,8 +393,10 @@ __all__ = [
     "char_table",
     "char_vocab",
     "count_tokens",
+    "illegal_moves",
     "lookup_vocab",
     "model_tag_ids",
+    "move_allowed",
     "stream_sentences",
     "token_strings",
 ]

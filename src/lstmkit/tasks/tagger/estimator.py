@@ -24,8 +24,10 @@ or in a temporary folder while ``fit`` runs). Prediction encodes its inputs as b
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
+import warnings
 from collections.abc import Iterable
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,6 +43,8 @@ from lstmkit.data.splits import random_split_indices
 from lstmkit.data.store_folder import training_store_folder
 from lstmkit.data.store_rows import StoreBatchSampler, StoreRows
 from lstmkit.data.tagschemes import (
+    UNTYPED,
+    as_read,
     bio_to_bioes,
     bioes_to_bio,
     detect_scheme,
@@ -49,7 +53,7 @@ from lstmkit.data.tagschemes import (
     words_from_bmes,
 )
 from lstmkit.data.vocab import Vocab
-from lstmkit.errors import ConfigError, DataError
+from lstmkit.errors import ConfigError, DataError, DataWarning
 from lstmkit.files import atomic_write_text
 from lstmkit.inference import map_batches, network_device
 from lstmkit.tagging_metrics import tagging_metrics
@@ -64,8 +68,10 @@ from lstmkit.tasks.tagger.data import (
     char_table,
     char_vocab,
     count_tokens,
+    illegal_moves,
     lookup_vocab,
     model_tag_ids,
+    move_allowed,
     stream_sentences,
     token_strings,
 )
@@ -79,6 +85,15 @@ MAX_CHARS = 20
 """Characters per word seen by the character features (longer words are cut)."""
 TEXT_SUFFIXES = (".txt",)
 """``--input`` files read as one raw text per line; anything else is read as CoNLL."""
+
+
+def _as_read_or_same(tags: list[str], scheme: str) -> list[str]:
+    """:func:`as_read`, or the tags as they are when one is no tag of ``scheme`` (validation data:
+    the unknown-tag check then names it)."""
+    try:
+        return as_read(tags, scheme)
+    except ValueError:
+        return list(tags)
 
 
 class Tagger(Estimator):
@@ -184,7 +199,7 @@ class Tagger(Estimator):
     # ------------------------------------------------------------------ tokens
     def _text_tokenizer(self) -> str:
         how = self.config_.data.text_tokenizer
-        return how if how != "auto" else ("char" if self.token_level_ == "char" else "whitespace")
+        return how if how != "auto" else ("char" if self.token_level_ == "char" else "words")
 
     def _tokens(self, X) -> list[tuple[list[str], list[tuple[int, int]] | None]]:
         """``(tokens, character offsets or None)`` per input (offsets only for raw text)."""
@@ -259,11 +274,14 @@ class Tagger(Estimator):
         data, model = self.config_.data, self.config_.model
         self.scheme_ = detect_scheme(tags)
         self.model_scheme_ = "BIOES" if (data.train_scheme == "BIOES" and self.scheme_ == "BIO") else self.scheme_
+        illegal = self._illegal_train = self._moves_as_read(tags)
         if self.model_scheme_ == self.scheme_:
             present = set()
             for _, values, _ in rows.blocks(channel="tags"):
                 present.update(np.unique(values).tolist())
             seen = {tags.names[t] for t in present}
+            for row in sorted({row for row, _ in illegal}):  # the tags they are read as
+                seen.update(as_read([tags.names[t] for t in rows.tags(row).tolist()], self.scheme_))
         else:
             seen = {t for row in tags for t in bio_to_bioes(row)}
         self.tags_ = sorted(seen, key=lambda t: (t != "O", t.partition("-")[2], t))
@@ -285,6 +303,67 @@ class Tagger(Estimator):
         self.embeddings_ = self._initial_embeddings((vocab_table[ids] for ids in rows))
         if self.embeddings_ is not None:
             model.embedding_dim = int(self.embeddings_.size(1))
+
+    READINGS = {
+        "BIO": "an I- after O or after another type starts a new entity",
+        "BIOES": "an I-/E- that continues no entity of its type starts one, and an entity left open ends "
+                 "where its I-/E- stop",
+        "BMES": "an M/E that continues no word starts one, and a word left open ends where its M/E stop",
+    }
+    """How :func:`~lstmkit.data.tagschemes.as_read` reads a scheme's illegal moves, in words."""
+
+    def _moves_as_read(self, view: TagView) -> list[tuple[int, int]]:
+        """The illegal tag moves of training or validation tags (:func:`illegal_moves`), which the
+        loaders learn as read (:func:`as_read`); with ``data.strict_tags`` the first is an error
+        naming its file and line. Returns ``(row, position)`` of each and notes where they are, for
+        :meth:`_warn_moves`."""
+        scheme = self.scheme_
+        if scheme not in self.READINGS:
+            return []
+        found = illegal_moves(view, scheme)
+        if not found:
+            return found
+
+        def where(row: int, position: int) -> tuple[Path | None, int | None]:
+            path, line = view.where(row)
+            return path, (line + position if line is not None else None)
+
+        if self.config_.data.strict_tags:
+            row, position = found[0]
+            names = [view.names[t] for t in view.rows.tags(row).tolist()]
+            tag = names[position]
+            if position and not move_allowed(scheme, names[position - 1], tag):
+                what = f"tag {tag!r} after {names[position - 1]!r}"
+            elif not position and not move_allowed(scheme, None, tag):
+                what = f"tag {tag!r} at the start of the sentence"
+            else:
+                what = f"tag {tag!r} ending the sentence"
+            path, line = where(row, position)
+            at = "" if path else f"sentence {row + 1}, token {position + 1}: "
+            raise DataError(f"{at}{what} breaks the {scheme} order (as seqeval reads it, {self.READINGS[scheme]}); "
+                            "data.strict_tags=true makes this an error", path, line)
+        places = self.__dict__.setdefault("_illegal_places", [])
+        places += [where(row, position) if view.where(row)[0] is not None
+                   else (None, f"sentence {row + 1}, token {position + 1}") for row, position in found]
+        return found
+
+    def _warn_moves(self) -> None:
+        """One :class:`DataWarning` per file with illegal tag moves (training and validation rows
+        together): the count, the first lines, how they are read."""
+        places = self.__dict__.pop("_illegal_places", [])
+        by_file: dict = {}
+        for path, line in places:
+            by_file.setdefault(path, []).append(line)
+        for path, lines in by_file.items():
+            if path is not None:
+                lines = sorted(lines, key=lambda line: line if line is not None else 0)
+            count = len(lines)
+            shown = ", ".join(str(line) for line in lines[:5]) + (", ..." if count > 5 else "")
+            where = (f"line{'s' if count != 1 else ''} {shown}" if path is not None else shown)
+            warnings.warn(f"{path if path is not None else 'the training tags'}: {count} "
+                          f"tag{' breaks' if count == 1 else 's break'} the {self.scheme_} order ({where}); read as "
+                          f"seqeval and conlleval read them: {self.READINGS[self.scheme_]}. Set "
+                          "data.strict_tags=true to make this an error.", DataWarning, stacklevel=4)
 
     def _from_model_scheme(self, tags: list[str]) -> list[str]:
         return tags if self.model_scheme_ == self.scheme_ else bioes_to_bio(tags)
@@ -392,6 +471,11 @@ class Tagger(Estimator):
         folder, tokens, tables = self._scratch, self._raw_tokens, self._tables
         name = "train" if train else "valid"
         to_model = bio_to_bioes if self.model_scheme_ != self.scheme_ else None
+        illegal = self._illegal_train if train else self._moves_as_read(tags)
+        if not train:
+            self._warn_moves()  # once per file, training and validation rows together
+        if illegal:  # learn illegal moves as they are read (bio_to_bioes reads them so already)
+            to_model = to_model or functools.partial(_as_read_or_same, scheme=self.scheme_)
         tag_file = RaggedFile(folder / f"tags-{name}.i32", rows, model_tag_ids(tags, self.tags_, to_model), "<i4")
         codes = None
         if self.dictionary_ is not None:
@@ -445,8 +529,9 @@ class Tagger(Estimator):
                 batches.append([i])
         return batches
 
-    def _run(self, token_lists: list[list[str]], nbest: int = 1) -> list:
-        """Decoded tag-id paths per sentence, in input order (``nbest > 1``: ``(paths, scores)``)."""
+    def _run(self, token_lists: list[list[str]], nbest: int = 1, confidence: bool = False) -> list:
+        """Decoded tag-id paths per sentence, in input order (``nbest > 1``: ``(paths, scores)``;
+        ``confidence``: ``(path, marginals (L, K), entity scores)``, see :meth:`_confidence`)."""
         net = self.network_.eval()
         device = network_device(net)
         batches = self._inference_batches([len(t) for t in token_lists])
@@ -456,7 +541,8 @@ class Tagger(Estimator):
             tensors = {k: v.to(device) for k, v in tensors.items()}
             emissions = net.emissions(tensors)
             if nbest == 1:
-                return net.decode(emissions, tensors)
+                paths = net.decode(emissions, tensors)
+                return list(zip(paths, *self._confidence(net, emissions, tensors, paths))) if confidence else paths
             paths, scores = net.crf.decode_with_scores(emissions, net.mask(tensors), nbest=nbest)
             return list(zip(paths, scores.cpu().tolist()))
 
@@ -465,6 +551,73 @@ class Tagger(Estimator):
             for i, path in zip(batch, decoded):
                 results[i] = path
         return results
+
+    def _confidence(self, net: TaggerNet, emissions, tensors: dict, paths: list[list[int]]):
+        """How sure the model is of a batch's decoded ``paths``: per sentence its per-token marginals
+        ``(L, K)`` (numpy, the model's tags) and ``{(type, start, end): score}`` for its entities.
+
+        Marginals are ``p(y_t = k | sentence)``: the CRF's by forward-backward
+        (:meth:`~lstmkit.nn.CRF.marginals`), or each token's own softmax. An entity's score is, for
+        the CRF, the probability that its tokens carry exactly their decoded tags and that it ends
+        there: the token after it does not continue it, nor (for an entity opened by ``I-``/``E-``)
+        the token before it (:meth:`~lstmkit.nn.CRF.restricted_probability`; under the default
+        constrained decoding, the probability that a tag sequence drawn from the CRF has this
+        entity); for the softmax decoder, the smallest marginal of its tokens' decoded tags."""
+        mask = net.mask(tensors)  # (B, T)
+        crf = net.decoder == "crf"
+        marginals = net.crf.marginals(emissions, mask) if crf else emissions.exp() * mask.unsqueeze(2)  # (B, T, K)
+        marginals = marginals.float().cpu().numpy()
+        spans = [entities([self.tags_[i] for i in path], self.model_scheme_)
+                 if self.model_scheme_ in ("BIO", "BIOES") else [] for path in paths]
+        scores: list[dict] = [{} for _ in paths]
+        if not crf:
+            for b, (path, found) in enumerate(zip(paths, spans)):
+                for span in found:
+                    scores[b][span] = float(min(marginals[b, t, path[t]] for t in range(span[1], span[2])))
+            return [m[: len(p)] for m, p in zip(marginals, paths)], scores
+        owner, allowed = [], []
+        k = len(self.tags_)
+        for b, (path, found) in enumerate(zip(paths, spans)):
+            for span in found:
+                owner.append((b, span))
+                allowed.append(self._span_allowed(path, span, emissions.size(1), k))
+        if allowed:
+            rows = torch.tensor([b for b, _ in owner], device=emissions.device)
+            with torch.no_grad():
+                p = net.crf.restricted_probability(emissions[rows], torch.stack(allowed).to(emissions.device),
+                                                   mask[rows])
+            for (b, span), value in zip(owner, p.tolist()):
+                scores[b][span] = value
+        return [m[: len(p)] for m, p in zip(marginals, paths)], scores
+
+    def _span_allowed(self, path: list[int], span: tuple[str, int, int], width: int, k: int) -> torch.Tensor:
+        """``(width, K)`` bool: the tags that keep ``span`` (an entity of the model's tags ``path``)
+        exactly as decoded: its own tag at each of its tokens, no tag continuing it after it (``I-X``
+        or ``E-X`` after an open ``B-X``/``I-X``), none opening it earlier before it (``B-X``/``I-X``
+        before an ``I-X``/``E-X`` start), as seqeval reads entities."""
+        entity_type, start, end = span
+        allowed = torch.ones(width, k, dtype=torch.bool)
+        for t in range(start, end):
+            allowed[t] = False
+            allowed[t, path[t]] = True
+        parts = [tag.partition("-") for tag in self.tags_]
+        same = [i for i, (_, _, kind) in enumerate(parts) if (kind or UNTYPED) == entity_type]
+        if end < len(path) and parts[path[end - 1]][0] in ("B", "I"):
+            allowed[end, [i for i in same if parts[i][0] in ("I", "E")]] = False
+        if start > 0 and parts[path[start]][0] in ("I", "E"):
+            allowed[start - 1, [i for i in same if parts[i][0] in ("B", "I")]] = False
+        return allowed
+
+    def _scheme_marginals(self, marginals: np.ndarray) -> tuple[list[str], np.ndarray]:
+        """Marginals over the model's tags ``(L, K)`` -> over the data scheme's tags: a BIOES model of
+        BIO data adds ``S-X`` to ``B-X`` and ``E-X`` to ``I-X`` (its legal sequences map token by token)."""
+        if self.model_scheme_ == self.scheme_:
+            return self.tags_, marginals
+        names = list(dict.fromkeys({"S": "B", "E": "I"}.get(t[0], t[0]) + t[1:] for t in self.tags_))
+        out = np.zeros((len(marginals), len(names)), dtype=marginals.dtype)
+        for k, tag in enumerate(self.tags_):
+            out[:, names.index({"S": "B", "E": "I"}.get(tag[0], tag[0]) + tag[1:])] += marginals[:, k]
+        return names, out
 
     def predict(self, X) -> list[list[str]]:
         """The tags of each sentence (in the training data's scheme)."""
@@ -490,27 +643,37 @@ class Tagger(Estimator):
         return out
 
     def predict_records(self, X) -> list[dict]:
-        """Per input: ``tokens``, ``tags``, ``entities`` ``[{type, start, end, text}]`` (character
-        offsets for text input, token offsets for token input; none for plain labels), ``words``
-        for BMES segmentation, and ``text`` for text input."""
+        """Per input: ``tokens``, ``tags``, ``entities`` ``[{type, start, end, text, score}]`` (character
+        offsets for text input, token offsets for token input; none for plain labels; ``score``: the
+        model's probability of the entity, see :meth:`_confidence`), ``marginals`` (per token
+        ``{tag: p}``, the tags of the data's scheme whose probability rounds to 4 decimals above
+        0), ``words`` for BMES segmentation, and ``text`` for text input."""
         self._check_fitted()
         X = self.coerce(X)[0]
         if not len(X):
             return []
         tokenised = self._tokens(X)
-        all_tags = self.predict([tokens for tokens, _ in tokenised])
+        results = self._run([tokens for tokens, _ in tokenised], confidence=True)
         joiner = "" if self.token_level_ == "char" else " "
         records = []
-        for x, (tokens, offsets), tags in zip(X, tokenised, all_tags):
+        for x, (tokens, offsets), (path, marginals, entity_scores) in zip(X, tokenised, results):
+            tags = self._from_model_scheme([self.tags_[i] for i in path])
             record: dict = {"text": x} if isinstance(x, str) else {}
             record.update({"tokens": tokens, "tags": tags})
             spans = entities(tags, self.scheme_) if self.scheme_ in ("BIO", "BIOES") else []
-            if offsets is not None:
-                record["entities"] = [{"type": t, "start": offsets[s][0], "end": offsets[e - 1][1],
-                                       "text": x[offsets[s][0]:offsets[e - 1][1]]} for t, s, e in spans]
-            else:
-                record["entities"] = [{"type": t, "start": s, "end": e, "text": joiner.join(tokens[s:e])}
-                                      for t, s, e in spans]
+            found = []
+            for t, s, e in spans:
+                if offsets is not None:
+                    entity = {"type": t, "start": offsets[s][0], "end": offsets[e - 1][1],
+                              "text": x[offsets[s][0]:offsets[e - 1][1]]}
+                else:
+                    entity = {"type": t, "start": s, "end": e, "text": joiner.join(tokens[s:e])}
+                entity["score"] = round(entity_scores.get((t, s, e), 0.0), 4)
+                found.append(entity)
+            record["entities"] = found
+            names, probabilities = self._scheme_marginals(marginals)
+            record["marginals"] = [{name: round(float(p), 4) for name, p in zip(names, row) if round(float(p), 4) > 0}
+                                   for row in probabilities]
             if self.scheme_ == "BMES":
                 record["words"] = words_from_bmes(tokens, tags)
             records.append(record)
@@ -518,7 +681,8 @@ class Tagger(Estimator):
 
     def evaluate(self, X, y, source: str | Path | None = None) -> dict:
         """``precision``, ``recall``, ``f1`` (entity-level, seqeval's conventions; word-level for
-        BMES), ``per_type``, ``token_accuracy``, ``n_sentences``."""
+        BMES), ``per_type``, ``token_accuracy``, ``n_sentences``. Gold tags of the other entity
+        scheme are first converted to the model's (:meth:`_in_model_scheme`)."""
         self._check_fitted()
         X, y = self.coerce(X, y)
         if not len(X):
@@ -530,12 +694,34 @@ class Tagger(Estimator):
                     if problem:
                         path, line = y.where(n) if isinstance(y, Sentences) else (None, None)
                         raise DataError(problem, path or source, line + position if line else None)
+        y = self._in_model_scheme(y, source)
         pred = self.predict(X)
         try:
             return tagging_metrics(y, pred, self.scheme_)
         except ValueError as err:
             raise DataError(f"the tags do not fit the model's scheme ({self.scheme_ or 'plain labels'}): {err}",
                             source) from None
+
+    def _in_model_scheme(self, y, source=None):
+        """Gold tags of the other entity scheme (BIO for a BIOES model, or the reverse) converted to
+        the model's, which marks the same entities (so ``token_accuracy`` compares like with like),
+        saying so in one :class:`DataWarning`; any other tags as they are."""
+        if self.scheme_ not in ("BIO", "BIOES"):
+            return y
+        try:
+            scheme = detect_scheme(y)
+        except DataError:  # no scheme at all: tagging_metrics names the misfit
+            return y
+        if scheme == self.scheme_ or scheme not in ("BIO", "BIOES"):
+            return y
+        convert = bio_to_bioes if self.scheme_ == "BIOES" else bioes_to_bio
+        converted = [convert(row) for row in y]
+        if converted != [list(row) for row in y]:
+            path = source or (y.where(0)[0] if isinstance(y, Sentences) else None)
+            warnings.warn(f"{path if path is not None else 'the gold tags'}: its tags are {scheme}, the model's "
+                          f"{self.scheme_}: converted to {self.scheme_} before scoring (the same entities)",
+                          DataWarning, stacklevel=3)
+        return converted
 
     def score(self, X, y) -> float:
         """Entity-level F1 (word F1 for BMES; token accuracy for plain labels)."""
@@ -561,23 +747,29 @@ class Tagger(Estimator):
 
     # ------------------------------------------------------------------ output
     def table_row(self, record: dict) -> dict:
+        """Tokens, tags and each token's tag probability (``scores``) space-separated, entities as
+        ``TYPE:start-end:text`` and their ``entity_scores``, ``;``-separated."""
         row = {"text": record["text"]} if "text" in record else {}
         row["tokens"] = " ".join(record["tokens"])
         row["tags"] = " ".join(record["tags"])
+        if "marginals" in record:
+            row["scores"] = " ".join(f"{m.get(tag, 0.0):.4f}" for m, tag in zip(record["marginals"], record["tags"]))
         row["entities"] = "; ".join(f"{e['type']}:{e['start']}-{e['end']}:{e['text']}" for e in record["entities"])
+        row["entity_scores"] = "; ".join(f"{e['score']:.4f}" for e in record["entities"] if "score" in e)
         if "words" in record:
             row["words"] = " ".join(record["words"])
         return row
 
     def format_record(self, record: dict) -> str:
-        """``words`` (BMES), else the tokens with their tags, then the entities."""
+        """``words`` (BMES), else the tokens with their tags, then the entities with their scores."""
         if "words" in record:
             return " / ".join(record["words"])
         joiner = "" if self.token_level_ == "char" else " "
         shown = record.get("text", joiner.join(record["tokens"]))
         if self.scheme_ is None:
             return " ".join(f"{t}/{g}" for t, g in zip(record["tokens"], record["tags"]))
-        found = ", ".join(f"{e['text']}/{e['type']}" for e in record["entities"]) or "(no entities)"
+        found = ", ".join(f"{e['text']}/{e['type']}" + (f" ({e['score']:.2f})" if "score" in e else "")
+                          for e in record["entities"]) or "(no entities)"
         return f"{shown}\t{found}"
 
     def write_predictions(self, records: list[dict], path: Path, inputs=None) -> Path:
