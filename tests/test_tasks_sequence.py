@@ -361,6 +361,10 @@ def test_per_step_labels_learn_and_score_like_scikit_learn():
     assert [p.shape for p in proba] == [(len(Xt[0]), 2), (len(Xt[1]), 2)]
     record = clf.predict_records(Xt[:1])[0]
     assert record["labels"] == pred[0] and len(record["confidence"]) == len(Xt[0])
+    wrong = [list(steps) for steps in yt[:2]]
+    wrong[1][0] = "maybe"
+    with pytest.raises(DataError, match="unknown label 'maybe' in sequence 2;"):  # counted from 1
+        clf.evaluate(Xt[:2], wrong)
 
 
 def test_per_step_values_learn_and_score_like_scikit_learn(tmp_path):

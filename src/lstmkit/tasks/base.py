@@ -135,7 +135,8 @@ class Estimator(HyperParameters, BaseEstimator, abc.ABC):
 
     @abc.abstractmethod
     def inputs_from_json(self, items: list) -> Any:
-        """JSON-like inputs -> ``X``; a malformed item is a :class:`DataError` naming its index."""
+        """JSON-like inputs -> ``X``; a malformed item is a :class:`DataError` naming it, counted
+        from 1 (``input 2: ...``), as every lstmkit message counts inputs, lines and steps."""
 
     def inputs_from_texts(self, texts: list[str]) -> Any:
         """``--text`` arguments -> ``X`` (tasks that take text override this)."""

@@ -217,7 +217,7 @@ class SequenceClassifier(Classifier):
                            text_form(s).strip().lower() not in {k.lower() for k in known})
                 path, line = y.where(i) if isinstance(y, Labels) else (None, None)
                 data = self.config_.data
-                raise DataError(f"unknown label {text_form(bad)!r}" + ("" if path else f" in sequence {i}") +
+                raise DataError(f"unknown label {text_form(bad)!r}" + ("" if path else f" in sequence {i + 1}") +
                                 f"; the model knows: {', '.join(self.labels_.names())}", path=path or source,
                                 line=row_line(path, line, data, text_form(bad))) from None
         return out
