@@ -1,6 +1,14 @@
 """Forecasting benchmark: the LSTM forecaster against naive, seasonal naive and a classical model.
 
-Two series (issue 10's goals):
+``accuracy`` (the default) scores three data sets:
+
+* ``us-employment`` (issue 18: many series): one global model over the 22 sectors (the settings
+  of ``lstmkit demo employment``, chosen on the 2014 validation year), test = the 12 months of
+  2015 of every sector from one origin. Rows: the global LSTM per seed; a per-series LSTM (the
+  same settings, one model per sector trained on that sector alone); per-series ETS fitted on
+  all of a sector's months before 2015 (AICc choice, :func:`lstmkit.forecast_metrics.ets_forecast`),
+  and the built-in baselines of ``evaluate``. Goal: global LSTM mean MASE at most 0.9x the
+  per-series ETS's and below seasonal naive's (mean of the seeds).
 
 * ``seattle-weather`` (daily, 2012-2015): forecast ``temp_max`` and ``temp_min`` 7 days ahead
   from 28 days of all four columns (+ calendar features); test = 2015, rolling origins with
@@ -13,11 +21,22 @@ Two series (issue 10's goals):
   most 0.85x the better baseline's. Classical row: ETS with an additive (damped) trend fitted
   on all history before each origin.
 
+For seattle-weather and realgdp (issue 18: no worse than before, P10-P90 coverage within
+0.75-0.85 on validation and test) the calibrated coverage is printed on both.
+
+``backtest`` times a backtest over the 365 daily origins of the weather test year (no refit, no
+baselines) against one ``predict`` call of the same model (goal: at most 2x), median of 7 runs.
+
+``memory`` measures the peak memory of ``lstmkit train forecaster`` (one epoch, in a fresh
+process) on us-employment and on it repeated 20 times (440 series under other ids).
+
 All rows of one series are scored on the same windows by :func:`lstmkit.forecast_metrics.forecast_metrics`
 with the same MASE scale (the test file's seasonal naive in-sample MAE), so within a series MASE
 ratios are MAE ratios. Training time is measured per seed (the goal: under 5 minutes on 2 cores).
 
     nice -n 10 env OMP_NUM_THREADS=1 .venv/bin/python benchmarks/forecasting.py --seeds 13 14 15
+    .venv/bin/python benchmarks/forecasting.py backtest
+    .venv/bin/python benchmarks/forecasting.py memory
 """
 
 from __future__ import annotations
@@ -83,12 +102,14 @@ def run(name: str, seeds: list[int], overrides: dict) -> dict:
         fc.fit(splits["train"][0], valid=(splits["valid"][0], None))
         seconds = time.perf_counter() - start
         metrics = fc.evaluate(test_frame)
-        results["seeds"][seed] = {"seconds": round(seconds, 1), "metrics": metrics}
+        valid_coverage = fc.evaluate(splits["valid"][0]).get("coverage")
+        results["seeds"][seed] = {"seconds": round(seconds, 1), "metrics": metrics, "valid_coverage": valid_coverage}
         print(f"{name} seed {seed}: {seconds:.0f}s mase={metrics['mase']:.4f} "
               + " ".join(f"{t}={m['mase']:.4f}" for t, m in metrics["per_target"].items())
               + f" | naive {metrics['baselines']['naive']['mase']:.4f}"
               f" seasonal {metrics['baselines']['seasonal_naive']['mase']:.4f}"
-              + (f" coverage {metrics['coverage']:.3f}" if "coverage" in metrics else ""), flush=True)
+              + (f" coverage test {metrics['coverage']:.3f} valid {valid_coverage:.3f}" if "coverage" in metrics
+                 else ""), flush=True)
     # The classical model on the same windows and MASE scale.
     ctx = fc._contexts(test_frame, future_rows=0)[0]
     L, H = fc.config_.model.lookback, fc.config_.model.horizon
@@ -126,18 +147,140 @@ def L_context(splits) -> int:
     return int((valid["date"] <= train["date"].iloc[-1]).sum())
 
 
+def employment(seeds: list[int], per_series: bool = True) -> dict:
+    """The global LSTM, a per-series LSTM and per-series ETS on us-employment's 2015 (see the docstring)."""
+    from lstmkit.config import build_config
+    from lstmkit.data.datasets_timeseries import load_us_employment
+    from lstmkit.forecast_metrics import ets_forecast, forecast_metrics as score
+    from lstmkit.tasks.forecaster import ForecasterConfig
+    from lstmkit.tasks.forecaster.demo import EMPLOYMENT_SETTINGS
+
+    config = build_config(ForecasterConfig, overrides=EMPLOYMENT_SETTINGS)
+    L, H = config.model.lookback, config.model.horizon
+    splits = load_us_employment(context=L)
+    train, valid, test = (splits[k][0] for k in ("train", "valid", "test"))
+    sectors = list(dict.fromkeys(test["series"]))
+    out = {"global": {}, "per_series_lstm": {}}
+    for seed in seeds:
+        start = time.perf_counter()
+        fc = Forecaster(config=build_config(ForecasterConfig, overrides=EMPLOYMENT_SETTINGS + [f"train.seed={seed}"]))
+        fc.fit(train, valid=(valid, None))
+        seconds = time.perf_counter() - start
+        m = fc.evaluate(test)
+        v = fc.evaluate(valid)
+        out["global"][seed] = {"mase": m["mase"], "coverage": m["coverage"], "valid_mase": v["mase"],
+                               "valid_coverage": v["coverage"], "seconds": round(seconds, 1),
+                               "baselines": {k: b["mase"] for k, b in m["baselines"].items()}}
+        print(f"us-employment global seed {seed}: {seconds:.0f}s test mase={m['mase']:.4f} coverage "
+              f"{m['coverage']:.3f} | valid mase={v['mase']:.4f} coverage {v['coverage']:.3f} | file baselines "
+              + " ".join(f"{k} {b['mase']:.4f}" for k, b in m["baselines"].items()), flush=True)
+        if per_series:
+            scores, seconds = [], time.perf_counter()
+            for sector in sectors:
+                one = Forecaster(config=build_config(ForecasterConfig, overrides=EMPLOYMENT_SETTINGS + [
+                    f"train.seed={seed}"]))
+                one.fit(train[train["series"] == sector], valid=(valid[valid["series"] == sector], None))
+                scores.append(one.evaluate(test[test["series"] == sector])["mase"])
+            out["per_series_lstm"][seed] = {"mase": float(np.mean(scores)),
+                                            "seconds": round(time.perf_counter() - seconds, 1)}
+            print(f"us-employment per-series LSTM seed {seed}: mase={np.mean(scores):.4f} "
+                  f"({time.perf_counter() - seconds:.0f}s for 22 models)", flush=True)
+    # ETS per sector on every month before 2015 (train + 2014), forecasting 2015; MASE scaled as evaluate
+    # scales it (the seasonal naive in-sample MAE over the test file's rows of the sector).
+    ets = []
+    for sector in sectors:
+        history = np.concatenate([train[train["series"] == sector]["employment"].to_numpy(),
+                                  valid[valid["series"] == sector]["employment"].to_numpy()[L:]])
+        rows = test[test["series"] == sector]["employment"].to_numpy()
+        forecast = ets_forecast(history, H, 12)
+        ets.append(score(rows[L:][None, :, None], forecast[None, :, None], rows[:, None], 12)["mase"])
+    out["ets_all_history"] = float(np.mean(ets))
+    g = np.mean([r["mase"] for r in out["global"].values()])
+    print(f"us-employment summary (mean over seeds {seeds}): global LSTM {g:.4f}; per-series LSTM "
+          + (f"{np.mean([r['mase'] for r in out['per_series_lstm'].values()]):.4f}" if per_series else "-")
+          + f"; ETS on all months before 2015 {out['ets_all_history']:.4f} (ratio {g / out['ets_all_history']:.3f})")
+    return out
+
+
+def backtest_speed(repeats: int = 7) -> dict:
+    """Backtest over the 365 daily origins of the weather test year against one predict call."""
+    splits = load_seattle_weather(context=28)
+    fc = Forecaster(**{**SETUPS["seattle-weather"]["params"], "epochs": 3}, seed=13)
+    fc.fit(splits["train"][0], valid=(splits["valid"][0], None))
+    test = splits["test"][0]
+    frame, _ = fc.backtest(test, stride=1, baselines=False)
+    origins = frame["origin"].nunique()
+    times = {"predict": [], "backtest": []}
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fc.predict(test)
+        times["predict"].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        fc.backtest(test, stride=1, baselines=False)
+        times["backtest"].append(time.perf_counter() - start)
+    medians = {k: float(np.median(v)) for k, v in times.items()}
+    print(f"backtest of {origins} origins: {medians['backtest'] * 1000:.1f} ms; one predict call: "
+          f"{medians['predict'] * 1000:.1f} ms; ratio {medians['backtest'] / medians['predict']:.2f} "
+          f"(median of {repeats})")
+    return {"origins": origins, **medians}
+
+
+def memory() -> dict:
+    """Peak memory of `lstmkit train forecaster` (one epoch) on us-employment x1 and x20."""
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    import pandas as pd
+
+    from lstmkit.data.datasets_timeseries import load_us_employment
+
+    train = load_us_employment()["train"][0]
+    out = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for copies in (1, 20):
+            frame = pd.concat([train.assign(series=train["series"] + (f"-{k}" if k else "")) for k in range(copies)])
+            path = Path(folder) / f"x{copies}.csv"
+            frame.to_csv(path, index=False, date_format="%Y-%m-%d")
+            code = ("import resource, sys; from lstmkit.cli import main; sys.argv = sys.argv[1:]\n"
+                    "try:\n    main()\nexcept SystemExit:\n    pass\n"
+                    "print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)")
+            start = time.perf_counter()
+            result = subprocess.run([sys.executable, "-c", code, "lstmkit", "train", "forecaster", "--train", str(path),
+                                     "--out", str(Path(folder) / f"run{copies}"), "--epochs", "1", "--set",
+                                     "data.id_column=series", "--set", "data.time_column=month", "--set",
+                                     "data.target=employment", "--set", "model.lookback=36", "--set",
+                                     "model.horizon=12"], capture_output=True, text=True, check=True)
+            peak = int(result.stderr.split("PEAK")[-1].split()[0]) / 1024
+            out[copies] = {"series": int(frame["series"].nunique()), "rows": len(frame), "peak_mb": round(peak),
+                           "seconds": round(time.perf_counter() - start, 1)}
+            print(f"us-employment x{copies}: {out[copies]['series']} series, {len(frame):,} rows: peak RSS "
+                  f"{peak:.0f} MB, {out[copies]['seconds']} s", flush=True)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--series", nargs="+", default=list(SETUPS), choices=list(SETUPS))
+    parser.add_argument("mode", nargs="?", default="accuracy", choices=["accuracy", "backtest", "memory"])
+    parser.add_argument("--series", nargs="+", default=["us-employment", *SETUPS],
+                        choices=["us-employment", *SETUPS])
     parser.add_argument("--seeds", nargs="+", type=int, default=[13, 14, 15])
+    parser.add_argument("--no-per-series", action="store_true", help="skip the per-series LSTM row of us-employment")
     parser.add_argument("--set", nargs="*", default=[], help="extra hyperparameters, key=value (applied to all)")
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args()
-    overrides = {}
-    for item in args.set:
-        key, _, value = item.partition("=")
-        overrides[key] = json.loads(value) if value[:1] in "[{0123456789-tf" and value not in ("t", "f") else value
-    out = {name: run(name, args.seeds, overrides) for name in args.series}
+    if args.mode == "backtest":
+        out = backtest_speed()
+    elif args.mode == "memory":
+        out = memory()
+    else:
+        overrides = {}
+        for item in args.set:
+            key, _, value = item.partition("=")
+            overrides[key] = json.loads(value) if value[:1] in "[{0123456789-tf" and value not in ("t", "f") else value
+        out = {name: (employment(args.seeds, not args.no_per_series) if name == "us-employment"
+                      else run(name, args.seeds, overrides)) for name in args.series}
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=1, default=str)

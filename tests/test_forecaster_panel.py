@@ -335,3 +335,21 @@ def test_employment_demo_runs_end_to_end(tmp_path):
     ahead = pd.read_csv(tmp_path / "run" / "forecast-2016.csv")
     assert len(ahead) == 22 * 12 and ahead["time"].min() == "2016-01-01"
     assert (tmp_path / "run" / "plots" / "forecast-nonfarm.png").stat().st_size > 1000
+
+
+def test_windows_are_read_from_a_memory_mapped_store_that_training_removes(tmp_path):
+    """Bug caught: the panel's windows held in memory (cut in advance: lookback copies of every row),
+    or store files left in the run folder (or shared between DDP ranks, who would overwrite them)."""
+    from lstmkit.tasks.forecaster.window_store import WindowStore
+
+    features = [np.arange(40, dtype=np.float32).reshape(20, 2), np.arange(30, dtype=np.float32).reshape(15, 2)]
+    store = WindowStore.build(features, 4, 2, [0], [1], np.zeros((2, 0), np.float32), np.zeros((2, 0), np.int64),
+                              folder=tmp_path / "store")
+    assert isinstance(store.features, np.memmap) and str(os.getpid()) in store.path.name
+    assert len(store) == (20 - 6 + 1) + (15 - 6 + 1)
+    batch = store.__getitems__([0, len(store) - 1])
+    np.testing.assert_array_equal(batch["past"][1].numpy(), features[1][-6:-2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        Forecaster(target="sales", id_column="store", **{**TINY, "epochs": 1}).fit(panel(2), out_dir=tmp_path / "run")
+    assert not list((tmp_path / "run" / "store").glob("*.npy"))

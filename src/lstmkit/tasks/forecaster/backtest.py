@@ -168,8 +168,9 @@ def _frame(fc, contexts, windows, quantiles) -> pd.DataFrame:
             continue
         origins = windows["origins"][mine]
         rows = (origins[:, None] + np.arange(H)).ravel()  # (W_s * H,)
-        times = times_json(ctx.time[rows])
-        columns["origin"] += [t for t in times_json(ctx.time[origins]) for _ in range(H)]
+        names_of_rows = np.asarray(times_json(ctx.time[: ctx.n_history]), dtype=object)  # each row's time, once
+        times = names_of_rows[rows].tolist()
+        columns["origin"] += np.repeat(names_of_rows[origins], H).tolist()
         if many:
             columns[id_name] += [ctx.series_id] * len(rows)
         columns["time"] += times

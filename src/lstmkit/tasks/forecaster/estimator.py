@@ -328,9 +328,12 @@ class Forecaster(Estimator):
             self._tail_source = _latest_per_series(X + X_valid)
         with tempfile.TemporaryDirectory(prefix="lstmkit-store-") as scratch:
             self._store = Path(out_dir) / "store" if out_dir is not None else Path(scratch)
+            self._store_files = []
             try:
                 yield train, None, X_valid, None
             finally:
+                for path in self._store_files:  # this process's window stores: only needed while training
+                    path.unlink(missing_ok=True)
                 self._store = None
 
     def _loader(self, X: list[Context], y, train: bool) -> DataLoader:
@@ -340,6 +343,8 @@ class Forecaster(Estimator):
         store = WindowStore.build([self._features(c.rows(0, c.n_history)) for c in X], model.lookback, model.horizon,
                                   target, future, numbers, categories, folder=getattr(self, "_store", None),
                                   name="train" if train else "valid")
+        if store.path is not None:
+            self._store_files.append(store.path)
         if not len(store):
             raise DataError("no validation window: every validation series is shorter than model.lookback + "
                             "model.horizon rows" if not train else "no training window")

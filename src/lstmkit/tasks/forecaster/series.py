@@ -217,7 +217,7 @@ def times_json(times) -> list:
     """Forecast times as JSON: ISO dates (with the time of day when not midnight), numbers, or None."""
     if isinstance(times, pd.DatetimeIndex):
         if (times == times.normalize()).all():
-            return [t.strftime("%Y-%m-%d") for t in times]
+            return list(times.strftime("%Y-%m-%d"))
         return [t.isoformat() for t in times]
     out = []
     for t in times:

@@ -15,14 +15,18 @@ boundary: every origin ``o`` of series ``s`` has ``offsets[s] + L <= o <= offset
     future  = features[origins[b, None] + arange(H)][..., future_idx]   (B, H, K)
     y       = features[origins[b, None] + arange(H)][..., target_idx]   (B, H, T)
 
-With a ``folder``, ``features`` is written to ``folder/features.npy`` a series at a time and read
-back with ``numpy.load(mmap_mode="r")``, so memory holds the pages in use, not the whole panel.
+With a ``folder``, ``features`` is written to ``folder/<name>-<host>-<pid>.npy`` (one file per
+process, so DDP ranks never write each other's) a series at a time and read back with
+``numpy.load(mmap_mode="r")``, so memory holds the pages in use, not the whole panel; the
+forecaster deletes the files when training ends.
 It is a map-style dataset, so under DDP Lightning's distributed sampler splits its windows across
 the processes.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +46,7 @@ class WindowStore(Dataset):
         self.lookback, self.horizon = lookback, horizon
         self.target_idx, self.future_idx = np.asarray(target_idx), np.asarray(future_idx, dtype=np.int64)
         self.static_numbers, self.static_categories = static_numbers, static_categories
+        self.path: Path | None = None  # the memory-mapped file, when there is one
 
     @classmethod
     def build(cls, series_features: list[np.ndarray], lookback: int, horizon: int, target_idx: list[int],
@@ -54,7 +59,7 @@ class WindowStore(Dataset):
         offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         if folder is not None:
             Path(folder).mkdir(parents=True, exist_ok=True)
-            path = Path(folder) / f"{name}.npy"
+            path = Path(folder) / f"{name}-{socket.gethostname()}-{os.getpid()}.npy"  # one per process (DDP ranks)
             out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(int(offsets[-1]), n_features))
             for s, f in enumerate(series_features):
                 out[offsets[s]: offsets[s + 1]] = f
@@ -69,9 +74,11 @@ class WindowStore(Dataset):
             o = np.arange(lookback, n - horizon + 1, dtype=np.int64)
             origins.append(offsets[s] + o)
             series.append(np.full(len(o), s, dtype=np.int64))
-        return cls(features, np.concatenate(origins) if origins else np.zeros(0, np.int64),
-                   np.concatenate(series) if series else np.zeros(0, np.int64), lookback, horizon, target_idx,
-                   future_idx, static_numbers, static_categories)
+        store = cls(features, np.concatenate(origins) if origins else np.zeros(0, np.int64),
+                    np.concatenate(series) if series else np.zeros(0, np.int64), lookback, horizon, target_idx,
+                    future_idx, static_numbers, static_categories)
+        store.path = path if folder is not None else None
+        return store
 
     def __len__(self) -> int:
         return len(self.origins)
