@@ -190,10 +190,25 @@ def test_sktime_channels_first_arrays_warn_and_data_layout_reads_them(fitted):
         SequenceClassifier().coerce(np.zeros((4, 30, 3)))  # more steps than features: no warning
     assert all(np.array_equal(a, x.T) for a, x in zip(first, X)) and [x.shape for x in listed] == [(30, 3)] * 4
     assert [x.shape for x in last] == [(3, 30)] * 4
-    with pytest.warns(DataWarning, match="fewer rows than columns"):
-        SequenceClassifier().coerce(list(X))
-    with pytest.raises(DataError, match="5 features per step, expected 2 .*set data.layout=channels_first"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SequenceClassifier().coerce(list(X))  # a list: short sequences of many features are common, no word
+    with pytest.warns(DataWarning), pytest.raises(DataError, match="5 features per step, expected 2 .*set "
+                                                                  "data.layout=channels_first"):
         fitted.coerce(np.zeros((3, 2, 5)))  # the model's 2 features on the other axis
+
+
+def test_a_channels_first_model_reads_json_rows_as_steps():
+    """JSON inputs are rows of steps whatever data.layout says of Python arrays; the server merges
+    them into plain lists, which must still be read right by a channels_first model."""
+    rng = np.random.default_rng(0)
+    X = [rng.normal(size=(2, int(rng.integers(3, 9)))).astype(np.float32) for _ in range(40)]  # (C, T)
+    y = ["up" if x[0, -1] > x[0, 0] else "down" for x in X]
+    clf = SequenceClassifier(**{**TINY, "epochs": 1}, layout="channels_first").fit(X, y)
+    rows = [x.T.tolist() for x in X[:5]]  # JSON: steps x features
+    expected = clf.predict_records(X[:5])
+    assert clf.predict_records(clf.inputs_from_json(rows)) == expected
+    assert clf.predict_records(list(clf.inputs_from_json(rows[:2])) + list(clf.inputs_from_json(rows[2:]))) == expected
 
 
 def test_long_dataframes_in_read_data_fit_and_predict(tmp_path):

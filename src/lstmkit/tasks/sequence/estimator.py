@@ -128,12 +128,17 @@ class SequenceClassifier(Classifier):
                             + " (set data.feature_columns to choose them)", path=path)
 
     def inputs_from_json(self, items: list) -> list[np.ndarray]:
-        """A list of sequences, each a list of feature rows (lists of numbers; steps x features,
-        whatever ``data.layout`` says of Python arrays)."""
+        """A list of sequences, each a list of feature rows (lists of numbers): steps x features,
+        whatever ``data.layout`` says of Python arrays. Returned as Python callers pass sequences
+        (``(F, T_i)`` arrays for ``data.layout=channels_first``), so the server's merged batches
+        read right."""
         if not isinstance(items, list):
             raise DataError(f"inputs must be a list of sequences (each a list of feature rows), "
                             f"got {type(items).__name__}")
-        return as_sequences(items, "input", getattr(self, "n_features_", None))
+        sequences = as_sequences(items, "input", getattr(self, "n_features_", None))
+        if self._config().data.layout == "channels_first":
+            return [np.ascontiguousarray(x.T) for x in sequences]
+        return sequences
 
     def coerce(self, X, y=None):
         """Sequences as float32 arrays ``(T_i, F)`` (see :func:`~lstmkit.tasks.sequence.inputs.as_sequences`:

@@ -237,8 +237,9 @@ def as_sequences(X, what: str = "sequence", n_features: int | None = None,
     * ``channels_first``: ``(F, T_i)``, a 3-D array ``(N, C, T)`` (sktime's ``numpy3D``, PyTorch's
       ``Conv1d``): each is transposed;
     * ``auto``: as ``channels_last``, with a :class:`~lstmkit.errors.DataWarning` naming
-      ``data.layout`` when the arrays have fewer rows than columns (``(N, 3, 30)``: 3 steps of 30
-      features, or sktime's 30 steps of 3 channels?).
+      ``data.layout`` when a 3-D array's second axis is the shorter (``(N, 3, 30)``: 3 steps of 30
+      features, or sktime's 30 steps of 3 channels?). A list of 2-D arrays is read as steps x
+      features without a word (short sequences, one step of many features, are common).
 
     Every problem is a :class:`DataError` naming the item (``"input 3"`` for JSON, ``"sequence 3"``
     for Python; counted from 1, as are steps and features): not a list of rows, no step, rows of
@@ -281,21 +282,12 @@ def as_sequences(X, what: str = "sequence", n_features: int | None = None,
 
 
 def _warn_if_transposed(X, whole: tuple | None) -> None:
-    """``data.layout=auto``: warn when arrays look like (C, T) read as (T, F): fewer rows than columns."""
-    if whole is not None:
-        if len(whole) == 3 and whole[1] < whole[2]:
-            warnings.warn(f"sequences given as an array of shape {whole} are read as {whole[0]} sequences of "
-                          f"{whole[1]} steps x {whole[2]} features (N, T, F); if it is (N, C, T) as sktime's "
-                          f"numpy3D ({whole[2]} steps of {whole[1]} channels), set data.layout=channels_first "
-                          "(data.layout=channels_last keeps this reading without the warning)",
-                          DataWarning, stacklevel=4)
-        return
-    shapes = [tuple(item.shape) for item in X if hasattr(item, "shape") and len(item.shape) == 2]
-    if shapes and len(shapes) == len(X) and all(rows < columns for rows, columns in shapes):
-        warnings.warn(f"{len(shapes)} sequences given as 2-D arrays with fewer rows than columns (the first "
-                      f"{shapes[0]}) are read as steps x features (T, F); if they are channels x steps (C, T) as "
-                      "sktime's, set data.layout=channels_first (data.layout=channels_last keeps this reading "
-                      "without the warning)", DataWarning, stacklevel=4)
+    """``data.layout=auto``: warn when a 3-D array ``(N, A, B)`` has ``A < B``: (C, T) read as (T, F)?"""
+    if whole is not None and len(whole) == 3 and whole[1] < whole[2]:
+        warnings.warn(f"sequences given as an array of shape {whole} are read as {whole[0]} sequences of "
+                      f"{whole[1]} steps x {whole[2]} features (N, T, F); if it is (N, C, T) as sktime's numpy3D "
+                      f"({whole[2]} steps of {whole[1]} channels), set data.layout=channels_first "
+                      "(data.layout=channels_last keeps this reading without the warning)", DataWarning, stacklevel=4)
 
 
 def _sequence(item, name: str, transpose: bool = False) -> np.ndarray:
