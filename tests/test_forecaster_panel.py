@@ -353,3 +353,12 @@ def test_windows_are_read_from_a_memory_mapped_store_that_training_removes(tmp_p
         warnings.simplefilter("ignore", DataWarning)
         Forecaster(target="sales", id_column="store", **{**TINY, "epochs": 1}).fit(panel(2), out_dir=tmp_path / "run")
     assert not list((tmp_path / "run" / "store").glob("*.npy"))
+
+
+def test_evaluate_lines_show_ten_series_and_say_how_many_more(fitted):
+    """Bug caught: `lstmkit evaluate` printing two lines per series of a 10,000-series panel."""
+    fc, _ = fitted
+    metrics = {"mae": 1.0, "per_series": {str(k): {"mae": 1.0, "baselines_mase": {"ets": 1.0}} for k in range(12)}}
+    lines = fc.format_metrics("x", metrics)
+    assert sum(line.startswith("  per_series.") and "baselines" not in line for line in lines) == 10
+    assert lines[-1] == "  per_series: 2 more series (--json shows every series)"

@@ -645,6 +645,18 @@ class Forecaster(Estimator):
         return attribution_spec(self, x, target)
 
     # ------------------------------------------------------------------ output
+    SHOWN_SERIES = 10
+    """``evaluate`` without ``--json`` shows this many series' lines (``--json`` has them all)."""
+
+    def format_metrics(self, title: str, metrics: dict) -> list[str]:
+        """The Estimator's lines, with ``per_series`` cut to :attr:`SHOWN_SERIES` series."""
+        per_series = metrics.get("per_series") or {}
+        shown = dict(list(per_series.items())[: self.SHOWN_SERIES])
+        lines = super().format_metrics(title, {**metrics, "per_series": shown} if per_series else metrics)
+        if len(per_series) > len(shown):
+            lines.append(f"  per_series: {len(per_series) - len(shown)} more series (--json shows every series)")
+        return lines
+
     def format_record(self, record: dict) -> str:
         """One line per forecast step: ``[id  ]time  target=value [p10, p90] ...`` (the outer quantiles)."""
         keys = [k for k in record if k.startswith("p") and k[1:2].isdigit()]
