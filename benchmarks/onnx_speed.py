@@ -82,7 +82,7 @@ def text_case(clf, args):
 
     texts, labels = load_dataset("chn-reviews")["test"][:2]
     encoded = [ids or [1] for ids in clf.encode(texts)]
-    truth = np.asarray(clf.classes_.encode(labels))
+    truth = np.asarray(clf.labels_.encode(labels))
     net = clf.network_.eval()
 
     def run_torch(feeds):

@@ -141,11 +141,22 @@ def attribution_spec(fc, x, target: int | None = None):
     if fc.interval_offsets_ is not None and net.n_out > 1:  # calibration: (Q, H, T) -> (H, T, Q)
         offsets = torch.as_tensor(np.moveaxis(fc.interval_offsets_, 0, -1), dtype=torch.float32)
 
-    def forward(z: Tensor) -> Tensor:
-        """``z (N, L, F)`` -> ``(N, H*T*Q)``: the forecast values in the file's units, as ``predict``."""
+    def raw(z: Tensor) -> Tensor:
         n = z.size(0)
         out = net(z, future.expand(n, -1, -1), numbers.expand(n, -1), categories.expand(n, -1))  # (N, H, T, Q)
-        out = (out + offsets).sort(dim=-1).values if net.n_out > 1 else out
+        return out + offsets if net.n_out > 1 else out
+
+    # predict sorts the quantiles; along the path from the baseline two of them may cross, and a sort
+    # there is a kink that integrated gradients' quadrature misses. The order at the input is kept on
+    # the whole path instead: at the input the values are predict's, and the path is smooth.
+    with torch.no_grad():
+        order = raw(inputs).argsort(dim=-1)  # (1, H, T, Q)
+
+    def forward(z: Tensor) -> Tensor:
+        """``z (N, L, F)`` -> ``(N, H*T*Q)``: the forecast values in the file's units, as ``predict``."""
+        out = raw(z)
+        if net.n_out > 1:
+            out = out.gather(-1, order.expand(out.size(0), -1, -1, -1))
         return (out * scale + mean).flatten(1)
 
     names, aliases = output_names(fc)
