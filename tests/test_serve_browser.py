@@ -155,6 +155,49 @@ def test_forecaster_page_plots_uploaded_csv(browser, tmp_path):
     assert errors == []
 
 
+@pytest.mark.skipif("forecaster" not in TASKS, reason="forecaster not registered")
+def test_forecaster_page_draws_axes_band_legend_and_picks_a_series_of_a_panel(browser, tmp_path):
+    """Bug: the chart without axes or legend, the interval drawn as dotted lines in the forecast's
+    colour instead of a band, a panel's series not selectable, or a series shown with another's
+    forecast or history."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    frames = [pd.DataFrame({"shop": shop, "date": pd.date_range("2023-01-01", periods=60, freq="D").strftime("%Y-%m-%d"),
+                            "sales": level + rng.normal(0, 1, 60).round(2)}) for shop, level in (("a", 10), ("b", 50), ("c", 90))]
+    path = tmp_path / "shops.csv"
+    pd.concat(frames).to_csv(path, index=False)
+    forecaster = get_task_class("forecaster")(target="sales", id_column="shop", lookback=7, horizon=3, hidden_size=8,
+                                              epochs=1, patience=0)
+    forecaster.fit(*forecaster.read_data(path))
+    expected = forecaster.predict_records(forecaster.read_inputs(path))
+    with ServerThread(create_app(forecaster)) as server:
+        wait = open_page(browser, server.url)
+        assert "shop, date, sales" in browser.find_element(By.ID, "file-label").text
+        browser.find_element(By.ID, "file").send_keys(str(path))
+        browser.find_element(By.ID, "run-file").click()
+        wait.until(lambda d: d.find_elements(By.ID, "series-select") or d.find_element(By.ID, "error").text)
+        assert browser.find_element(By.ID, "error").text == ""
+        options = [o.text for o in browser.find_elements(By.CSS_SELECTOR, "#series-select option")]
+        chart = browser.find_element(By.CSS_SELECTOR, "#forecast-plot svg.forecast-chart")
+        x_ticks = [t.text for t in chart.find_elements(By.CSS_SELECTOR, "text.x-tick")]
+        y_ticks = chart.find_elements(By.CSS_SELECTOR, "text.y-tick")
+        legend = [t.text for t in chart.find_elements(By.CSS_SELECTOR, "text.legend")]
+        bands = chart.find_elements(By.CSS_SELECTOR, "polygon.band")
+        browser.find_element(By.CSS_SELECTOR, "#series-select option[value='2']").click()
+        wait.until(lambda d: "(c)" in d.find_element(By.CSS_SELECTOR, "#forecast-plot text.chart-title").text)
+        shown = browser.find_element(By.CLASS_NAME, "forecast-values").text
+        browser.save_screenshot(str(tmp_path / "page.png"))
+        errors = console_errors(browser)
+    assert options == ["a", "b", "c"]
+    assert len(x_ticks) >= 3 and all(t.startswith("2023-") for t in x_ticks) and len(y_ticks) >= 3
+    assert legend == ["history", "median forecast", "P10-P90 band"] and len(bands) == 1
+    assert [float(v) for v in shown.split(": ", 1)[1].split(", ")] == pytest.approx(expected[2]["forecast"]["sales"],
+                                                                                   abs=0.006)
+    assert errors == []
+
+
 def test_sequence_page_takes_the_models_own_long_csv_and_ts_files(browser, tmp_path):
     """Bug: the page parsed a sequence model's own long CSV itself and refused it ("input 0, step 0,
     feature 0: None is not a number"). It must take the files predict --input takes (long CSV, .ts),
