@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 TORCH  := torch==2.13.0
 
-.PHONY: demo test venv clean bench
+.PHONY: demo test lint venv clean bench
 
 # The venv is (re)built when pyproject.toml changes; torch is pinned (CPU build).
 $(VENV)/.installed: pyproject.toml
@@ -25,8 +25,12 @@ venv: $(VENV)/.installed
 demo: venv
 	$(VENV)/bin/lstmkit demo sentiment
 
-test: venv
+test: venv lint
 	$(PY) -m pytest -q
+
+# ruff's settings are in pyproject.toml ([tool.ruff]).
+lint: venv
+	$(PY) -m ruff check src tests benchmarks
 
 bench: venv
 	$(PY) benchmarks/core.py

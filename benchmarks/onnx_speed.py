@@ -96,8 +96,16 @@ def text_case(clf, args):
     singles = [feeds([ids]) for ids in encoded[: args.repeats]]
     batches = [feeds(encoded[i: i + args.batch]) for i in range(0, len(encoded), args.batch)]
     accuracy = lambda outputs: float((np.concatenate([o.argmax(1) for o in outputs]) == truth).mean())  # noqa: E731
-    return (f"{len(encoded)} chn-reviews test texts", "texts", "test accuracy", run_torch, lambda s, f: s.run(None, f)[0],
-            singles, batches, accuracy)
+    return (
+        f"{len(encoded)} chn-reviews test texts",
+        "texts",
+        "test accuracy",
+        run_torch,
+        lambda s, f: s.run(None, f)[0],
+        singles,
+        batches,
+        accuracy,
+    )
 
 
 # --------------------------------------------------------------------------- tagger
@@ -132,10 +140,18 @@ def tagger_case(tagger, args):
         return decode(s.run(None, feeds)[0], feeds["lengths"], sidecar)
 
     singles = [graph_inputs(sidecar, [x]) for x in X[: args.repeats]]
-    batches = [graph_inputs(sidecar, X[i: i + args.batch]) for i in range(0, len(X), args.batch)]
+    batches = [graph_inputs(sidecar, X[i : i + args.batch]) for i in range(0, len(X), args.batch)]
     f1 = lambda outputs: float(tagging_metrics(y, [t for o in outputs for t in o], tagger.scheme_)["f1"])  # noqa: E731
-    return (f"{len(X)} sentences ({source}, {sum(map(len, X))} tokens)", "sentences", "test F1", run_torch, run_onnx,
-            singles, batches, f1)
+    return (
+        f"{len(X)} sentences ({source}, {sum(map(len, X))} tokens)",
+        "sentences",
+        "test F1",
+        run_torch,
+        run_onnx,
+        singles,
+        batches,
+        f1,
+    )
 
 
 # --------------------------------------------------------------------------- forecaster
@@ -157,11 +173,11 @@ def forecaster_case(fc, args):
     windows = fc._windows(series, stride=1, source=source)  # standardised, as the network reads them
     T, n_future = fc.n_targets_, len(fc.config_.data.future_covariates)
     sidecar = sidecar_extra(fc)
-    raw = {"history": np.stack([series.values[o - L: o] for o in windows.origins])}  # (W, L, C) file units
+    raw = {"history": np.stack([series.values[o - L : o] for o in windows.origins])}  # (W, L, C) file units
     if n_future:
-        raw["future_covariates"] = np.stack([series.values[o: o + H, -n_future:] for o in windows.origins])
+        raw["future_covariates"] = np.stack([series.values[o : o + H, -n_future:] for o in windows.origins])
     if sidecar["calendar"]:
-        raw["calendar"] = np.stack([calendar_features(series.time[o - L: o + H], fc.freq_) for o in windows.origins])
+        raw["calendar"] = np.stack([calendar_features(series.time[o - L : o + H], fc.freq_) for o in windows.origins])
     raw = {k: v.astype(np.float32) for k, v in raw.items()}
     truth = fc._unscale(windows.y)  # (W, H, T)
     net, mean, scale = fc.network_.eval(), fc.scaler_.mean_[:T], fc.scaler_.scale_[:T]
@@ -180,8 +196,16 @@ def forecaster_case(fc, args):
     singles = [cut(i, i + 1) for i in range(min(args.repeats, len(truth)))]
     batches = [cut(i, i + args.batch) for i in range(0, len(truth), args.batch)]
     mae = lambda outputs: float(np.abs(np.concatenate(outputs) - truth).mean())  # noqa: E731
-    return (f"{len(truth)} windows ({source}, lookback {L}, horizon {H})", "windows", "test MAE (P50)", run_torch,
-            run_onnx, singles, batches, mae)
+    return (
+        f"{len(truth)} windows ({source}, lookback {L}, horizon {H})",
+        "windows",
+        "test MAE (P50)",
+        run_torch,
+        run_onnx,
+        singles,
+        batches,
+        mae,
+    )
 
 
 CASES = {"text-classifier": text_case, "tagger": tagger_case, "forecaster": forecaster_case}
@@ -190,8 +214,9 @@ CASES = {"text-classifier": text_case, "tagger": tagger_case, "forecaster": fore
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model_dir")
-    parser.add_argument("--repeats", "--texts", type=int, default=500, dest="repeats",
-                        help="inputs timed one at a time")
+    parser.add_argument(
+        "--repeats", "--texts", type=int, default=500, dest="repeats", help="inputs timed one at a time"
+    )
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--data", type=Path, help="test data in the task's format (tagger: CoNLL; forecaster: CSV)")
@@ -220,8 +245,10 @@ def main() -> None:
     print(f"| runtime | single input p50 (ms) | p99 (ms) | batched ({unit}/s) | {metric} | file (MB) |")
     print("|---|---|---|---|---|---|")
     for name, p50, p99, throughput, value, size in rows:
-        print(f"| {name} | {p50:.2f} | {p99:.2f} | {throughput:.0f} | {value:.4f} | "
-              f"{'' if size is None else f'{size:.2f}'} |")
+        print(
+            f"| {name} | {p50:.2f} | {p99:.2f} | {throughput:.0f} | {value:.4f} | "
+            f"{'' if size is None else f'{size:.2f}'} |"
+        )
 
 
 if __name__ == "__main__":

@@ -119,14 +119,17 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for dataset in args.datasets:
         rows = [r for r in results if r["dataset"] == dataset]
-        name = f"recurrent (`lstmkit demo {DEMOS[dataset]}` preset{', ' + ' '.join(args.overrides) if args.overrides else ''})"
+        extra = ", " + " ".join(args.overrides) if args.overrides else ""
+        name = f"recurrent (`lstmkit demo {DEMOS[dataset]}` preset{extra})"
         table = {name: [(r["accuracy"], r["seconds"]) for r in rows]}
         for k, b in enumerate(rows[0]["baselines"]):
             table[b["model"]] = [(r["baselines"][k]["accuracy"], r["baselines"][k]["seconds"]) for r in rows]
         for model, values in table.items():
             accs = [a for a, _ in values]
-            print(f"| {dataset} | {model} | {' / '.join(f'{a:.4f}' for a in accs)} | **{np.mean(accs):.4f}** | "
-                  f"{' / '.join(f'{s:.0f}' for _, s in values)} |")
+            print(
+                f"| {dataset} | {model} | {' / '.join(f'{a:.4f}' for a in accs)} | **{np.mean(accs):.4f}** | "
+                f"{' / '.join(f'{s:.0f}' for _, s in values)} |"
+            )
 
 
 if __name__ == "__main__":

@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from task_cases import TaskCase
 
 from lstmkit.data.long_csv import write_long_csv
-from task_cases import TaskCase
 
 TASK = "sequence-classifier"
 

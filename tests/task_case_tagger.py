@@ -5,8 +5,9 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from lstmkit.data.conll import write_conll
 from task_cases import TaskCase
+
+from lstmkit.data.conll import write_conll
 
 TASK = "tagger"
 

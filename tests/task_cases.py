@@ -7,9 +7,9 @@ registry name is ``TASK = "<task>"``); the suite fails for a registered task wit
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from textdata import english_reviews, write_csv
 

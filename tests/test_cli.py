@@ -1,6 +1,7 @@
 """The `lstmkit` command line, end to end on small files (in process, plus real subprocesses)."""
 
 import csv
+import io
 import json
 import subprocess
 import sys
@@ -51,7 +52,7 @@ def test_train_writes_the_run_folder(trained):
     assert config["task"] == "text-classifier" and config["format_version"] == FORMAT_VERSION
     assert config["config"]["model"]["hidden_size"] == 16 and config["config"]["train"]["seed"] == 3
     assert config["labels"] == ["neg", "pos"]
-    rows = list(csv.DictReader(open(run / "logs" / "metrics.csv")))
+    rows = list(csv.DictReader(io.StringIO((run / "logs" / "metrics.csv").read_text())))
     assert [int(r["epoch"]) for r in rows] == [1, 2]
     assert (run / "checkpoints" / "last.ckpt").is_file()
     assert (run / "plots" / "loss.png").stat().st_size > 1000
@@ -64,7 +65,7 @@ def test_rerun_resumes_from_the_last_checkpoint(trained):
     result = invoke("train", "text-classifier", "--train", root / "train.csv", "--out", run, "--epochs", 3,
                     "--seed", 3, *sets)
     assert result.exit_code == 0, result.output
-    rows = list(csv.DictReader(open(run / "logs" / "metrics.csv")))
+    rows = list(csv.DictReader(io.StringIO((run / "logs" / "metrics.csv").read_text())))
     assert len(rows) == 3  # two earlier epochs kept, one more trained
 
 
@@ -92,7 +93,7 @@ def test_predict_input_file_to_output_file(trained, tmp_path, suffix):
     result = invoke("predict", run / "model", "--input", root / "test.csv", "--output", out)
     assert result.exit_code == 0, result.output
     if suffix == ".csv":
-        rows = list(csv.DictReader(open(out, encoding="utf-8")))
+        rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
         assert len(rows) == 60
         assert list(rows[0]) == ["text", "unknown_share", "truncated", "label", "prob_neg", "prob_pos"]
     else:
@@ -118,14 +119,24 @@ def run_cli(*args, cwd=None):
         (lambda r, m, tmp: ["evaluate", m, "--data", tmp / "missing.csv", "--json"], "missing.csv"),
         (lambda r, m, tmp: ["evaluate", tmp / "nomodel", "--data", r / "test.csv"], "nomodel"),
         (lambda r, m, tmp: ["evaluate", m, "--data", tmp / "badcol.csv"], "review"),
-        (lambda r, m, tmp: ["evaluate", m, "--data", tmp / "badlabel.csv"], "badlabel.csv, line 3: unknown label 'meh'"),
-        (lambda r, m, tmp: ["train", "text-classifier", "--train", r / "train.csv", "--set", "model.hiden_size=3"],
-         "model.hidden_size"),
-        (lambda r, m, tmp: ["train", "text-classifier", "--train", r / "train.csv", "--set", "train.lr=fast"],
-         "train.lr"),
+        (
+            lambda r, m, tmp: ["evaluate", m, "--data", tmp / "badlabel.csv"],
+            "badlabel.csv, line 3: unknown label 'meh'",
+        ),
+        (
+            lambda r, m, tmp: ["train", "text-classifier", "--train", r / "train.csv", "--set", "model.hiden_size=3"],
+            "model.hidden_size",
+        ),
+        (
+            lambda r, m, tmp: ["train", "text-classifier", "--train", r / "train.csv", "--set", "train.lr=fast"],
+            "train.lr",
+        ),
         (lambda r, m, tmp: ["train", "nope", "--train", r / "train.csv"], "unknown task 'nope'"),
         (lambda r, m, tmp: ["predict", m], "--text"),
-        (lambda r, m, tmp: ["predict", m.parent, "--text", "good"], "run is a run folder, not a model folder: did you mean"),
+        (
+            lambda r, m, tmp: ["predict", m.parent, "--text", "good"],
+            "run is a run folder, not a model folder: did you mean",
+        ),
     ],
 )
 def test_user_errors_exit_nonzero_with_one_clear_line(trained, tmp_path, make_args, message):
@@ -142,8 +153,18 @@ def test_user_errors_exit_nonzero_with_one_clear_line(trained, tmp_path, make_ar
 def test_train_progress_bar_goes_to_stderr_and_stdout_keeps_the_results(tmp_path):
     write_csv(tmp_path / "train.csv", *english_reviews(80))
     sets = [x for s in TINY_SET + ["model.lexicon_buckets=2000"] for x in ("--set", s)]
-    proc = run_cli("train", "text-classifier", "--train", tmp_path / "train.csv", "--out", tmp_path / "run",
-                   "--epochs", 1, *sets, cwd=tmp_path)
+    proc = run_cli(
+        "train",
+        "text-classifier",
+        "--train",
+        tmp_path / "train.csv",
+        "--out",
+        tmp_path / "run",
+        "--epochs",
+        1,
+        *sets,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     # stderr is a pipe here, not a terminal: one line per epoch, counted from 1, no bar updates
     lines = proc.stderr.splitlines()
@@ -163,8 +184,24 @@ def test_module_entry_point_help():
 def test_rerun_with_other_settings_is_refused_not_mixed(trained):
     run, root = trained
     sets = [x for s in TINY_SET for x in ("--set", s)]
-    result = runner.invoke(app, ["train", "text-classifier", "--train", str(root / "train.csv"), "--out", str(run),
-                                 "--epochs", "3", "--seed", "3", *sets, "--set", "model.hidden_size=8"])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "text-classifier",
+            "--train",
+            str(root / "train.csv"),
+            "--out",
+            str(run),
+            "--epochs",
+            "3",
+            "--seed",
+            "3",
+            *sets,
+            "--set",
+            "model.hidden_size=8",
+        ],
+    )
     assert result.exit_code == 2
     assert "other settings (model.hidden_size)" in result.output
 
@@ -172,14 +209,25 @@ def test_rerun_with_other_settings_is_refused_not_mixed(trained):
 def test_evaluate_and_predict_read_other_column_names_with_set(trained, tmp_path):
     """A model trained on text/label could not score a review/sentiment file."""
     run, _ = trained
-    write_csv(tmp_path / "other.csv", ["good clean room", "awful rude staff"], ["pos", "neg"],
-              header=("review", "sentiment"))
-    result = invoke("evaluate", run / "model", "--data", tmp_path / "other.csv", "--json",
-                    "--set", "data.text_column=review", "--set", "data.label_column=sentiment")
+    write_csv(
+        tmp_path / "other.csv", ["good clean room", "awful rude staff"], ["pos", "neg"], header=("review", "sentiment")
+    )
+    result = invoke(
+        "evaluate",
+        run / "model",
+        "--data",
+        tmp_path / "other.csv",
+        "--json",
+        "--set",
+        "data.text_column=review",
+        "--set",
+        "data.label_column=sentiment",
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["n"] == 2
-    result = invoke("predict", run / "model", "--input", tmp_path / "other.csv", "--json",
-                    "--set", "data.text_column=review")
+    result = invoke(
+        "predict", run / "model", "--input", tmp_path / "other.csv", "--json", "--set", "data.text_column=review"
+    )
     assert [json.loads(line)["text"] for line in result.stdout.splitlines()] == ["good clean room", "awful rude staff"]
     proc = run_cli("evaluate", run / "model", "--data", tmp_path / "other.csv", cwd=tmp_path)
     assert proc.returncode == 2 and "data.text_column" in proc.stderr, proc.stderr
@@ -209,17 +257,41 @@ def test_help_lists_only_commands_that_exist():
 
     proc = run_cli("--help")
     listed = re.findall(r"^  ([a-z]+)  ", proc.stdout.split("Commands:")[1], flags=re.M)
-    assert set(listed) == {"train", "evaluate", "predict", "demo", "datasets", "serve", "export", "explain",
-                           "gradients", "backtest"}
+    assert set(listed) == {
+        "train",
+        "evaluate",
+        "predict",
+        "demo",
+        "datasets",
+        "serve",
+        "export",
+        "explain",
+        "gradients",
+        "backtest",
+    }
     for verb in listed:
         help_text = run_cli(verb, "--help")
         assert help_text.returncode == 0, verb
         assert "<bool>" not in help_text.stdout and "<list[str]>" not in help_text.stdout, verb  # plain metavars
+
+
 def test_unknown_label_in_valid_names_its_file_and_line(tmp_path):
     """An unknown label in --valid named neither file nor line."""
     write_csv(tmp_path / "train.csv", *english_reviews(40))
     write_csv(tmp_path / "valid.csv", ["good room", "so so", "bad food"], ["pos", "meh", "neg"])
-    proc = run_cli("train", "text-classifier", "--train", tmp_path / "train.csv", "--valid", tmp_path / "valid.csv",
-                   "--out", tmp_path / "run", "--epochs", 1, *[x for s in TINY_SET for x in ("--set", s)], cwd=tmp_path)
+    proc = run_cli(
+        "train",
+        "text-classifier",
+        "--train",
+        tmp_path / "train.csv",
+        "--valid",
+        tmp_path / "valid.csv",
+        "--out",
+        tmp_path / "run",
+        "--epochs",
+        1,
+        *[x for s in TINY_SET for x in ("--set", s)],
+        cwd=tmp_path,
+    )
     assert proc.returncode == 2, proc.stderr
     assert "valid.csv, line 3: unknown label 'meh'; the model knows: neg, pos" in proc.stderr

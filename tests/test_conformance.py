@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from task_cases import CASES
 
 from lstmkit import load
 from lstmkit.errors import ConfigError, DataError, LstmkitError
 from lstmkit.tasks import TASKS, get_task_class
 from lstmkit.tasks.base import Estimator
-from task_cases import CASES
 
 TASK_NAMES = sorted(TASKS)
 

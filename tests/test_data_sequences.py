@@ -15,12 +15,12 @@ from torch.nn.utils.rnn import pad_sequence
 from lstmkit.data.scaling import Standardizer
 from lstmkit.data.sequences import (
     augment,
+    feature_shift,
     fit_scaler,
     jitter,
     magnitude,
     pad_batch,
     scale_sequences,
-    feature_shift,
     time_shift,
 )
 

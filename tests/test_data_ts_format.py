@@ -125,7 +125,7 @@ def test_timestamps_match_sktime_and_drop_the_clock(tmp_path):
         @data
         (2007-01-01 00:00:00,1.5),(2007-01-02 00:00:00,2.5):(2007-01-01 00:00:00,-1),(2007-01-02 00:00:00,-2):up
         (2007-01-01 00:00:00,3),(2007-01-02 00:00:00,4),(2007-01-03 00:00:00,5):(2007-01-01 00:00:00,0),(2007-01-02 00:00:00,0),(2007-01-03 00:00:00,1):down
-        """,
+        """,  # noqa: E501 - a .ts data line
     )
     sequences, labels = read_ts(path)
     np.testing.assert_array_equal(sequences[0], np.array([[1.5, -1], [2.5, -2]], np.float32))

@@ -146,13 +146,19 @@ def test_png_is_written_and_draws_chinese_tokens(model, tmp_path):
     assert any(family in drawn[0].get_fontfamily() for family in choice.family[1:])
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--json"], "give either --text TEXT or --input FILE"),
-    (["--text", "good"], "give --out FILE.png, --json, or both"),
-    (["--text", "good", "--out", "x.jpg"], "the file name must end in .png"),
-    (["--text", "   ", "--json"], "is empty"),
-    (["--text", "good", "--json", "--target", "meh"], "--target meh: not an output of this model; its outputs: neg, pos"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--json"], "give either --text TEXT or --input FILE"),
+        (["--text", "good"], "give --out FILE.png, --json, or both"),
+        (["--text", "good", "--out", "x.jpg"], "the file name must end in .png"),
+        (["--text", "   ", "--json"], "is empty"),
+        (
+            ["--text", "good", "--json", "--target", "meh"],
+            "--target meh: not an output of this model; its outputs: neg, pos",
+        ),
+    ],
+)
 def test_user_errors_are_one_line(model, args, message):
     """Each mistake must exit 2 with a clear line, never a traceback."""
     _, folder = model
@@ -178,12 +184,23 @@ def _time_record(n: int, features: list[str]) -> dict:
     """A forecaster-like record of n steps (dates) with per-feature attributions."""
     rng = np.random.default_rng(0)
     per_feature = rng.normal(size=(n, len(features)))
-    return {"tokens": [str(d.date()) for d in pd.date_range("2024-01-01", periods=n)], "label": "y t+1",
-            "forecast": 3.0, "value_name": "forecast", "step_kind": "time", "layer": "l0", "directions": ["forward"],
-            "gates": {name: rng.uniform(0.01, 0.99, size=(n, 4)).tolist() for name in ("input", "forget", "output")},
-            "cell": rng.normal(size=(n, 4)).tolist(), "attributions": per_feature.sum(1).tolist(),
-            "features": features, "feature_attributions": per_feature.tolist(), "baseline": "window mean: flat",
-            "target": "y t+1", "completeness": {"sum": 1.0, "output": 3.0, "baseline_output": 2.0, "delta": 0.0}}
+    return {
+        "tokens": [str(d.date()) for d in pd.date_range("2024-01-01", periods=n)],
+        "label": "y t+1",
+        "forecast": 3.0,
+        "value_name": "forecast",
+        "step_kind": "time",
+        "layer": "l0",
+        "directions": ["forward"],
+        "gates": {name: rng.uniform(0.01, 0.99, size=(n, 4)).tolist() for name in ("input", "forget", "output")},
+        "cell": rng.normal(size=(n, 4)).tolist(),
+        "attributions": per_feature.sum(1).tolist(),
+        "features": features,
+        "feature_attributions": per_feature.tolist(),
+        "baseline": "window mean: flat",
+        "target": "y t+1",
+        "completeness": {"sum": 1.0, "output": 3.0, "baseline_output": 2.0, "delta": 0.0},
+    }
 
 
 def test_long_windows_get_thinned_date_labels_and_a_feature_panel():
@@ -210,8 +227,21 @@ def test_attribution_spec_checks_its_shapes():
     """A task hook whose labels or feature names do not match its tensors fails at once, not in the plot."""
     x = torch.zeros(1, 3, 2)
     with pytest.raises(ValueError, match="2 step labels for 3 steps"):
-        AttributionSpec(steps=["a", "b"], inputs=x, baseline=x, baseline_name="zero", forward=lambda z: z.sum(1),
-                        output_names=["p", "q"])
+        AttributionSpec(
+            steps=["a", "b"],
+            inputs=x,
+            baseline=x,
+            baseline_name="zero",
+            forward=lambda z: z.sum(1),
+            output_names=["p", "q"],
+        )
     with pytest.raises(ValueError, match="1 feature names for 2 features"):
-        AttributionSpec(steps=["a", "b", "c"], inputs=x, baseline=x, baseline_name="zero",
-                        forward=lambda z: z.sum(1), output_names=["p", "q"], features=["f"])
+        AttributionSpec(
+            steps=["a", "b", "c"],
+            inputs=x,
+            baseline=x,
+            baseline_name="zero",
+            forward=lambda z: z.sum(1),
+            output_names=["p", "q"],
+            features=["f"],
+        )

@@ -99,7 +99,9 @@ def test_outputs_are_the_forecast_values_predict_gives(which, request):
     with torch.no_grad():
         values = dict(zip(spec.output_names, spec.forward(spec.inputs)[0].tolist()))
     targets = fc.columns_[: fc.n_targets_]
-    expected = {f"{name} t+{h + 1}": record["forecast"][name][h] for name in targets for h in range(len(record["time"]))}
+    expected = {
+        f"{name} t+{h + 1}": record["forecast"][name][h] for name in targets for h in range(len(record["time"]))
+    }
     if which == "quantile_model":
         for q in ("p10", "p90"):
             expected.update({f"{name} t+{h + 1} {q}": record[q][name][h] for name in targets for h in range(H)})
@@ -138,8 +140,11 @@ def test_target_by_name_alias_or_index_and_a_clear_error(quantile_model):
     by_alias = explain(fc, frame, target="value t+2 p50")
     assert by_alias["target"] == "value t+2"
     assert explain(fc, frame, target=str(default["outputs"].index("value t+2")))["target"] == "value t+2"
-    with pytest.raises(ExplainError, match=r"--target temp t\+1: not an output of this model; its forecast "
-                                           r"values: value t\+1 p10, value t\+1, value t\+1 p90, value t\+2 p10"):
+    with pytest.raises(
+        ExplainError,
+        match=r"--target temp t\+1: not an output of this model; its forecast "
+        r"values: value t\+1 p10, value t\+1, value t\+1 p90, value t\+2 p10",
+    ):
         explain(fc, frame, target="temp t+1")
 
 
@@ -153,8 +158,20 @@ def test_cli_input_csv_json_and_png(quantile_model, planned_model, tmp_path):
     """`explain MODEL --input FILE.csv --json` explains the forecast after the file's rows and prints
     one JSON object with the contract's keys; --out writes a PNG; --text is refused in one line."""
     _, folder, frame = quantile_model
-    result = runner.invoke(app, ["explain", str(folder / "model"), "--input", str(folder / "series.csv"), "--json",
-                                 "--out", str(tmp_path / "f.png"), "--target", "value t+2"])
+    result = runner.invoke(
+        app,
+        [
+            "explain",
+            str(folder / "model"),
+            "--input",
+            str(folder / "series.csv"),
+            "--json",
+            "--out",
+            str(tmp_path / "f.png"),
+            "--target",
+            "value t+2",
+        ],
+    )
     assert result.exit_code == 0, result.output
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 1

@@ -92,7 +92,9 @@ def test_ngram_branch_exports_without_unique(tmp_path):
         with torch.no_grad():
             expected = layer(ids, lengths)
             torch.testing.assert_close(wrapped(ids, lengths), expected, atol=1e-5, rtol=1e-5)
-        path = _export(wrapped, (ids[:2, :3], lengths[:2].clamp(max=3)), ["ids", "lengths"], tmp_path / f"n{buckets}.onnx")
+        path = _export(
+            wrapped, (ids[:2, :3], lengths[:2].clamp(max=3)), ["ids", "lengths"], tmp_path / f"n{buckets}.onnx"
+        )
         (got,) = run_onnx(path, {"ids": ids.numpy(), "lengths": lengths.numpy()})
         np.testing.assert_allclose(got, expected.numpy(), atol=1e-4)
 
@@ -120,9 +122,13 @@ def text_model(tmp_path_factory):
     return clf, folder
 
 
-REAL_TEXTS = ["good", "the room was clean and the staff very lovely", "awful food, rude staff, dirty hotel",
-              "the hotel was fine but the food was bad and the room dirty and the staff rude and poor",
-              "words the model never saw"]
+REAL_TEXTS = [
+    "good",
+    "the room was clean and the staff very lovely",
+    "awful food, rude staff, dirty hotel",
+    "the hotel was fine but the food was bad and the room dirty and the staff rude and poor",
+    "words the model never saw",
+]
 
 
 def test_text_classifier_onnx_equals_predict_proba(text_model, tmp_path):
@@ -139,8 +145,9 @@ def test_text_classifier_onnx_equals_predict_proba(text_model, tmp_path):
     (proba,) = run_onnx(tmp_path / "m.onnx", {"ids": ids.numpy(), "lengths": lengths.numpy()})
     np.testing.assert_allclose(proba, clf.predict_proba(texts), atol=1e-4)
     for n in (0, 3):  # one text alone: batch 1, its own length
-        (single,) = run_onnx(tmp_path / "m.onnx", {"ids": ids[n : n + 1, : lengths[n]].numpy(),
-                                                   "lengths": lengths[n : n + 1].numpy()})
+        (single,) = run_onnx(
+            tmp_path / "m.onnx", {"ids": ids[n : n + 1, : lengths[n]].numpy(), "lengths": lengths[n : n + 1].numpy()}
+        )
         np.testing.assert_allclose(single, clf.predict_proba([texts[n]]), atol=1e-4)
 
 
@@ -167,15 +174,24 @@ def test_export_cli_writes_graph_and_sidecar(text_model, tmp_path):
     assert (tmp_path / "x" / "m.onnx").is_file() and (tmp_path / "x" / "m.onnx.json").is_file()
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--format", "tflite", "--out", "m.onnx"], "--format tflite: unknown format; valid formats: onnx"),
-    (["--out", "m.pt"], "the file name must end in .onnx"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--format", "tflite", "--out", "m.onnx"], "--format tflite: unknown format; valid formats: onnx"),
+        (["--out", "m.pt"], "the file name must end in .onnx"),
+    ],
+)
 def test_export_cli_user_errors(text_model, tmp_path, args, message):
     """A wrong format or file name must be one clear line and exit 2, never a traceback."""
     _, folder = text_model
-    result = runner.invoke(app, ["export", str(folder), *[a if a.startswith("-") or a in ("onnx", "tflite")
-                                                          else str(tmp_path / a) for a in args]])
+    result = runner.invoke(
+        app,
+        [
+            "export",
+            str(folder),
+            *[a if a.startswith("-") or a in ("onnx", "tflite") else str(tmp_path / a) for a in args],
+        ],
+    )
     assert result.exit_code == 2
     assert message in result.output and "Traceback" not in result.output
 
@@ -207,8 +223,10 @@ def test_every_task_exports_through_one_path(name, tmp_path):
     est, _ = fit_case(name, tmp_path)
     spec = est.export_module()
     export_onnx(est, tmp_path / "m.onnx")
-    first = tuple(x[:1] if name in spec.dynamic_axes and 0 in spec.dynamic_axes[name] else x
-                  for name, x in zip(spec.input_names, spec.example_inputs))
+    first = tuple(
+        x[:1] if name in spec.dynamic_axes and 0 in spec.dynamic_axes[name] else x
+        for name, x in zip(spec.input_names, spec.example_inputs)
+    )
     with torch.inference_mode():
         expected = spec.module(*first)
     expected = expected if isinstance(expected, (tuple, list)) else (expected,)

@@ -15,16 +15,16 @@ import numpy as np
 import onnx
 import pandas as pd
 import pytest
+import task_cases  # noqa: F401  (first: it imports every task_case_*.py)
 import torch
+from task_case_forecaster import series_frame
 from typer.testing import CliRunner
 
-import task_cases  # noqa: F401  (first: it imports every task_case_*.py)
 from lstmkit import Forecaster
 from lstmkit.cli import app
 from lstmkit.errors import DataError
 from lstmkit.export.onnx import export_onnx, run_onnx, sidecar_path
 from lstmkit.tasks.forecaster.export import graph_inputs
-from task_case_forecaster import series_frame
 
 BASE = dict(target=["value"], lookback=8, horizon=3, hidden_size=8, epochs=2, batch_size=32, lr=0.01, patience=0)
 MODELS = {

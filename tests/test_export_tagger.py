@@ -15,10 +15,10 @@ import random
 import numpy as np
 import onnx
 import pytest
+import task_cases  # noqa: F401  (first: it imports every task_case_*.py)
 import torch
 from typer.testing import CliRunner
 
-import task_cases  # noqa: F401  (first: it imports every task_case_*.py)
 from lstmkit import Tagger
 from lstmkit.cli import app
 from lstmkit.data.tagschemes import bio_to_bioes
@@ -93,7 +93,11 @@ def real_sentences(name: str) -> list:
         X = tiny_cws(12, seed=7)[0]
         return X + [["是"], list("上海人喜欢北京的大公园"), "我们 很喜欢上海"]
     X = tiny_ner(12, seed=7)[0]
-    return X + [["Anna"], ["Zoe", "visited", "New", "Lisbon", "yesterday", "and", "Rome", "today"], "peter LEE left Paris"]
+    return X + [
+        ["Anna"],
+        ["Zoe", "visited", "New", "Lisbon", "yesterday", "and", "Rome", "today"],
+        "peter LEE left Paris",
+    ]
 
 
 def test_onnx_emissions_equal_pytorch_and_viterbi_equals_predict(exported):
@@ -191,16 +195,20 @@ def test_numpy_viterbi_equals_brute_force_and_the_crf():
     tags = ["O", "B-X", "I-X", "E-X", "S-X"]
     bioes = allowed_transitions(tags, "BIOES")
     # only tag 0 may start, only tag 1 may end, 0 -> 1 is forbidden: length 1 has no allowed path
-    odd = TransitionConstraints(torch.tensor([True, False, False]), torch.tensor([[True, False, True]] * 3),
-                                torch.tensor([False, True, False]))
+    odd = TransitionConstraints(
+        torch.tensor([True, False, False]), torch.tensor([[True, False, True]] * 3), torch.tensor([False, True, False])
+    )
     for k, rules in [(3, None), (5, bioes), (3, odd)]:
         crf = CRF(k, batch_first=True, constraints=rules)
         with torch.no_grad():
             for p in (crf.transitions, crf.start_transitions, crf.end_transitions):
                 p.normal_()
         tables = [p.detach().numpy() for p in (crf.transitions, crf.start_transitions, crf.end_transitions)]
-        allowed = None if rules is None else {"start": rules.start.tolist(), "transitions": rules.transitions.tolist(),
-                                              "end": rules.end.tolist()}
+        allowed = (
+            None
+            if rules is None
+            else {"start": rules.start.tolist(), "transitions": rules.transitions.tolist(), "end": rules.end.tolist()}
+        )
         for length in (1, 2, 3, 5):
             for _ in range(3):
                 e = rng.normal(size=(length, k)).astype(np.float32)
@@ -213,8 +221,15 @@ def test_numpy_viterbi_equals_brute_force_and_the_crf():
 def test_bioes_model_decodes_back_to_bio():
     """A BIO data set learnt in BIOES: decode() must map E-/S- back, as predict does."""
     tags = ["O", "B-PER", "I-PER", "E-PER", "S-PER"]
-    sidecar = {"tags": tags, "scheme": "BIO", "model_scheme": "BIOES", "transitions": np.zeros((5, 5)).tolist(),
-               "start_transitions": [0.0] * 5, "end_transitions": [0.0] * 5, "allowed": None}
+    sidecar = {
+        "tags": tags,
+        "scheme": "BIO",
+        "model_scheme": "BIOES",
+        "transitions": np.zeros((5, 5)).tolist(),
+        "start_transitions": [0.0] * 5,
+        "end_transitions": [0.0] * 5,
+        "allowed": None,
+    }
     path = [1, 2, 3, 0, 4]
     emissions = np.full((1, 6, 5), -5.0, np.float32)
     emissions[0, np.arange(5), path] = 5.0
@@ -239,8 +254,9 @@ def test_export_cli_for_a_tagger_and_int8(tmp_path):
     tagger = fitted(name)
     tagger.save(tmp_path / "model")
     for flags, out in (([], "m.onnx"), (["--int8"], "q.onnx")):
-        result = runner.invoke(app, ["export", str(tmp_path / "model"), "--format", "onnx",
-                                     "--out", str(tmp_path / out), *flags])
+        result = runner.invoke(
+            app, ["export", str(tmp_path / "model"), "--format", "onnx", "--out", str(tmp_path / out), *flags]
+        )
         assert result.exit_code == 0, result.output
         assert "tagger model exported to" in result.output and "outputs: emissions" in result.output
         assert "inputs: ids, lengths, bigrams, chars, char_lengths" in result.output

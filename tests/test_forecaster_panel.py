@@ -319,7 +319,8 @@ def test_cli_long_file_predict_without_input_and_backtest(tmp_path):
     assert table.groupby("store").size().to_dict() == {"a": 7, "b": 7, "c": 7}
     metrics = json.loads(cli("backtest", "run/model", "--data", "train.csv", "--start", "2021-04-01",
                              "--stride", "7", "--output", "bt.csv", "--json", "--no-baselines"))
-    assert [s["step"] for s in metrics["per_step"]] == list(range(1, 8)) and set(metrics["per_series"]) == {"a", "b", "c"}
+    assert [s["step"] for s in metrics["per_step"]] == list(range(1, 8))
+    assert set(metrics["per_series"]) == {"a", "b", "c"}
     backtest = pd.read_csv(tmp_path / "bt.csv")
     assert list(backtest.columns)[:3] == ["origin", "store", "time"] and "sales_true" in backtest.columns
 
@@ -328,8 +329,15 @@ def test_employment_demo_runs_end_to_end(tmp_path):
     """Bug caught: the demo's settings or its data loader drifting from the forecaster (it would only
     fail for a user after training): one epoch, then the test scores, plots and the forecast file."""
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    result = subprocess.run([sys.executable, "-m", "lstmkit", "demo", "employment", "--out", "run", "--epochs", "1"],
-                            check=False, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "lstmkit", "demo", "employment", "--out", "run", "--epochs", "1"],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     assert "per-series ETS" in result.stdout and "n_series=22" in result.stdout
     ahead = pd.read_csv(tmp_path / "run" / "forecast-2016.csv")
@@ -343,8 +351,9 @@ def test_windows_are_read_from_a_memory_mapped_store_that_training_removes(tmp_p
     from lstmkit.tasks.forecaster.window_store import WindowStore
 
     features = [np.arange(40, dtype=np.float32).reshape(20, 2), np.arange(30, dtype=np.float32).reshape(15, 2)]
-    store = WindowStore.build(features, 4, 2, [0], [1], np.zeros((2, 0), np.float32), np.zeros((2, 0), np.int64),
-                              folder=tmp_path / "store")
+    store = WindowStore.build(
+        features, 4, 2, [0], [1], np.zeros((2, 0), np.float32), np.zeros((2, 0), np.int64), folder=tmp_path / "store"
+    )
     assert isinstance(store.features, np.memmap) and str(os.getpid()) in store.path.name
     assert len(store) == (20 - 6 + 1) + (15 - 6 + 1)
     batch = store.__getitems__([0, len(store) - 1])

@@ -19,18 +19,24 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import HealthCheck, currently_in_test_context, example, given, settings
-from hypothesis import event as hypothesis_event
-from hypothesis import strategies as st
+from hypothesis import (
+    HealthCheck,
+    currently_in_test_context,
+    event as hypothesis_event,
+    example,
+    given,
+    settings,
+    strategies as st,
+)
 from task_cases import CASES, fit_case
 from timelimit import time_limit as _time_limit
 
 from lstmkit.tasks import TASKS
 
 pytest.importorskip("fastapi")
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
-from lstmkit.serve.app import create_app  # noqa: E402
+from lstmkit.serve.app import create_app
 
 EXAMPLES = 100
 """Examples per task and target."""

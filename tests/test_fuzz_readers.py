@@ -23,7 +23,6 @@ Each ``@example`` is a regression case for one bug fuzzing found.
 
 from __future__ import annotations
 
-from timelimit import time_limit as _time_limit
 import codecs
 import csv
 import io
@@ -35,8 +34,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, event, example, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, event, example, given, settings, strategies as st
+from timelimit import time_limit as _time_limit
 
 from lstmkit.data.conll import read_conll, read_conll_tokens, write_conll
 from lstmkit.data.long_csv import read_long_csv, write_long_csv
@@ -295,7 +294,8 @@ def check_sentences(tokens, tags=None) -> None:
 @FUZZ
 @given(raw=any_bytes(conll_files()))
 def test_fuzz_conll(raw):
-    """Bug caught: the CoNLL reader crashing (IndexError on a one-column row, UnicodeError) instead of naming the line."""
+    """Bug caught: the CoNLL reader crashing (IndexError on a one-column row, UnicodeError) instead of
+    naming the line."""
     path = write_file(raw, ".conll")
     result = outcome(read_conll, path)
     if result is not None:
@@ -525,8 +525,9 @@ def test_round_trip_series(values, style):
 # ---------------------------------------------------------------------- each task's own reading
 def _task_reading():
     """``(task, estimator, the case's training file as text, its suffix)`` of every registered task."""
-    from lstmkit.tasks import TASKS, get_task_class
     from task_cases import CASES
+
+    from lstmkit.tasks import TASKS, get_task_class
 
     out = []
     for name in sorted(TASKS):

@@ -13,7 +13,7 @@ from lstmkit.nn import GRU, LSTM, RNN
 from lstmkit.nn.rnn import ALIGNED_MAX_BATCH
 
 TOL = dict(atol=1e-5, rtol=1e-5)
-I, H, T, B = 5, 6, 7, 4
+I, H, T, B = 5, 6, 7, 4  # noqa: E741 - input size, as in torch.nn.LSTM's docs
 
 KINDS = {
     "lstm": (LSTM, torch.nn.LSTM, {}),

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from lstmkit.nn.pooling import AttentionPooling, Pooling, lengths_to_mask, last_pool, max_pool, mean_pool
+from lstmkit.nn.pooling import AttentionPooling, Pooling, last_pool, lengths_to_mask, max_pool, mean_pool
 
 # Two sequences of D = 2 features, padded to T = 3; row 1 has length 2 and 999 in its padding.
 X = torch.tensor(

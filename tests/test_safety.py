@@ -22,11 +22,11 @@ import sys
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
+from textdata import english_reviews
 
 from lstmkit import TextClassifier, load
 from lstmkit.errors import ModelFolderError
 from lstmkit.io import FORMAT_VERSION
-from textdata import english_reviews
 
 # ---------------------------------------------------------------------- detecting any unpickling
 _UNPICKLED: list[str] = []
@@ -212,7 +212,8 @@ def test_corrupted_offsets(folder):
     header[name]["data_offsets"] = "everywhere"
     text = json.dumps(header).encode()
     weights.write_bytes(struct.pack("<Q", len(text)) + text + raw[8 + length:])
-    refused(folder, rf"model\.safetensors: cannot read the weights: corrupted: tensor '{name}' has no valid data_offsets")
+    refused(folder,
+            rf"model\.safetensors: cannot read the weights: corrupted: tensor '{name}' has no valid data_offsets")
 
 
 def test_trailing_bytes(folder):
@@ -226,8 +227,11 @@ def test_trailing_bytes(folder):
 def test_dtype_mismatch_is_an_error_not_a_silent_cast(folder):
     """Bug caught: ``load_state_dict`` silently casting float64 (or float16) weights into a float32 net."""
     rewrite_weights(folder, lambda t: t.update({"embedding.weight": t["embedding.weight"].double()}))
-    refused(folder, r"model\.safetensors: tensor 'embedding\.weight' is float64, but the network "
-                    r"config\.json describes stores float32")
+    refused(
+        folder,
+        r"model\.safetensors: tensor 'embedding\.weight' is float64, but the network "
+        r"config\.json describes stores float32",
+    )
 
 
 def test_shape_mismatch_names_the_tensor(folder):
@@ -248,14 +252,19 @@ def test_missing_and_unexpected_tensors(folder):
 def test_vocabulary_that_does_not_match_the_embedding(folder, change):
     """Bug caught: a vocab.json of another model (more or fewer tokens) loading with shifted token ids,
     or failing with a message that names only the weights."""
+
     def edit(vocab):
-        vocab["tokens"] = vocab["tokens"] + [f"new{i}" for i in range(change)] if change > 0 \
-            else vocab["tokens"][:change]
+        vocab["tokens"] = (
+            vocab["tokens"] + [f"new{i}" for i in range(change)] if change > 0 else vocab["tokens"][:change]
+        )
 
     edit_json(folder / "vocab.json", edit)
     n = len(json.loads((folder / "vocab.json").read_text(encoding="utf-8"))["tokens"])
-    message = refused(folder, rf"vocab\.json has {n} tokens but .*model\.safetensors's 'embedding\.weight' has "
-                              rf"{n - change} rows: the vocabulary does not belong to these weights")
+    message = refused(
+        folder,
+        rf"vocab\.json has {n} tokens but .*model\.safetensors's 'embedding\.weight' has "
+        rf"{n - change} rows: the vocabulary does not belong to these weights",
+    )
     assert str(folder) in message
 
 
@@ -266,24 +275,32 @@ def test_missing_vocabulary(folder):
 
 
 # ---------------------------------------------------------------------- config.json
-@pytest.mark.parametrize("version, pattern", [
-    (FORMAT_VERSION + 1, rf"format_version {FORMAT_VERSION + 1} is newer than this lstmkit reads.*upgrade"),
-    (1, r"format_version 1 is older than this lstmkit reads.*retrain"),
-    ("2", r"'format_version' must be an integer, got '2'"),
-    (2.0, r"'format_version' must be an integer, got 2\.0"),
-    (True, r"'format_version' must be an integer, got True"),
-    (None, r"'format_version' must be an integer, got None"),
-], ids=["newer", "older", "string", "float", "bool", "null"])
+@pytest.mark.parametrize(
+    "version, pattern",
+    [
+        (FORMAT_VERSION + 1, rf"format_version {FORMAT_VERSION + 1} is newer than this lstmkit reads.*upgrade"),
+        (1, r"format_version 1 is older than this lstmkit reads.*retrain"),
+        ("2", r"'format_version' must be an integer, got '2'"),
+        (2.0, r"'format_version' must be an integer, got 2\.0"),
+        (True, r"'format_version' must be an integer, got True"),
+        (None, r"'format_version' must be an integer, got None"),
+    ],
+    ids=["newer", "older", "string", "float", "bool", "null"],
+)
 def test_unknown_format_version(folder, version, pattern):
     """Bug caught: a folder of another format version read as if it were this one."""
     edit_json(folder / "config.json", lambda c: c.update(format_version=version))
     refused(folder, r"config\.json: " + pattern)
 
 
-@pytest.mark.parametrize("task, pattern", [
-    ("time-machine", r"config\.json: unknown task 'time-machine'; this lstmkit knows: .*text-classifier"),
-    (["text-classifier"], r"config\.json: 'task' must be a task name \(a string\)"),
-], ids=["unknown", "not_a_string"])
+@pytest.mark.parametrize(
+    "task, pattern",
+    [
+        ("time-machine", r"config\.json: unknown task 'time-machine'; this lstmkit knows: .*text-classifier"),
+        (["text-classifier"], r"config\.json: 'task' must be a task name \(a string\)"),
+    ],
+    ids=["unknown", "not_a_string"],
+)
 def test_unknown_task(folder, task, pattern):
     """Bug caught: an unknown or non-string task name crashing the registry lookup (TypeError: unhashable)."""
     edit_json(folder / "config.json", lambda c: c.update(task=task))
@@ -318,13 +335,21 @@ def test_cli_evaluate_and_predict_on_broken_folders_exit_2_with_one_line(model_d
     data.write_text("text,label\ngood clean room,pos\nawful rude staff,neg\n", encoding="utf-8")
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONIOENCODING="utf-8")
     folders = broken_folders(model_dir, tmp_path)
-    expected = {"pickled": "it is a pickle", "truncated": "truncated", "newer": "is newer",
-                "vocab": "the vocabulary does not belong"}
+    expected = {
+        "pickled": "it is a pickle",
+        "truncated": "truncated",
+        "newer": "is newer",
+        "vocab": "the vocabulary does not belong",
+    }
     for name, path in folders.items():
-        verb = ["evaluate", str(path), "--data", str(data)] if name in ("pickled", "newer") \
+        verb = (
+            ["evaluate", str(path), "--data", str(data)]
+            if name in ("pickled", "newer")
             else ["predict", str(path), "--text", "good room"]
-        result = subprocess.run([sys.executable, "-m", "lstmkit", *verb], capture_output=True, text=True,
-                                env=env, timeout=120)
+        )
+        result = subprocess.run(
+            [sys.executable, "-m", "lstmkit", *verb], capture_output=True, text=True, env=env, timeout=120
+        )
         lines = result.stderr.strip().splitlines()
         assert result.returncode == 2, (name, result.stderr)
         assert len(lines) == 1 and lines[0].startswith("error: "), (name, result.stderr)

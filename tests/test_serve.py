@@ -186,7 +186,8 @@ def test_concurrent_requests_share_forward_passes(model):
     """Bug: micro-batching does not merge requests (one forward pass each), or splits results back
     to the wrong requests."""
     app = create_app(model, ServeSettings(max_wait_ms=100))
-    texts = [f"{a} {b}" for a in ["good", "awful", "the room", "clean", "rude"] for b in ["staff", "food", "hotel", "view"]]
+    texts = [f"{a} {b}" for a in ["good", "awful", "the room", "clean", "rude"]
+             for b in ["staff", "food", "hotel", "view"]]
     with ServerThread(app) as running:
         before = app.state.batcher.forward_passes
         responses = asyncio.run(_concurrent(running.url, [{"inputs": [t]} for t in texts]))
@@ -212,6 +213,7 @@ def test_without_batching_each_request_is_one_pass(model):
 
 def test_batcher_isolates_a_failing_request():
     """Bug: one request that fails while predicting fails every request merged with it."""
+
     def run(items):
         if "bad" in items:
             raise DataError("bad input")
@@ -221,8 +223,9 @@ def test_batcher_isolates_a_failing_request():
         batcher = MicroBatcher(run, max_wait_ms=50)
         await batcher.start()
         try:
-            return await asyncio.gather(batcher.submit(["a", "b"]), batcher.submit(["bad"]), batcher.submit(["c"]),
-                                        return_exceptions=True)
+            return await asyncio.gather(
+                batcher.submit(["a", "b"]), batcher.submit(["bad"]), batcher.submit(["c"]), return_exceptions=True
+            )
         finally:
             await batcher.stop()
 
@@ -301,8 +304,11 @@ def test_inference_runs_without_autograd(model):
 def _close(a, b) -> bool:
     """Records equal, floats to 1e-4 relative (batch composition may change the last bits)."""
     if isinstance(a, float) or isinstance(b, float):
-        return isinstance(a, (int, float)) and isinstance(b, (int, float)) and math.isclose(a, b, rel_tol=1e-4,
-                                                                                            abs_tol=1e-5)
+        return (
+            isinstance(a, (int, float))
+            and isinstance(b, (int, float))
+            and math.isclose(a, b, rel_tol=1e-4, abs_tol=1e-5)
+        )
     if isinstance(a, dict):
         return isinstance(b, dict) and a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
     if isinstance(a, list):
@@ -337,14 +343,23 @@ def test_a_file_upload_reads_what_predict_input_reads(tmp_path):
     est, case = fit_case("sequence-classifier", tmp_path)
     long_csv = case.write_train(tmp_path)
     ts = tmp_path / "few.ts"
-    ts.write_text("@problemName few\n@univariate false\n@dimensions 2\n@equalLength false\n@classLabel false\n"
-                  "@data\n0,1,2:0.5,0.1,0.2\n3,2:0,0\n", encoding="utf-8")
+    ts.write_text(
+        "@problemName few\n@univariate false\n@dimensions 2\n@equalLength false\n@classLabel false\n"
+        "@data\n0,1,2:0.5,0.1,0.2\n3,2:0,0\n",
+        encoding="utf-8",
+    )
     bad = "sequence,a,b\nq,1,2\n"
     settings = ServeSettings(max_batch=1000)
     with ServerThread(create_app(est, settings)) as running:
+
         def upload(name, content, **kwargs):
-            return httpx.post(running.url + "/predict_file", params={"name": name} if name else None,
-                              content=content, timeout=30, **kwargs)
+            return httpx.post(
+                running.url + "/predict_file",
+                params={"name": name} if name else None,
+                content=content,
+                timeout=30,
+                **kwargs,
+            )
 
         from_csv = upload("train.csv", long_csv.read_bytes())
         from_ts = upload("few.ts", ts.read_bytes())
@@ -356,8 +371,9 @@ def test_a_file_upload_reads_what_predict_input_reads(tmp_path):
     expected = est.predict_records(est.read_inputs(long_csv))
     assert _close(from_csv.json()["predictions"], json.loads(json.dumps(expected)))
     assert from_csv.json()["predictions"][0]["sequence_id"] == "0"
-    assert from_ts.status_code == 200 and _close(from_ts.json()["predictions"],
-                                                 json.loads(json.dumps(est.predict_records(est.read_inputs(ts)))))
+    assert from_ts.status_code == 200 and _close(
+        from_ts.json()["predictions"], json.loads(json.dumps(est.predict_records(est.read_inputs(ts))))
+    )
     assert_json_error(wrong, 422, "mine.csv, line 1: no column 'sequence_id'", "sequence_id, a, b, label (optional)")
     assert "lstmkit-upload" not in wrong.text and "/tmp" not in wrong.text
     assert_json_error(nameless, 422, "?name=")
@@ -452,8 +468,14 @@ def test_int8_forecaster_serves(tmp_path):
 # ---------------------------------------------------------------------- the command
 def _cli(*args, **kwargs) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, "-m", "lstmkit", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env, cwd=kwargs.get("cwd"))
+    return subprocess.Popen(
+        [sys.executable, "-m", "lstmkit", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=kwargs.get("cwd"),
+    )
 
 
 def test_cli_serve_port_0_prints_address(model, tmp_path):
@@ -472,12 +494,15 @@ def test_cli_serve_port_0_prints_address(model, tmp_path):
     assert "Traceback" not in err
 
 
-@pytest.mark.parametrize("args, words", [
-    (["serve", "no/such/model"], ["no/such/model"]),
-    (["serve", "MODEL", "--set", "serve.max_bach=3"], ["serve.max_bach", "serve.max_batch"]),
-    (["serve", "MODEL", "--set", "serve.max_chars=0"], ["serve.max_chars", ">= 1"]),
-    (["serve", "MODEL", "--host", "no.such.host.invalid"], ["--host no.such.host.invalid"]),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["serve", "no/such/model"], ["no/such/model"]),
+        (["serve", "MODEL", "--set", "serve.max_bach=3"], ["serve.max_bach", "serve.max_batch"]),
+        (["serve", "MODEL", "--set", "serve.max_chars=0"], ["serve.max_chars", ">= 1"]),
+        (["serve", "MODEL", "--host", "no.such.host.invalid"], ["--host no.such.host.invalid"]),
+    ],
+)
 def test_cli_serve_user_errors(model, tmp_path, args, words):
     """Bug: a missing model folder, a bad setting or host gives a traceback instead of one line and exit 2."""
     from typer.testing import CliRunner

@@ -52,4 +52,6 @@ def test_a_users_own_cache_capacity_is_kept():
     env = {**os.environ, "ONEDNN_PRIMITIVE_CACHE_CAPACITY": "1024"}
     capacity, grown = _grown_mb(env)
     assert capacity == "1024"
-    assert grown > 80, f"the default cache should grow (it grew {grown} MB): the test above would not catch a regression"
+    assert grown > 80, (
+        f"the default cache should grow (it grew {grown} MB): the test above would not catch a regression"
+    )

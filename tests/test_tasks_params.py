@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 import pytest
 from sklearn.base import clone, is_classifier
 from sklearn.model_selection import GridSearchCV, cross_val_score
+from textdata import english_reviews
 
 from lstmkit import TextClassifier
 from lstmkit.errors import ConfigError
 from lstmkit.tasks.params import HyperParameters
 from lstmkit.tasks.text import TextClassifierConfig
-from textdata import english_reviews
 
 FAST = dict(embedding_dim=8, ngram_buckets=0, lexicon_ngrams=0, embedding_init="random", batch_size=16, epochs=3,
             lr=0.02, scheduler="none", patience=0)

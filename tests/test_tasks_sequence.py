@@ -14,8 +14,10 @@ import warnings
 
 import numpy as np
 import pytest
+import task_cases  # noqa: F401  (imports the case modules, this one's data among them, without a cycle)
 import torch
 from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error, mean_squared_error, r2_score
+from task_case_sequence import trend_sequences
 from typer.testing import CliRunner
 
 from lstmkit import SequenceClassifier, load
@@ -23,8 +25,6 @@ from lstmkit.cli import app
 from lstmkit.data.long_csv import write_long_csv
 from lstmkit.errors import ConfigError, DataError, DataWarning, LstmkitError
 from lstmkit.tasks.sequence import SequenceModelConfig, SequenceNet
-import task_cases  # noqa: F401  (imports the case modules, this one's data among them, without a cycle)
-from task_case_sequence import trend_sequences
 
 TINY = dict(hidden_size=16, batch_size=16, epochs=4, lr=0.02, scheduler="none", patience=0)
 
@@ -457,14 +457,16 @@ def test_cli_end_to_end_one_label_per_sequence(tmp_path):
     train = _write(tmp_path / "train.csv", *trend_sequences(80, seed=0))
     test = _write(tmp_path / "test.csv", *trend_sequences(20, seed=1))
     sets = ["--set", "model.hidden_size=8", "--set", "train.lr=0.02", "--set", "train.scheduler=none"]
-    script = (f"import subprocess, sys\n"
-              f"run = lambda *a: subprocess.run([sys.executable, '-m', 'lstmkit', *a], capture_output=True, text=True)\n"
-              f"r = run('train', 'sequence-classifier', '--train', {str(train)!r}, '--out', {str(tmp_path / 'run')!r},"
-              f" '--epochs', '2', *{sets!r}); print(r.returncode); print(r.stderr[-300:], file=sys.stderr)\n"
-              f"r = run('evaluate', {str(tmp_path / 'run' / 'model')!r}, '--data', {str(test)!r}, '--json');"
-              f" print(r.returncode); print(r.stdout.strip())\n"
-              f"r = run('predict', {str(tmp_path / 'run' / 'model')!r}, '--input', {str(test)!r}, '--json');"
-              f" print(r.returncode); print(r.stdout.strip().replace(chr(10), ' | '))\n")
+    script = (
+        f"import subprocess, sys\n"
+        f"run = lambda *a: subprocess.run([sys.executable, '-m', 'lstmkit', *a], capture_output=True, text=True)\n"
+        f"r = run('train', 'sequence-classifier', '--train', {str(train)!r}, '--out', {str(tmp_path / 'run')!r},"
+        f" '--epochs', '2', *{sets!r}); print(r.returncode); print(r.stderr[-300:], file=sys.stderr)\n"
+        f"r = run('evaluate', {str(tmp_path / 'run' / 'model')!r}, '--data', {str(test)!r}, '--json');"
+        f" print(r.returncode); print(r.stdout.strip())\n"
+        f"r = run('predict', {str(tmp_path / 'run' / 'model')!r}, '--input', {str(test)!r}, '--json');"
+        f" print(r.returncode); print(r.stdout.strip().replace(chr(10), ' | '))\n"
+    )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     lines = result.stdout.splitlines()
     assert lines[0] == "0", result.stderr
@@ -481,9 +483,22 @@ def test_cli_per_step_modes(kind, tmp_path):
     train = _write(tmp_path / "train.csv", *data(60, seed=0))
     test = _write(tmp_path / "test.csv", *data(10, seed=1))
     invoke = lambda *a: CliRunner().invoke(app, [str(x) for x in a], catch_exceptions=False)  # noqa: E731
-    result = invoke("train", "sequence-classifier", "--train", train, "--out", tmp_path / "run", "--epochs", 1,
-                    "--set", "data.label_per_step=true", "--set", f"data.target_kind={kind}",
-                    "--set", "model.hidden_size=8")
+    result = invoke(
+        "train",
+        "sequence-classifier",
+        "--train",
+        train,
+        "--out",
+        tmp_path / "run",
+        "--epochs",
+        1,
+        "--set",
+        "data.label_per_step=true",
+        "--set",
+        f"data.target_kind={kind}",
+        "--set",
+        "model.hidden_size=8",
+    )
     assert result.exit_code == 0, result.output
     result = invoke("evaluate", tmp_path / "run" / "model", "--data", test, "--json")
     metrics = json.loads(result.stdout)
@@ -511,15 +526,30 @@ def test_per_step_output_is_one_row_per_input_row(kind, suffix, tmp_path):
     lines = ["sequence_id,t,a,b"] + [",".join(str(v) for v in rows[i]) for i in order]
     (tmp_path / "in.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     out = tmp_path / f"out{suffix}"
-    result = CliRunner().invoke(app, ["predict", str(tmp_path / "model"), "--input", str(tmp_path / "in.csv"),
-                                      "--set", "data.time_column=t", "--output", str(out)], catch_exceptions=False)
+    result = CliRunner().invoke(
+        app,
+        [
+            "predict",
+            str(tmp_path / "model"),
+            "--input",
+            str(tmp_path / "in.csv"),
+            "--set",
+            "data.time_column=t",
+            "--output",
+            str(out),
+        ],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     import csv
 
     written = list(csv.DictReader(out.open(encoding="utf-8"), delimiter="\t" if suffix == ".tsv" else ","))
     assert len(written) == len(rows)
-    expected = ["sequence_id", "t", "step", "label", "confidence"] if kind == "label" else \
-        ["sequence_id", "t", "step", "value"]
+    expected = (
+        ["sequence_id", "t", "step", "label", "confidence"]
+        if kind == "label"
+        else ["sequence_id", "t", "step", "value"]
+    )
     assert list(written[0]) == expected
     records = clf.predict_records(X)
     for row, i in zip(written, order):
@@ -582,8 +612,11 @@ def test_export_graph_equals_predictions_in_every_mode(mode, tmp_path):
     expected = clf.predict_proba(batch) if mode != "step_value" else clf.predict(batch)
     for row, x in enumerate(batch):
         want = np.asarray(expected[row], dtype=np.float32)
-        np.testing.assert_allclose(graph[row] if mode == "sequence" else graph[row, : len(x)], want,
-                                   atol=1e-4 if mode != "step_value" else 1e-3)
+        np.testing.assert_allclose(
+            graph[row] if mode == "sequence" else graph[row, : len(x)],
+            want,
+            atol=1e-4 if mode != "step_value" else 1e-3,
+        )
     export_onnx(clf, tmp_path / "m.onnx")
     (got,) = run_onnx(tmp_path / "m.onnx", {"features": features.numpy(), "lengths": lengths.numpy()})
     np.testing.assert_allclose(got, graph, atol=1e-4)

@@ -9,8 +9,10 @@ import subprocess
 import sys
 
 import pytest
+import task_cases  # noqa: F401  (first: it imports every task_case_*.py, this one included)
 import torch
 from seqeval.metrics import classification_report, f1_score
+from task_case_tagger import tiny_ner
 
 from lstmkit import Tagger, load
 from lstmkit.data.conll import read_conll, write_conll
@@ -20,8 +22,6 @@ from lstmkit.nn.crf import allowed_transitions
 from lstmkit.tasks.tagger import TaggerModelConfig, TaggerNet
 from lstmkit.tasks.tagger.dictionary import WordDictionary, fold_of
 from lstmkit.tasks.tagger.text import tokenize_with_offsets
-import task_cases  # noqa: F401  (first: it imports every task_case_*.py, this one included)
-from task_case_tagger import tiny_ner
 
 TINY = dict(embedding_dim=16, hidden_size=16, batch_size=16, epochs=6, lr=0.02, patience=0)
 
@@ -375,18 +375,49 @@ def test_cli_train_evaluate_predict(tmp_path):
     test = write_conll(tmp_path / "test.conll", *[part[:50] for part in splits["test"]])
     run = [sys.executable, "-m", "lstmkit"]
     env = {"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
-    done = subprocess.run(check=False, args=run + ["train", "tagger", "--train", str(train), "--out", str(tmp_path / "run"), "--epochs",
-                                 "1", "--set", "model.hidden_size=16", "--set", "model.embedding_dim=16"],
-                          capture_output=True, text=True, env=env, timeout=300)
+    done = subprocess.run(
+        check=False,
+        args=run
+        + [
+            "train",
+            "tagger",
+            "--train",
+            str(train),
+            "--out",
+            str(tmp_path / "run"),
+            "--epochs",
+            "1",
+            "--set",
+            "model.hidden_size=16",
+            "--set",
+            "model.embedding_dim=16",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     model = str(tmp_path / "run" / "model")
-    done = subprocess.run(check=False, args=run + ["evaluate", model, "--data", str(test), "--json"], capture_output=True, text=True,
-                          env=env, timeout=120)
+    done = subprocess.run(
+        check=False,
+        args=run + ["evaluate", model, "--data", str(test), "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     metrics = json.loads(done.stdout)
     assert set(metrics) >= {"precision", "recall", "f1", "per_type", "token_accuracy"} and metrics["n_sentences"] == 50
-    done = subprocess.run(check=False, args=run + ["predict", model, "--text", "江泽民在北京", "--json"], capture_output=True, text=True,
-                          env=env, timeout=120)
+    done = subprocess.run(
+        check=False,
+        args=run + ["predict", model, "--text", "江泽民在北京", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     (record,) = [json.loads(line) for line in done.stdout.splitlines()]
     assert record["text"] == "江泽民在北京" and len(record["tags"]) == 6

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 import torch
+from textdata import BAD, FILL, GOOD, english_reviews
 
 from lstmkit import TextClassifier, load
 from lstmkit.errors import ConfigError, DataError, ModelFolderError
 from lstmkit.tasks.text import TextClassifierNet, TextModelConfig
-from textdata import BAD, FILL, GOOD, english_reviews
 
 TINY = dict(embedding_dim=16, hidden_size=16, ngram_buckets=2000, lexicon_buckets=2000, batch_size=16, epochs=4,
             lr=0.01, scheduler="none", patience=0)

@@ -10,7 +10,6 @@ import functools
 import json
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -73,13 +72,15 @@ DATA_SET_HELP = ("data.KEY=VALUE: read the file with other data settings, e.g. d
 def train(
     task: str = typer.Argument(..., metavar="TASK", help=f"The task: {', '.join(TASKS)}."),
     train_path: Path = typer.Option(..., "--train", metavar="FILE", help="Training data file."),
-    valid_path: Optional[Path] = typer.Option(None, "--valid", metavar="FILE", help="Validation file (default: 10% of --train)."),
-    out: Optional[Path] = typer.Option(None, "--out", metavar="DIR", help="Run folder (default: runs/TASK)."),
-    config: Optional[Path] = typer.Option(None, "--config", metavar="FILE.yaml", help="YAML file of settings."),
-    overrides: Optional[list[str]] = typer.Option(None, "--set", metavar="KEY=VALUE", help=SET_HELP),
-    epochs: Optional[int] = typer.Option(None, "--epochs", metavar="N", help="Shortcut for --set train.epochs=N."),
-    seed: Optional[int] = typer.Option(None, "--seed", metavar="N", help="Shortcut for --set train.seed=N."),
-    device: Optional[str] = typer.Option(None, "--device", metavar="auto|cpu|cuda", help="Where to train."),
+    valid_path: Path | None = typer.Option(
+        None, "--valid", metavar="FILE", help="Validation file (default: 10% of --train)."
+    ),
+    out: Path | None = typer.Option(None, "--out", metavar="DIR", help="Run folder (default: runs/TASK)."),
+    config: Path | None = typer.Option(None, "--config", metavar="FILE.yaml", help="YAML file of settings."),
+    overrides: list[str] | None = typer.Option(None, "--set", metavar="KEY=VALUE", help=SET_HELP),
+    epochs: int | None = typer.Option(None, "--epochs", metavar="N", help="Shortcut for --set train.epochs=N."),
+    seed: int | None = typer.Option(None, "--seed", metavar="N", help="Shortcut for --set train.seed=N."),
+    device: str | None = typer.Option(None, "--device", metavar="auto|cpu|cuda", help="Where to train."),
 ) -> None:
     """Train a model; writes OUT/model, OUT/checkpoints, OUT/logs/metrics.csv and OUT/plots."""
     from lstmkit.config import build_config
@@ -111,7 +112,7 @@ def evaluate(
     model_dir: Path = typer.Argument(..., metavar="MODEL_DIR", help="A model folder written by `lstmkit train`."),
     data: Path = typer.Option(..., "--data", metavar="FILE", help="Labelled data file in the task's format."),
     as_json: bool = typer.Option(False, "--json", help="Print exactly one JSON object."),
-    overrides: Optional[list[str]] = typer.Option(None, "--set", metavar="data.KEY=VALUE", help=DATA_SET_HELP),
+    overrides: list[str] | None = typer.Option(None, "--set", metavar="data.KEY=VALUE", help=DATA_SET_HELP),
 ) -> None:
     """Score a model on a labelled file."""
     from lstmkit.io import load
@@ -135,13 +136,19 @@ UNKNOWN_WARNING_SHARE = 0.5
 @user_errors
 def predict(
     model_dir: Path = typer.Argument(..., metavar="MODEL_DIR", help="A model folder written by `lstmkit train`."),
-    more_texts: Optional[list[str]] = typer.Argument(None, hidden=True, metavar="TEXT"),
-    texts: Optional[list[str]] = typer.Option(None, "--text", metavar="TEXT", help="Text(s) to label: --text A B C."),
-    input_path: Optional[Path] = typer.Option(None, "--input", metavar="FILE", help="File of inputs in the task's format."),
-    output: Optional[Path] = typer.Option(None, "--output", metavar="FILE", help="Write predictions to .csv, .tsv or .jsonl "
-                                          "(or the task's own format, e.g. .conll for a tagger)."),
+    more_texts: list[str] | None = typer.Argument(None, hidden=True, metavar="TEXT"),
+    texts: list[str] | None = typer.Option(None, "--text", metavar="TEXT", help="Text(s) to label: --text A B C."),
+    input_path: Path | None = typer.Option(
+        None, "--input", metavar="FILE", help="File of inputs in the task's format."
+    ),
+    output: Path | None = typer.Option(
+        None,
+        "--output",
+        metavar="FILE",
+        help="Write predictions to .csv, .tsv or .jsonl (or the task's own format, e.g. .conll for a tagger).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object per input (JSON Lines)."),
-    overrides: Optional[list[str]] = typer.Option(None, "--set", metavar="data.KEY=VALUE", help=DATA_SET_HELP),
+    overrides: list[str] | None = typer.Option(None, "--set", metavar="data.KEY=VALUE", help=DATA_SET_HELP),
 ) -> None:
     """Predict for texts given on the command line or for the inputs in a file."""
     from lstmkit.io import load
@@ -161,8 +168,11 @@ def predict(
     records = estimator.predict_records(inputs)
     for n, record in enumerate(records, start=1):
         if record.get("unknown_share", 0) > UNKNOWN_WARNING_SHARE:
-            typer.echo(f"warning: input {n}: {record['unknown_share']:.0%} of its tokens are unknown to the model "
-                       "(is it the language and kind of text the model was trained on?)", err=True)
+            typer.echo(
+                f"warning: input {n}: {record['unknown_share']:.0%} of its tokens are unknown to the model "
+                "(is it the language and kind of text the model was trained on?)",
+                err=True,
+            )
     if output is not None:
         estimator.write_predictions(records, output, inputs=inputs)
         typer.echo(f"{len(records)} predictions written to {output}", err=True)
@@ -209,9 +219,9 @@ def _demo_help() -> str:
 @user_errors
 def demo(
     name: str = typer.Argument(..., metavar="NAME", help=_demo_help()),
-    out: Optional[Path] = typer.Option(None, "--out", metavar="DIR", help="Run folder (default: runs/demo-NAME)."),
-    overrides: Optional[list[str]] = typer.Option(None, "--set", metavar="KEY=VALUE", help=SET_HELP),
-    epochs: Optional[int] = typer.Option(None, "--epochs", metavar="N", help="Shortcut for --set train.epochs=N."),
+    out: Path | None = typer.Option(None, "--out", metavar="DIR", help="Run folder (default: runs/demo-NAME)."),
+    overrides: list[str] | None = typer.Option(None, "--set", metavar="KEY=VALUE", help=SET_HELP),
+    epochs: int | None = typer.Option(None, "--epochs", metavar="N", help="Shortcut for --set train.epochs=N."),
 ) -> None:
     """Train a bundled demo end to end and show what it learned."""
     from lstmkit.tasks import all_demos, get_demo
@@ -225,8 +235,13 @@ def demo(
 
 # ---------------------------------------------------------------------- verbs in their own packages
 # Each of these modules has ``register(app)``, which adds its command(s) to ``app``.
-VERB_MODULES: list[str] = ["lstmkit.serve.cli", "lstmkit.export.cli", "lstmkit.explain.cli", "lstmkit.gradients.cli",
-                           "lstmkit.tasks.forecaster.cli"]
+VERB_MODULES: list[str] = [
+    "lstmkit.serve.cli",
+    "lstmkit.export.cli",
+    "lstmkit.explain.cli",
+    "lstmkit.gradients.cli",
+    "lstmkit.tasks.forecaster.cli",
+]
 
 
 def _register_verbs() -> None:

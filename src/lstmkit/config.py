@@ -184,7 +184,7 @@ def _from_dict(cls: type[C], d: Mapping, source: str, prefix: str, root: type, s
             kwargs[name] = _from_dict(tp, value, source, f"{key}.", root, strict)
         else:
             kwargs[name] = (_convert_python if strict else _convert)(value, tp, key, source)
-    for name, (f, tp) in fields.items():
+    for name, (f, _tp) in fields.items():
         no_default = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         if no_default and name not in kwargs:
             raise ConfigError(f"missing key '{prefix}{name}' in {source}")

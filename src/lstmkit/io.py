@@ -156,17 +156,20 @@ def check_safetensors(path: str | Path) -> None:
         offsets = entry.get("data_offsets") if isinstance(entry, dict) else None
         if (not isinstance(offsets, list) or len(offsets) != 2
                 or not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)):
-            raise ModelFolderError(f"{path}: {_UNREADABLE}: corrupted: tensor {name!r} has no valid data_offsets in the header")
+            raise ModelFolderError(
+                f"{path}: {_UNREADABLE}: corrupted: tensor {name!r} has no valid data_offsets in the header")
         ends.append(offsets[1])
     data = size - 8 - length
     needed = max(ends, default=0)
     if needed > data:
         raise ModelFolderError(
             f"{path}: {_UNREADABLE}: truncated: the header describes {needed} bytes of tensor data, "
-            f"the file holds {data}")
+            f"the file holds {data}"
+        )
     if needed < data:
         raise ModelFolderError(
-            f"{path}: {_UNREADABLE}: corrupted: {data - needed} bytes after the tensor data the header describes")
+            f"{path}: {_UNREADABLE}: corrupted: {data - needed} bytes after the tensor data the header describes"
+        )
 
 
 def _json_default(value: Any) -> Any:
@@ -200,9 +203,15 @@ def read_json(path: str | Path) -> Any:
 # ----------------------------------------------------------------------------
 
 
-def save_model_folder(path: str | Path, *, config: dict, state_dict: dict[str, torch.Tensor],
-                      vocab: dict | None = None, metrics: dict | None = None,
-                      extra: dict[str, dict] | None = None) -> Path:
+def save_model_folder(
+    path: str | Path,
+    *,
+    config: dict,
+    state_dict: dict[str, torch.Tensor],
+    vocab: dict | None = None,
+    metrics: dict | None = None,
+    extra: dict[str, dict] | None = None,
+) -> Path:
     """Write a model folder at ``path`` (replacing an existing one) and return its path.
 
     ``config`` must name the ``task``; ``format_version`` and ``lstmkit_version``
@@ -286,12 +295,13 @@ def read_config(path: str | Path) -> dict:
         raise ModelFolderError(f"{file}: 'format_version' must be an integer, got {version!r}")
     if version > FORMAT_VERSION:
         raise ModelFolderError(
-            f"{file}: format_version {version} is newer than this lstmkit reads "
-            f"({FORMAT_VERSION}); upgrade lstmkit")
+            f"{file}: format_version {version} is newer than this lstmkit reads ({FORMAT_VERSION}); upgrade lstmkit"
+        )
     if version < OLDEST_FORMAT_VERSION:
         raise ModelFolderError(
             f"{file}: format_version {version} is older than this lstmkit reads "
-            f"({OLDEST_FORMAT_VERSION}: the n-gram hash changed); retrain the model with this version")
+            f"({OLDEST_FORMAT_VERSION}: the n-gram hash changed); retrain the model with this version"
+        )
     return config
 
 
@@ -330,11 +340,13 @@ def check_weights(folder: ModelFolder, expected: dict[str, torch.Tensor]) -> Non
     if missing:
         raise ModelFolderError(
             f"{weights}: has no tensor {missing[0]!r}, which the network {CONFIG} describes needs "
-            f"({len(missing)} missing: {', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''})")
+            f"({len(missing)} missing: {', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''})"
+        )
     if unexpected:
         raise ModelFolderError(
             f"{weights}: tensor {unexpected[0]!r} is not part of the network {CONFIG} describes "
-            f"({len(unexpected)} unexpected: {', '.join(unexpected[:5])}{', ...' if len(unexpected) > 5 else ''})")
+            f"({len(unexpected)} unexpected: {', '.join(unexpected[:5])}{', ...' if len(unexpected) > 5 else ''})"
+        )
     vocab_sizes = _vocabulary_sizes(folder)
     wrong = [name for name in expected if tuple(found[name].shape) != tuple(expected[name].shape)]
     for name in sorted(wrong, key=lambda n: expected[n].dim() == 0 or expected[n].shape[0] not in vocab_sizes):
@@ -342,15 +354,17 @@ def check_weights(folder: ModelFolder, expected: dict[str, torch.Tensor]) -> Non
         if want and got and want[0] != got[0] and want[0] in vocab_sizes:
             raise ModelFolderError(
                 f"{folder.path / vocab_sizes[want[0]]} has {want[0]} tokens but {weights}'s {name!r} has "
-                f"{got[0]} rows: the vocabulary does not belong to these weights")
+                f"{got[0]} rows: the vocabulary does not belong to these weights"
+            )
         raise ModelFolderError(
-            f"{weights}: tensor {name!r} has shape {list(got)}, but the network {CONFIG} describes "
-            f"needs {list(want)}")
+            f"{weights}: tensor {name!r} has shape {list(got)}, but the network {CONFIG} describes needs {list(want)}"
+        )
     for name, tensor in expected.items():
         if found[name].dtype != tensor.dtype:
             raise ModelFolderError(
                 f"{weights}: tensor {name!r} is {str(found[name].dtype).removeprefix('torch.')}, "
-                f"but the network {CONFIG} describes stores {str(tensor.dtype).removeprefix('torch.')}")
+                f"but the network {CONFIG} describes stores {str(tensor.dtype).removeprefix('torch.')}"
+            )
 
 
 def _vocabulary_sizes(folder: ModelFolder) -> dict[int, str]:
@@ -369,6 +383,7 @@ def load(path: str | Path):
 
     config = read_config(path)
     if config["task"] not in TASKS:
-        raise ModelFolderError(f"{Path(path) / CONFIG}: unknown task {config['task']!r}; "
-                               f"this lstmkit knows: {', '.join(sorted(TASKS))}")
+        raise ModelFolderError(
+            f"{Path(path) / CONFIG}: unknown task {config['task']!r}; this lstmkit knows: {', '.join(sorted(TASKS))}"
+        )
     return get_task_class(config["task"]).load(path)

@@ -738,7 +738,7 @@ def outcome_line(history: list[dict], best: dict, cfg: TrainConfig, monitor: str
         stopped early after epoch 10 of 30 (no better val_loss in 3 epochs: train.patience); kept epoch 7 (best val_loss)
         trained 10 epochs; kept epoch 8 (best val_f1)
         trained 10 epochs; kept the mean of the weights of epochs 8-10 (train.average_last: a better val_loss ...)
-    """
+    """  # noqa: E501 - the example lines are printed as they are
     last = int(history[-1]["epoch"])
     metric = f"val_{monitor}"
     if best.get("averaged_epochs"):

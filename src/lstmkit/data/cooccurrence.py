@@ -31,7 +31,6 @@ import scipy.sparse as sp
 import torch
 from sklearn.utils.extmath import randomized_svd
 
-
 CHUNK_TOKENS = 1 << 18
 """Tokens counted at a time (the pairs of a chunk take about 200 bytes a token)."""
 

@@ -108,7 +108,7 @@ class Standardizer:
         except (KeyError, TypeError, ValueError) as err:
             raise ValueError(
                 f"scaler.json: expected 'mean' and 'scale' lists of numbers ({err})"
-            )
+            ) from None
         if mean.ndim != 1 or mean.shape != scale.shape:
             raise ValueError(
                 "scaler.json: 'mean' and 'scale' must be lists of the same length"

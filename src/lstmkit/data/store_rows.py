@@ -94,7 +94,9 @@ class StoreRows(Sequence):
         positions = np.asarray(positions, dtype=np.int64)
         return StoreRows(self.store, positions if self.index is None else self.index[positions])
 
-    def blocks(self, max_tokens: int | None = None, channel: str = "ids") -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    def blocks(
+        self, max_tokens: int | None = None, channel: str = "ids"
+    ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
         """``(start, values, lengths)`` for consecutive runs of the selected rows: ``values`` their
         ids (``channel="tags"``: their tags) end to end (int32), ``lengths`` per row; about
         ``max_tokens`` values at a time (default :data:`lstmkit.data.token_store.CHUNK`; a row is
@@ -116,10 +118,10 @@ class StoreRows(Sequence):
     def _gather(self, values: np.ndarray, start: int, stop: int) -> np.ndarray:
         offsets = self.store.offsets
         if self.index is None:
-            return np.array(values[offsets[start]: offsets[stop]])
+            return np.array(values[offsets[start] : offsets[stop]])
         rows = self.index[start:stop]
         if rows[-1] - rows[0] == stop - start - 1:  # consecutive rows: one slice
-            return np.array(values[offsets[rows[0]]: offsets[rows[-1] + 1]])
+            return np.array(values[offsets[rows[0]] : offsets[rows[-1] + 1]])
         begin, lengths = offsets[rows], offsets[rows + 1] - offsets[rows]
         within = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
         return np.asarray(values[np.repeat(begin, lengths) + within])
@@ -158,16 +160,16 @@ class StoreBatchSampler(BucketBatchSampler):
         if not self.shuffle:
             order = np.argsort(-self.lengths, kind="stable")
             for start in range(0, n, size):
-                yield order[start: start + size].tolist()
+                yield order[start : start + size].tolist()
             return
         rng = np.random.default_rng([self.seed, self.epoch])
         order = rng.permutation(n)
         for start in range(0, n, self.bucket_size):  # each bucket sorted longest first, in place
-            chunk = order[start: start + self.bucket_size]
-            order[start: start + self.bucket_size] = chunk[np.argsort(-self.lengths[chunk], kind="stable")]
+            chunk = order[start : start + self.bucket_size]
+            order[start : start + self.bucket_size] = chunk[np.argsort(-self.lengths[chunk], kind="stable")]
         # bucket_size is a multiple of batch_size: the batches are consecutive slices of `order`
         for b in rng.permutation(len(self)):
-            yield order[b * size: (b + 1) * size].tolist()
+            yield order[b * size : (b + 1) * size].tolist()
 
 
 __all__ = ["RELEASE_EVERY", "StoreBatchSampler", "StoreRows", "pad_arrays"]

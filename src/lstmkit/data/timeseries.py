@@ -31,9 +31,10 @@ a number step for a numeric time column), else the frequency pandas infers
 (:func:`pandas.infer_freq` on the whole column; when gaps break that, the common answer on
 short runs of three consecutive rows; for a numeric time, the most common step). An
 inferred grid is accepted only if every time lies on it and at most a third of its points
-are missing (more would be mostly invented data: the series is then irregular). A series without a grid is *irregular*: it is used as it is (``freq=None``) and
-no timestamps are inserted. Pass ``freq`` for a series pandas would guess wrong (a
-business-day series with missing days looks daily).
+are missing (more would be mostly invented data: the series is then irregular). A series
+without a grid is *irregular*: it is used as it is (``freq=None``) and no timestamps are
+inserted. Pass ``freq`` for a series pandas would guess wrong (a business-day series with
+missing days looks daily).
 
 :func:`calendar_features` turns times into sin/cos pairs (hour of day, day of week, day
 of year, month or quarter, chosen by the step): covariates known in the future.

@@ -22,15 +22,25 @@ def register(app: typer.Typer) -> None:
     def explain(
         model_dir: Path = typer.Argument(..., metavar="MODEL_DIR", help="A model folder written by `lstmkit train`."),
         text: str | None = typer.Option(None, "--text", metavar="TEXT", help="The text to explain."),
-        input_path: Path | None = typer.Option(None, "--input", metavar="FILE",
-                                                  help="Explain the first input of FILE (a forecaster: the forecast after FILE's rows)."),
+        input_path: Path | None = typer.Option(
+            None,
+            "--input",
+            metavar="FILE",
+            help="Explain the first input of FILE (a forecaster: the forecast after FILE's rows).",
+        ),
         out: Path | None = typer.Option(None, "--out", metavar="FILE.png", help="Write the picture here."),
-        as_json: bool = typer.Option(False, "--json", help="Print one JSON object (tokens, gates, cell, attributions)."),
-        target: str | None = typer.Option(None, "--target", metavar="NAME",
-                                             help="Explain this output: a label, an entity (its text or name), a "
-                                                  "forecast value such as 'temp_max t+1', or an index (default: "
-                                                  "the predicted label; a tagger's first entity; a forecaster's "
-                                                  "first value)."),
+        as_json: bool = typer.Option(
+            False, "--json", help="Print one JSON object (tokens, gates, cell, attributions)."
+        ),
+        target: str | None = typer.Option(
+            None,
+            "--target",
+            metavar="NAME",
+            help="Explain this output: a label, an entity (its text or name), a "
+            "forecast value such as 'temp_max t+1', or an index (default: "
+            "the predicted label; a tagger's first entity; a forecaster's "
+            "first value).",
+        ),
         steps: int = typer.Option(64, "--steps", metavar="N", help="Integration points of integrated gradients."),
     ) -> None:
         """Show a model's gate activations, cell state and token attributions for one input."""

@@ -122,7 +122,7 @@ def export_onnx(estimator, out: str | Path, int8: bool = False, spec=None) -> di
         graph = Path(scratch) / "model.onnx"
         try:
             _write_graph(spec, graph)
-        except Exception as error:  # the exporter's own errors name the unsupported operator
+        except Exception as error:  # noqa: BLE001 - the exporter's own errors name the unsupported operator
             raise ExportError(f"torch.onnx.export failed for this {estimator.task} model: "
                               f"{type(error).__name__}: {str(error).splitlines()[0][:300]}") from None
         got = run_onnx(graph, feeds)

@@ -153,7 +153,7 @@ class _NativeLayer(torch.autograd.Function):
     (each direction's ``w_ih, w_hh(, b_ih, b_hh)``, PyTorch's layout) by :meth:`forward`."""
 
     @staticmethod
-    def forward(ctx, x, lengths, W, R, B, mode, D, *weights):  # noqa: N803 (ONNX's names)
+    def forward(ctx, x, lengths, W, R, B, mode, D, *weights):  # ONNX's names for the inputs
         per_direction = len(weights) // D
         valid = steps_mask(lengths, x.size(1)).unsqueeze(-1)  # (B, T, 1)
         out, h_n = _layer(x.masked_fill(~valid, 0.0),  # what padding holds never matters
@@ -161,7 +161,7 @@ class _NativeLayer(torch.autograd.Function):
         return out.masked_fill(~valid, 0.0), h_n  # zero at padded steps, as the native node gives
 
     @staticmethod
-    def symbolic(g, x, lengths, W, R, B, mode, D, *weights):  # noqa: N803
+    def symbolic(g, x, lengths, W, R, B, mode, D, *weights):
         H = weights[1].type().sizes()[1]
         attributes = {"hidden_size_i": H, "direction_s": "bidirectional" if D == 2 else "forward"}
         if mode == "GRU":

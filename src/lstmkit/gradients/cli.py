@@ -24,7 +24,9 @@ def register(app: typer.Typer) -> None:
     @app.command()
     @user_errors
     def gradients(
-        out: Path = typer.Option(..., "--out", metavar="DIR", help="Folder for gradients.csv, accuracy.csv and gradients.png."),
+        out: Path = typer.Option(
+            ..., "--out", metavar="DIR", help="Folder for gradients.csv, accuracy.csv and gradients.png."
+        ),
         cells: str = typer.Option("rnn,gru,lstm", "--cells", metavar="rnn,gru,lstm", help="Cells to compare."),
         lengths: str = typer.Option("50,100,200", "--lengths", metavar="50,100,...", help="Sequence lengths."),
         hidden: int = typer.Option(32, "--hidden", metavar="N", help="Units of every cell."),
@@ -41,15 +43,17 @@ def register(app: typer.Typer) -> None:
         chosen = [c.strip().lower() for c in cells.split(",") if c.strip()]
         unknown = [c for c in chosen if c not in CELLS]
         if unknown or not chosen:
-            raise LstmkitError(f"--cells {cells}: unknown cell {', '.join(unknown) or '(none given)'}; "
-                               f"valid cells: {', '.join(CELLS)}")
+            raise LstmkitError(
+                f"--cells {cells}: unknown cell {', '.join(unknown) or '(none given)'}; valid cells: {', '.join(CELLS)}"
+            )
         for name, value in (("--hidden", hidden), ("--steps", steps), ("--batch", batch)):
             if value < 1:
                 raise LstmkitError(f"{name} {value}: must be at least 1")
         if not lr > 0:
             raise LstmkitError(f"--lr {lr}: must be > 0")
-        settings = Settings(cells=chosen, lengths=_ints("--lengths", lengths), hidden=hidden, steps=steps,
-                            batch=batch, lr=lr, seed=seed)
+        settings = Settings(
+            cells=chosen, lengths=_ints("--lengths", lengths), hidden=hidden, steps=steps, batch=batch, lr=lr, seed=seed
+        )
         torch.set_num_threads(min(torch.get_num_threads(), 4))  # small matrices: more threads only add overhead
         paths = run(settings, out, echo=lambda line: typer.echo(line, err=True))
         for path in paths.values():

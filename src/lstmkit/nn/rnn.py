@@ -464,7 +464,6 @@ class _RecurrentBase(nn.Module):
             both directions, prefix [0, m), plain kernel (reverse starts from that state)
             forward, tail [m, T) with the freeze column, from the prefix's forward state
         """
-        T = layer_input.size(0)
         H, D = self.hidden_size, self.num_directions
         tail_valid = valid[prefix:]  # (T-m, B, 1)
         tail_input = layer_input[prefix:].masked_fill(tail_valid == 0, 0.0)  # (T-m, B, I_l)

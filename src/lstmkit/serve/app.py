@@ -216,7 +216,7 @@ def create_app(estimator, settings: ServeSettings | None = None) -> FastAPI:
             return _error(error.status, str(error))
         except LstmkitError as error:  # the task's DataError for a bad item, or one found while predicting
             return _error(422, str(error))
-        except Exception:  # noqa: BLE001 - never a traceback to the client
+        except Exception:  # never a traceback to the client (logged)
             log.exception("POST /predict failed")
             return _error(500, "internal server error")
 
@@ -238,7 +238,7 @@ def create_app(estimator, settings: ServeSettings | None = None) -> FastAPI:
             return _error(error.status, str(error))
         except LstmkitError as error:
             return _error(422, str(error))
-        except Exception:  # noqa: BLE001 - never a traceback to the client
+        except Exception:  # never a traceback to the client (logged)
             log.exception("POST /predict_file failed")
             return _error(500, "internal server error")
 

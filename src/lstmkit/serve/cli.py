@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -19,15 +18,18 @@ def register(app: typer.Typer) -> None:
     @user_errors
     def serve(
         model_dir: Path = typer.Argument(..., metavar="MODEL_DIR", help="A model folder written by `lstmkit train`."),
-        host: str = typer.Option("127.0.0.1", "--host", metavar="HOST",
-                                 help="Address to listen on (0.0.0.0: every interface)."),
+        host: str = typer.Option(
+            "127.0.0.1", "--host", metavar="HOST", help="Address to listen on (0.0.0.0: every interface)."
+        ),
         port: int = typer.Option(8000, "--port", metavar="PORT", help="Port to listen on (0: a free one, printed)."),
         int8: bool = typer.Option(False, "--int8", help="Quantise the LSTM and Linear layers to int8 (CPU; faster)."),
-        max_wait_ms: Optional[float] = typer.Option(None, "--max-wait-ms", metavar="MS",
-                                                    help="Shortcut for --set serve.max_wait_ms=MS (micro-batching wait)."),
-        config: Optional[Path] = typer.Option(None, "--config", metavar="FILE.yaml",
-                                              help="YAML file with a serve: section."),
-        overrides: Optional[list[str]] = typer.Option(None, "--set", metavar="serve.KEY=VALUE", help=SERVE_SET_HELP),
+        max_wait_ms: float | None = typer.Option(
+            None, "--max-wait-ms", metavar="MS", help="Shortcut for --set serve.max_wait_ms=MS (micro-batching wait)."
+        ),
+        config: Path | None = typer.Option(
+            None, "--config", metavar="FILE.yaml", help="YAML file with a serve: section."
+        ),
+        overrides: list[str] | None = typer.Option(None, "--set", metavar="serve.KEY=VALUE", help=SERVE_SET_HELP),
     ) -> None:
         """Serve a model over HTTP: GET /health, GET /info, POST /predict, and a page at /."""
         import torch
@@ -48,8 +50,11 @@ def register(app: typer.Typer) -> None:
         estimator = load(model_dir)
         application = create_app(estimator, settings)
         sock = bind(host, port)
-        typer.echo(f"serving {model_dir} ({estimator.task}{', int8' if settings.int8 else ''}) on {url_of(sock)}"
-                   " (Ctrl+C to stop)", err=True)
+        typer.echo(
+            f"serving {model_dir} ({estimator.task}{', int8' if settings.int8 else ''}) on {url_of(sock)}"
+            " (Ctrl+C to stop)",
+            err=True,
+        )
         typer.echo(url_of(sock))  # stdout: the address alone, for scripts started with --port 0
         try:
             make_server(application).run(sockets=[sock])

@@ -59,9 +59,12 @@ class Int8Recurrent(nn.Module):
         plain.load_state_dict(layer.state_dict())
         with warnings.catch_warnings():  # torch 2.13 marks quantized tensor creation as deprecated
             warnings.filterwarnings("ignore", message=".*quantize_per_tensor.*deprecated")
-            warnings.filterwarnings("ignore", message="torch.ao.quantization is deprecated", category=DeprecationWarning)
-            self.quantized = torch.ao.quantization.quantize_dynamic(nn.Sequential(plain), {torch_cls},
-                                                                    dtype=torch.qint8)[0]
+            warnings.filterwarnings(
+                "ignore", message="torch.ao.quantization is deprecated", category=DeprecationWarning
+            )
+            self.quantized = torch.ao.quantization.quantize_dynamic(
+                nn.Sequential(plain), {torch_cls}, dtype=torch.qint8
+            )[0]
         self.float_layer = [layer]  # in a list: not a submodule (its weights stay out of state_dict)
         self.batch_first = layer.batch_first
         self.is_lstm = isinstance(layer, LSTM)
@@ -141,8 +144,7 @@ class OnnxNetwork(nn.Module):
 
                 options = ort.SessionOptions()
                 options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
-                self._sessions[threads] = ort.InferenceSession(self.graph, options,
-                                                               providers=["CPUExecutionProvider"])
+                self._sessions[threads] = ort.InferenceSession(self.graph, options, providers=["CPUExecutionProvider"])
             return self._sessions[threads]
 
     def forward(self, *tensors: Tensor):

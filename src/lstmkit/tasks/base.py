@@ -462,8 +462,8 @@ def check_same_run(out_dir: Path, cfg, data_sha256: str) -> None:
     """Refuse to resume a run folder trained with other settings or data.
 
     A run writes ``run.json`` (every setting but ``train.epochs``, which may grow to train
-    longer, and the process and thread counts, and the data's fingerprint); a rerun that would resume from its checkpoints must
-    match.
+    longer, and the process and thread counts, and the data's fingerprint); a rerun that would
+    resume from its checkpoints must match.
     """
     settings = config_to_dict(cfg)
     for how_not_what in ("epochs", "devices", "num_nodes", "strategy", "num_threads"):

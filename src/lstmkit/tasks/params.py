@@ -183,8 +183,8 @@ class HyperParameters:
             default = defaults[name].default if name in defaults else object()
             try:
                 same = value is default or value == default
-            except Exception:  # arrays compare element-wise
+            except Exception:  # noqa: BLE001 - arrays compare element-wise, or not at all
                 same = False
-            if not (same is True):
+            if same is not True:
                 changed.append(f"{name}={value!r}")
         return f"{type(self).__name__}({', '.join(changed)})"

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -24,7 +23,7 @@ def register(app: typer.Typer) -> None:
                                   "file format; each series starts with lookback rows of context)."),
         output: Path = typer.Option(..., "--output", metavar="FILE", help="Forecasts per origin, series and step "
                                     "with the true values (.csv, .tsv or .jsonl)."),
-        start: Optional[str] = typer.Option(None, "--start", metavar="TIME", help="The first origin (the first "
+        start: str | None = typer.Option(None, "--start", metavar="TIME", help="The first origin (the first "
                                             "forecast step's time); default: the first with lookback rows before it."),
         stride: int = typer.Option(1, "--stride", metavar="N", help="Rows between consecutive origins."),
         refit: str = typer.Option("never", "--refit", metavar="N|never", help="Retrain every N origins on the data "
@@ -34,7 +33,7 @@ def register(app: typer.Typer) -> None:
         no_baselines: bool = typer.Option(False, "--no-baselines", help="Skip the baselines (ETS fits per origin "
                                           "take most of a long backtest's time)."),
         as_json: bool = typer.Option(False, "--json", help="Print the metrics as one JSON object."),
-        overrides: Optional[list[str]] = typer.Option(None, "--set", metavar="data.KEY=VALUE", help=DATA_SET_HELP),
+        overrides: list[str] | None = typer.Option(None, "--set", metavar="data.KEY=VALUE", help=DATA_SET_HELP),
     ) -> None:
         """Forecast from every origin of a file and score the forecasts (forecasters)."""
         from lstmkit.io import load

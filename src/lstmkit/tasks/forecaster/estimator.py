@@ -466,7 +466,7 @@ class Forecaster(Estimator):
         for start in range(0, len(windows["past"]), 512):
             part = slice(start, start + 512)
 
-            def tensor(key, dtype=torch.float32):
+            def tensor(key, dtype=torch.float32, part=part):
                 return torch.as_tensor(windows[key][part], dtype=dtype, device=device)
 
             outs.append(net(tensor("past"), tensor("future"), tensor("static_numbers"),

@@ -123,7 +123,8 @@ def context_from_cells(cells: dict[str, list[str]], lines: np.ndarray, data, whe
         ts._report_missing(empty, gaps, time, lines, names, where)
     if (gaps is not None and len(gaps)) or empty.any():
         filled = ts.describe_filled(gaps, empty, time, lines, grid)
-        time, values, lines = ts._interpolate(time, values, lines, grid, names, where)  # (future rows' targets: filled, never read)
+        # (future rows' targets: filled, never read)
+        time, values, lines = ts._interpolate(time, values, lines, grid, names, where)
         warnings.warn(f"{where}: {filled}", DataWarning, stacklevel=3)
     return Context(time=time, values=values, columns=names, n_targets=len(data.target), freq=ts._freq_name(grid),
                    lines=lines, path=path, n_future=future_rows, series_id=series_id, static=dict(static or {}))

@@ -33,7 +33,9 @@ class SequenceDataConfig:
     label_per_step: bool = False  # a target for every time step instead of one label per sequence
     target_kind: Literal["label", "value"] = "label"  # per-step targets: labels (classes) or values (numbers)
     scale: bool = True  # standardise each feature with the training steps' mean and std (saved as scaler.json)
-    layout: Literal["auto", "channels_last", "channels_first"] = "auto"  # Python arrays: (N, T, F) steps x features, or (N, C, T) as sktime's numpy3D; auto: steps x features, warning when an array has fewer steps than features
+    # Python arrays: (N, T, F) steps x features, or (N, C, T) as sktime's numpy3D; auto: steps x features, warning
+    # when an array has fewer steps than features
+    layout: Literal["auto", "channels_last", "channels_first"] = "auto"
 
     def __post_init__(self):
         check_choices(self)

@@ -98,15 +98,19 @@ class SequenceClassifier(Classifier):
     # -- reading data --------------------------------------------------------
     def _model_columns(self) -> dict:
         """What a fitted model knows of its feature columns, for the readers (names may be None)."""
-        return {"model_features": getattr(self, "feature_names_", None), "n_features": getattr(self, "n_features_", None)}
+        return {
+            "model_features": getattr(self, "feature_names_", None),
+            "n_features": getattr(self, "n_features_", None),
+        }
 
     def read_data(self, path) -> tuple[list[np.ndarray], Labels]:
         """A labelled ``.ts`` or long ``.csv``/``.tsv`` file -> ``(sequences, targets)``; also a long
         pandas DataFrame (one row per step, with the id, feature and label columns)."""
         data = self._config().data
         if hasattr(path, "columns"):
-            return sequences_from_frame(path, data, labelled=True,
-                                        model_features=self._model_columns()["model_features"])
+            return sequences_from_frame(
+                path, data, labelled=True, model_features=self._model_columns()["model_features"]
+            )
         sequences, targets = read_sequences(path, data, labelled=True, **self._model_columns())
         self._check_file_features(sequences, path)
         return sequences, targets
@@ -122,10 +126,14 @@ class SequenceClassifier(Classifier):
         if expected is not None and sequences and sequences[0].shape[1] != expected:
             found, known = getattr(sequences, "features", None), getattr(self, "feature_names_", None)
             count = sequences[0].shape[1]
-            raise DataError(f"{count} feature column{'s' if count != 1 else ''}"
-                            + (f" ({', '.join(found)})" if found else "")
-                            + f", but the model was trained on {expected}" + (f" ({', '.join(known)})" if known else "")
-                            + " (set data.feature_columns to choose them)", path=path)
+            raise DataError(
+                f"{count} feature column{'s' if count != 1 else ''}"
+                + (f" ({', '.join(found)})" if found else "")
+                + f", but the model was trained on {expected}"
+                + (f" ({', '.join(known)})" if known else "")
+                + " (set data.feature_columns to choose them)",
+                path=path,
+            )
 
     def inputs_from_json(self, items: list) -> list[np.ndarray]:
         """A list of sequences, each a list of feature rows (lists of numbers): steps x features,
@@ -133,8 +141,9 @@ class SequenceClassifier(Classifier):
         (``(F, T_i)`` arrays for ``data.layout=channels_first``), so the server's merged batches
         read right."""
         if not isinstance(items, list):
-            raise DataError(f"inputs must be a list of sequences (each a list of feature rows), "
-                            f"got {type(items).__name__}")
+            raise DataError(
+                f"inputs must be a list of sequences (each a list of feature rows), got {type(items).__name__}"
+            )
         sequences = as_sequences(items, "input", getattr(self, "n_features_", None))
         if self._config().data.layout == "channels_first":
             return [np.ascontiguousarray(x.T) for x in sequences]
@@ -150,12 +159,14 @@ class SequenceClassifier(Classifier):
         data = self._config().data
         if hasattr(X, "columns"):
             labelled = y is None and data.label_column in [str(c).strip() for c in X.columns]
-            X, from_frame = sequences_from_frame(X, data, labelled,
-                                                 model_features=self._model_columns()["model_features"])
+            X, from_frame = sequences_from_frame(
+                X, data, labelled, model_features=self._model_columns()["model_features"]
+            )
             y = from_frame if y is None else y
         read = isinstance(X, Sequences)  # from a file, a frame or an earlier coerce: steps x features already
-        sequences = as_sequences(X, "sequence", getattr(self, "n_features_", None),
-                                 layout="channels_last" if read else data.layout)
+        sequences = as_sequences(
+            X, "sequence", getattr(self, "n_features_", None), layout="channels_last" if read else data.layout
+        )
         sequences = X.like(sequences) if read else Sequences(sequences)
         if y is None:
             return sequences, None
@@ -173,8 +184,10 @@ class SequenceClassifier(Classifier):
         feature column names (a long CSV's or DataFrame's; None for arrays and ``.ts`` files)."""
         X, y = self.coerce(X, y)
         if y is None:
-            raise DataError("fit needs targets: fit(sequences, labels), or a long DataFrame (or read_data's "
-                            f"file) with the {self.config_.data.label_column!r} column (data.label_column)")
+            raise DataError(
+                "fit needs targets: fit(sequences, labels), or a long DataFrame (or read_data's "
+                f"file) with the {self.config_.data.label_column!r} column (data.label_column)"
+            )
         self._feature_names = getattr(X, "features", None)
         with super()._training_data(X, y, valid, out_dir) as data:
             yield data
@@ -218,13 +231,21 @@ class SequenceClassifier(Classifier):
                 out.append(np.asarray(self.labels_.encode(steps, source), dtype=np.int64))
             except DataError:
                 known = set(self.labels_.names())
-                bad = next(s for s in steps if text_form(s).strip() not in known and
-                           text_form(s).strip().lower() not in {k.lower() for k in known})
+                bad = next(
+                    s
+                    for s in steps
+                    if text_form(s).strip() not in known
+                    and text_form(s).strip().lower() not in {k.lower() for k in known}
+                )
                 path, line = y.where(i) if isinstance(y, Labels) else (None, None)
                 data = self.config_.data
-                raise DataError(f"unknown label {text_form(bad)!r}" + ("" if path else f" in sequence {i + 1}") +
-                                f"; the model knows: {', '.join(self.labels_.names())}", path=path or source,
-                                line=row_line(path, line, data, text_form(bad))) from None
+                raise DataError(
+                    f"unknown label {text_form(bad)!r}"
+                    + ("" if path else f" in sequence {i + 1}")
+                    + f"; the model knows: {', '.join(self.labels_.names())}",
+                    path=path or source,
+                    line=row_line(path, line, data, text_form(bad)),
+                ) from None
         return out
 
     def _targets(self, y, source=None):
@@ -243,11 +264,19 @@ class SequenceClassifier(Classifier):
         mode = self._mode
         kwargs = {}
         if mode == "step_value":
-            kwargs = {"target_mean": float(self.target_scaler_.mean_[0]),
-                      "target_scale": float(self.target_scaler_.scale_[0])}
+            kwargs = {
+                "target_mean": float(self.target_scaler_.mean_[0]),
+                "target_scale": float(self.target_scaler_.scale_[0]),
+            }
         n_outputs = 1 if mode == "step_value" else len(self.labels_)
-        return SequenceNet(self.n_features_, n_outputs, self.config_.model, mode,
-                           class_weights=getattr(self, "class_weights_", None), **kwargs)
+        return SequenceNet(
+            self.n_features_,
+            n_outputs,
+            self.config_.model,
+            mode,
+            class_weights=getattr(self, "class_weights_", None),
+            **kwargs,
+        )
 
     def _loader(self, X, y, train: bool) -> DataLoader:
         """Batches ``{"x" (B, T, F), "lengths" (B,), "labels" (B,) | (B, T) | "targets" (B, T)}`` of
@@ -292,8 +321,9 @@ class SequenceClassifier(Classifier):
                 if ys is None:
                     x = time_shift(x, rng, cfg.max_shift)
                 else:  # shift features and targets together: one extra column, one draw
-                    both = time_shift(np.concatenate([x, np.asarray(ys[n], np.float32)[:, None]], 1), rng,
-                                      cfg.max_shift)
+                    both = time_shift(
+                        np.concatenate([x, np.asarray(ys[n], np.float32)[:, None]], 1), rng, cfg.max_shift
+                    )
                     x, steps = both[:, :-1], both[:, -1].astype(np.asarray(ys[n]).dtype)
                     out_y.append(steps)
             elif ys is not None:
@@ -337,8 +367,7 @@ class SequenceClassifier(Classifier):
         X = self.coerce(X)[0]
         mode = self._mode
         if mode == "step_value":
-            raise LstmkitError("a model of per-step values (data.target_kind=value) has no probabilities; "
-                               "use predict")
+            raise LstmkitError("a model of per-step values (data.target_kind=value) has no probabilities; use predict")
         outputs = self._outputs(X) if X else []
         if mode == "step_label":
             return outputs
@@ -400,8 +429,14 @@ class SequenceClassifier(Classifier):
         outputs = self._outputs(X) if X else []
         if mode == "step_value":
             return [{"length": len(x), "values": [_significant(v) for v in out]} for x, out in zip(X, outputs)]
-        return [{"length": len(x), "labels": self.labels_.decode(p.argmax(axis=1)),
-                 "confidence": [round(float(v), 6) for v in p.max(axis=1)]} for x, p in zip(X, outputs)]
+        return [
+            {
+                "length": len(x),
+                "labels": self.labels_.decode(p.argmax(axis=1)),
+                "confidence": [round(float(v), 6) for v in p.max(axis=1)],
+            }
+            for x, p in zip(X, outputs)
+        ]
 
     def evaluate(self, X, y, source: str | Path | None = None) -> dict:
         """See the module docstring's table; per-step metrics count every real step once."""
@@ -421,8 +456,7 @@ class SequenceClassifier(Classifier):
             true = np.concatenate(y).astype(np.float64)
             error = np.concatenate(self._outputs(X)).astype(np.float64) - true
             mse = float(np.mean(error**2))
-            metrics = {"mae": float(np.mean(np.abs(error))), "rmse": float(np.sqrt(mse)), "mse": mse,
-                       "n": len(true)}
+            metrics = {"mae": float(np.mean(np.abs(error))), "rmse": float(np.sqrt(mse)), "mse": mse, "n": len(true)}
         metrics["n_sequences"] = len(X)
         return metrics
 
@@ -462,8 +496,11 @@ class SequenceClassifier(Classifier):
         table: list[tuple[int, dict]] = []
         for n, record in enumerate(records):
             seq = {data.id_column: record["sequence_id"]} if "sequence_id" in record else {"sequence": n + 1}
-            outputs = ([{"label": label, "confidence": p} for label, p in zip(record["labels"], record["confidence"])]
-                       if "labels" in record else [{"value": v} for v in record["values"]])
+            outputs = (
+                [{"label": label, "confidence": p} for label, p in zip(record["labels"], record["confidence"])]
+                if "labels" in record
+                else [{"value": v} for v in record["values"]]
+            )
             for t, output in enumerate(outputs):
                 row = dict(seq)
                 if times is not None and data.time_column:
@@ -497,8 +534,12 @@ class SequenceClassifier(Classifier):
             names = self.labels_.names()
             true = [names[i] for i in np.concatenate(self._step_ids(y_valid))]
             pred = [names[i] for p in self._outputs(X_valid) for i in p.argmax(axis=1)]
-            plot_confusion_matrix(confusion(true, pred, labels=names), names, plots_dir / "confusion_matrix.png",
-                                  title="confusion matrix (per step)")
+            plot_confusion_matrix(
+                confusion(true, pred, labels=names),
+                names,
+                plots_dir / "confusion_matrix.png",
+                title="confusion matrix (per step)",
+            )
 
     # -- model folder --------------------------------------------------------
     def _folder_state(self) -> dict:
@@ -519,8 +560,9 @@ class SequenceClassifier(Classifier):
         try:
             self.n_features_ = int(folder.config["n_features"])
             names = folder.config.get("feature_names")  # absent from folders saved before lstmkit knew them
-            self.feature_names_ = [str(n) for n in names] if isinstance(names, list) and len(names) == \
-                self.n_features_ else None
+            self.feature_names_ = (
+                [str(n) for n in names] if isinstance(names, list) and len(names) == self.n_features_ else None
+            )
             if self._mode != "step_value":
                 self._restore_labels(folder.config)
         except (KeyError, TypeError, ValueError) as error:

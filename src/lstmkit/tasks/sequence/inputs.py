@@ -69,7 +69,9 @@ class Sequences(list):
 
     def subset(self, indices) -> Sequences:
         """The sequences at ``indices``, with their ids, rows and times."""
-        pick = (lambda values: None if values is None else [values[i] for i in indices])
+        def pick(values):
+            return None if values is None else [values[i] for i in indices]
+
         return Sequences([self[i] for i in indices], pick(self.ids), self.features, pick(self.rows), pick(self.times))
 
 

@@ -14,9 +14,12 @@ class TaggerDataConfig:
     """How CoNLL files and raw text are read."""
 
     tag_column: int = -1  # CoNLL column holding the tag, 0-based, negative from the end (-1: the last)
-    text_tokenizer: Literal["auto", "char", "words", "whitespace", "jieba"] = "auto"  # raw text (--text, .txt) -> tokens; auto: char for a character-level model, else words (punctuation split off: "Berlin." -> Berlin .)
+    # raw text (--text, .txt) -> tokens; auto: char for a character-level model, else words (punctuation split off:
+    # "Berlin." -> Berlin .)
+    text_tokenizer: Literal["auto", "char", "words", "whitespace", "jieba"] = "auto"
     train_scheme: Literal["same", "BIOES"] = "same"  # BIOES: learn BIO data as BIOES (predictions come back in BIO)
-    strict_tags: bool = False  # an illegal tag move in the training data (I-LOC after O or B-PER) is an error, not a warning
+    # an illegal tag move in the training data (I-LOC after O or B-PER) is an error, not a warning
+    strict_tags: bool = False
     lowercase: bool = False  # look tokens up in lower case (English NER)
     min_freq: int = 1  # tokens seen fewer times in training become <unk>
     max_vocab: int | None = 100000  # keep at most this many tokens (most frequent first)
@@ -38,13 +41,17 @@ class TaggerModelConfig:
     embedding_dim: int = 100  # token vector size (taken from the file with pretrained_embeddings)
     pretrained_embeddings: str | None = None  # word2vec/GloVe text file to initialise token vectors
     freeze_embeddings: bool = False  # keep pretrained vectors fixed
-    embedding_init: Literal["random", "ppmi"] = "random"  # without a file: random, or PPMI-SVD of the training tokens (+ unlabeled_text)
+    # without a file: random, or PPMI-SVD of the training tokens (+ unlabeled_text)
+    embedding_init: Literal["random", "ppmi"] = "random"
     unlabeled_text: str | None = None  # more text for ppmi: a UTF-8 file of one text per line (tokenised like --text)
     bigram_dim: int = 0  # > 0: also feed each token's (token, next token) bigram vector of this size
     bigram_min_freq: int = 2  # bigrams seen fewer times in training share the <unk> bigram vector
-    dictionary: str | None = None  # word-boundary features: "training" (words of BMES training tags), "pd-train" (pd-cws training words) or a file of one word per line
+    # word-boundary features: "training" (words of BMES training tags), "pd-train" (pd-cws training words) or a file
+    # of one word per line
+    dictionary: str | None = None
     dictionary_max_word: int = 6  # longest dictionary word matched, in tokens
-    dictionary_folds: int = 5  # cross-fitting: a training sentence sees the dictionary without the words only its fold has
+    # cross-fitting: a training sentence sees the dictionary without the words only its fold has
+    dictionary_folds: int = 5
     char_features: Literal["none", "cnn", "lstm"] = "none"  # character-level word features (space-separated languages)
     char_dim: int = 30  # character vector size for char_features
     char_hidden: int = 50  # CNN filters / char-LSTM units per direction

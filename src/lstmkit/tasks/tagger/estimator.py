@@ -300,7 +300,7 @@ class Tagger(Estimator):
             self.char_vocab_ = char_vocab(tokens, counts, first)
             self._tables["chars"] = char_table(tokens, self.char_vocab_, MAX_CHARS)
         self.dictionary_ = self._build_dictionary(token_strings(rows, tokens), tags)
-        self.embeddings_ = self._initial_embeddings((vocab_table[ids] for ids in rows))
+        self.embeddings_ = self._initial_embeddings(vocab_table[ids] for ids in rows)
         if self.embeddings_ is not None:
             model.embedding_dim = int(self.embeddings_.size(1))
 

@@ -41,10 +41,12 @@ class TextModelConfig:
     embedding_init: Literal["random", "ppmi"] = "ppmi"  # without a file: random, or PPMI-SVD of the training text
     unlabeled_text: str | None = "auto"  # more text for ppmi: a file, "peoples-daily", or auto (that for Chinese)
     embedding_dropout: float = 0.25  # dropout on token vectors
-    lexicon_ngrams: int = 3  # feed the LSTM each step's naive-Bayes log-ratios of the 1..n-grams starting there (0: off)
+    # feed the LSTM each step's naive-Bayes log-ratios of the 1..n-grams starting there (0: off)
+    lexicon_ngrams: int = 3
     lexicon_alpha: float = 1.0  # smoothing of those log-ratios (larger: rare n-grams count less)
     lexicon_folds: int = 5  # cross-fitting folds: a training text gets ratios counted without it
-    lexicon_buckets: int = 1_048_576  # hash buckets of the lexicon's n-grams, at most (fewer for small data: 4 per distinct n-gram)
+    # hash buckets of the lexicon's n-grams, at most (fewer for small data: 4 per distinct n-gram)
+    lexicon_buckets: int = 1_048_576
     bigram_dim: int = 0  # > 0: also feed each token's hashed (token, next token) bigram vector of this size
     bigram_buckets: int = 100_000  # hash buckets of the bigram vectors
     cell: Literal["lstm", "gru"] = "lstm"  # recurrent cell
@@ -55,7 +57,8 @@ class TextModelConfig:
     init: Literal["default", "orthogonal"] = "orthogonal"  # recurrent weight initialisation
     engine: Literal["fused", "reference"] = "fused"  # fused kernel or the plain reference loop
     pooling: Literal["last", "mean", "max", "attention", "max_mean"] = "max_mean"  # sequence -> vector
-    ngram_buckets: int = 1_048_576  # hash buckets of the TF-IDF n-gram branch, at most (fewer for small data; 0 turns it off)
+    # hash buckets of the TF-IDF n-gram branch, at most (fewer for small data; 0 turns it off)
+    ngram_buckets: int = 1_048_576
     ngram_max: int = 3  # n-grams of 1..ngram_max tokens
     ngram_c: float = 8.0  # inverse L2 strength of the n-gram logistic regression (scikit-learn's C)
     ngram_weight: float | None = None  # weight of the n-gram branch's log-odds (none: tuned on validation)

@@ -54,9 +54,16 @@ class TextClassifierNet(nn.Module):
         if cfg.lexicon_ngrams:
             self.lexicon = lexicon or NgramLexicon(cfg.lexicon_buckets, self.num_labels, cfg.lexicon_ngrams)
         extra_inputs = cfg.bigram_dim + (self.lexicon.output_size if self.lexicon is not None else 0)
-        self.rnn = rnn_cls(cfg.embedding_dim + extra_inputs, cfg.hidden_size, num_layers=cfg.num_layers, batch_first=True,
-                           dropout=cfg.dropout if cfg.num_layers > 1 else 0.0, bidirectional=cfg.bidirectional,
-                           engine=cfg.engine, init=cfg.init)
+        self.rnn = rnn_cls(
+            cfg.embedding_dim + extra_inputs,
+            cfg.hidden_size,
+            num_layers=cfg.num_layers,
+            batch_first=True,
+            dropout=cfg.dropout if cfg.num_layers > 1 else 0.0,
+            bidirectional=cfg.bidirectional,
+            engine=cfg.engine,
+            init=cfg.init,
+        )
         directions = 2 if cfg.bidirectional else 1
         self.pooling = Pooling(cfg.pooling, cfg.hidden_size * directions, bidirectional=cfg.bidirectional)
         features = self.pooling.output_size
@@ -76,8 +83,14 @@ class TextClassifierNet(nn.Module):
         self.classifier = nn.Sequential(*layers)
         self.register_buffer("class_weights", class_weights, persistent=False)
 
-    def forward(self, ids: Tensor, lengths: Tensor, return_attention: bool = False, fuse: bool = True,
-                fold: Tensor | None = None):
+    def forward(
+        self,
+        ids: Tensor,
+        lengths: Tensor,
+        return_attention: bool = False,
+        fuse: bool = True,
+        fold: Tensor | None = None,
+    ):
         """``ids (B, T)``, ``lengths (B,)`` -> logits ``(B, C)`` (and attention ``(B, T)`` if asked).
 
         In eval mode with ``fuse`` the n-gram branch is mixed in (:meth:`fuse`); otherwise the
@@ -131,8 +144,7 @@ class TextClassifierNet(nn.Module):
         """Cross-entropy of the LSTM branch alone, each training text reading the lexicon table
         counted without its own fold (``batch["fold"]``)."""
         logits, _ = self.lstm_branch(batch["ids"], batch["lengths"], batch.get("fold"))
-        return F.cross_entropy(logits, batch["labels"], weight=self.class_weights,
-                               label_smoothing=self.label_smoothing)
+        return F.cross_entropy(logits, batch["labels"], weight=self.class_weights, label_smoothing=self.label_smoothing)
 
     def validation_output(self, batch: dict) -> dict:
         """Scores of the model as it would predict now: the LSTM branch mixed with the n-gram
@@ -141,8 +153,13 @@ class TextClassifierNet(nn.Module):
         lstm_logits, _ = self.lstm_branch(batch["ids"], batch["lengths"])
         logits = self.fuse(lstm_logits, self.ngram_branch(batch["ids"], batch["lengths"]))
         loss = F.cross_entropy(logits, batch["labels"])
-        return {"loss": loss.detach(), "n": len(batch["labels"]), "pred": logits.argmax(-1).cpu(),
-                "lstm_pred": lstm_logits.argmax(-1).cpu(), "target": batch["labels"].cpu()}
+        return {
+            "loss": loss.detach(),
+            "n": len(batch["labels"]),
+            "pred": logits.argmax(-1).cpu(),
+            "lstm_pred": lstm_logits.argmax(-1).cpu(),
+            "target": batch["labels"].cpu(),
+        }
 
     def validation_metrics(self, outputs: list[dict]) -> dict[str, float]:
         """Accuracy and macro-F1 (over the labels present) of the mixed model, accuracy of the LSTM alone."""
