@@ -6,7 +6,7 @@
   of ``lstmkit demo employment``, chosen on the 2014 validation year), test = the 12 months of
   2015 of every sector from one origin. Rows: the global LSTM per seed; a per-series LSTM (the
   same settings, one model per sector trained on that sector alone); per-series ETS fitted on
-  all of a sector's months before 2015 (AICc choice, :func:`lstmkit.forecast_metrics.ets_forecast`),
+  all of a sector's months before 2015 (AICc choice, :func:`lstmkit.metrics.forecast.ets_forecast`),
   and the built-in baselines of ``evaluate``. Goal: global LSTM mean MASE at most 0.9x the
   per-series ETS's and below seasonal naive's (mean of the seeds).
 
@@ -30,7 +30,7 @@ baselines) against one ``predict`` call of the same model (goal: at most 2x), me
 ``memory`` measures the peak memory of ``lstmkit train forecaster`` (one epoch, in a fresh
 process) on us-employment and on it repeated 20 times (440 series under other ids).
 
-All rows of one series are scored on the same windows by :func:`lstmkit.forecast_metrics.forecast_metrics`
+All rows of one series are scored on the same windows by :func:`lstmkit.metrics.forecast.forecast_metrics`
 with the same MASE scale (the test file's seasonal naive in-sample MAE), so within a series MASE
 ratios are MAE ratios. Training time is measured per seed (the goal: under 5 minutes on 2 cores).
 
@@ -50,9 +50,9 @@ import numpy as np
 
 import lstmkit.data.datasets  # noqa: F401  (registers the datasets; avoids a circular import)
 from lstmkit.data.datasets_timeseries import load_realgdp, load_seattle_weather
-from lstmkit.data.windows import make_windows
-from lstmkit.forecast_metrics import forecast_metrics
+from lstmkit.metrics.forecast import forecast_metrics
 from lstmkit.tasks.forecaster import Forecaster
+from lstmkit.tasks.forecaster.windows import make_windows
 
 SETUPS = {
     "seattle-weather": dict(
@@ -151,7 +151,7 @@ def employment(seeds: list[int], per_series: bool = True) -> dict:
     """The global LSTM, a per-series LSTM and per-series ETS on us-employment's 2015 (see the docstring)."""
     from lstmkit.config import build_config
     from lstmkit.data.datasets_timeseries import load_us_employment
-    from lstmkit.forecast_metrics import ets_forecast, forecast_metrics as score
+    from lstmkit.metrics.forecast import ets_forecast, forecast_metrics as score
     from lstmkit.tasks.forecaster import ForecasterConfig
     from lstmkit.tasks.forecaster.demo import EMPLOYMENT_SETTINGS
 
@@ -219,10 +219,38 @@ def backtest_speed(repeats: int = 7) -> dict:
         fc.backtest(test, stride=1, baselines=False)
         times["backtest"].append(time.perf_counter() - start)
     medians = {k: float(np.median(v)) for k, v in times.items()}
-    print(f"backtest of {origins} origins: {medians['backtest'] * 1000:.1f} ms; one predict call: "
+    print(f"Python API: backtest of {origins} origins: {medians['backtest'] * 1000:.1f} ms; one predict call: "
           f"{medians['predict'] * 1000:.1f} ms; ratio {medians['backtest'] / medians['predict']:.2f} "
-          f"(median of {repeats})")
-    return {"origins": origins, **medians}
+          f"(median of {repeats})", flush=True)
+    # What the batched pass saves: one predict call per origin, as a loop over origins would do it.
+    start = time.perf_counter()
+    dates = test["date"].to_numpy()
+    for origin in frame["origin"].unique():
+        fc.predict(test[dates < np.datetime64(origin)])
+    loop = time.perf_counter() - start
+    print(f"a loop of {origins} predict calls (one per origin): {loop:.2f} s, "
+          f"{loop / medians['backtest']:.0f}x the batched backtest", flush=True)
+    # The command line: a fresh process per command, as a user runs them.
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    cli = {"predict": [], "backtest": []}
+    with tempfile.TemporaryDirectory() as folder:
+        fc.save(Path(folder) / "model")
+        test.to_csv(Path(folder) / "test.csv", index=False, date_format="%Y-%m-%d")
+        commands = {"predict": ["predict", "model", "--input", "test.csv"],
+                    "backtest": ["backtest", "model", "--data", "test.csv", "--output", "bt.csv", "--no-baselines"]}
+        for _ in range(3):
+            for name, args in commands.items():
+                start = time.perf_counter()
+                subprocess.run([sys.executable, "-m", "lstmkit", *args], cwd=folder, check=True, capture_output=True)
+                cli[name].append(time.perf_counter() - start)
+    cli_medians = {k: float(np.median(v)) for k, v in cli.items()}
+    print(f"command line: lstmkit backtest {cli_medians['backtest']:.2f} s; lstmkit predict "
+          f"{cli_medians['predict']:.2f} s; ratio {cli_medians['backtest'] / cli_medians['predict']:.2f} (median of 3)")
+    return {"origins": origins, **medians, "loop_of_predicts": loop, "cli": cli_medians}
 
 
 def memory() -> dict:

@@ -44,7 +44,7 @@ def weather(out: Path, overrides: list[str], echo: Callable[[str], None]) -> Non
 
 
 EMPLOYMENT_SETTINGS = ["data.id_column=series", "data.time_column=month", "data.target=employment",
-                       "model.lookback=36", "model.horizon=12", "train.epochs=60", "train.patience=10"]
+                       "model.lookback=60", "model.horizon=12", "train.epochs=60", "train.patience=10"]
 """Chosen on the 2014 validation year (docs/benchmarks.md, Forecasting many series)."""
 
 EMPLOYMENT_PLOTS = ("nonfarm", "construction", "manufacturing", "leisure_and_hospitality")
