@@ -164,8 +164,9 @@ def test_forecaster_page_draws_axes_band_legend_and_picks_a_series_of_a_panel(br
     import pandas as pd
 
     rng = np.random.default_rng(0)
-    frames = [pd.DataFrame({"shop": shop, "date": pd.date_range("2023-01-01", periods=60, freq="D").strftime("%Y-%m-%d"),
-                            "sales": level + rng.normal(0, 1, 60).round(2)}) for shop, level in (("a", 10), ("b", 50), ("c", 90))]
+    days = pd.date_range("2023-01-01", periods=60, freq="D").strftime("%Y-%m-%d")
+    frames = [pd.DataFrame({"shop": shop, "date": days, "sales": level + rng.normal(0, 1, 60).round(2)})
+              for shop, level in (("a", 10), ("b", 50), ("c", 90))]
     path = tmp_path / "shops.csv"
     pd.concat(frames).to_csv(path, index=False)
     forecaster = get_task_class("forecaster")(target="sales", id_column="shop", lookback=7, horizon=3, hidden_size=8,
