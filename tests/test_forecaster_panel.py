@@ -87,7 +87,7 @@ def test_bad_series_are_named_with_their_line(tmp_path, edit, message, line):
     edit(panel(2)).to_csv(path, index=False)
     est = Forecaster(target="sales", id_column="store", static_covariates=["region"])
     if message is None:
-        with pytest.warns(DataWarning, match=r"series 'a'\): 1 missing days inserted \(after line 6\)"):
+        with pytest.warns(DataWarning, match=r"series 'a'\): 1 missing days inserted \(after line 6\) by"):
             contexts, _ = est.read_data(path)
         assert len(contexts[0]) == 120
         return
@@ -286,7 +286,7 @@ def test_refit_never_sees_data_at_or_after_its_origin(fitted, monkeypatch):
 
 def test_ets_baseline_is_statsmodels_on_the_history_before_each_origin(fitted):
     """Bug caught: the ETS baseline fitted on the whole file (a look-ahead) or on the lookback window only."""
-    from lstmkit.forecast_metrics import ets_forecast
+    from lstmkit.metrics.forecast import ets_forecast
 
     fc, frame = fitted
     one = frame[frame["store"] == "a"]
@@ -371,3 +371,10 @@ def test_evaluate_lines_show_ten_series_and_say_how_many_more(fitted):
     lines = fc.format_metrics("x", metrics)
     assert sum(line.startswith("  per_series.") and "baselines" not in line for line in lines) == 10
     assert lines[-1] == "  per_series: 2 more series (--json shows every series)"
+
+
+def test_calibration_on_few_validation_windows_says_the_intervals_are_rough():
+    """Bug caught: intervals calibrated on a handful of validation windows presented as calibrated."""
+    frame = panel(2, length=40)
+    with pytest.warns(DataWarning, match=r"calibrated on \d+ validation windows only"):
+        Forecaster(target="sales", id_column="store", **{**TINY, "epochs": 1}).fit(frame)

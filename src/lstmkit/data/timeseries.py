@@ -486,8 +486,8 @@ def describe_filled(gaps, empty, time, lines, grid) -> str:
         if grid is not None and not isinstance(grid, float):
             name = grid.freqstr.split("-")[0].lstrip("0123456789")
             unit = _UNITS.get(name, _UNITS.get(name.rstrip("SE"), "timestamps"))
-        after = np.searchsorted(time, gaps[:_SHOW]) - 1
-        shown = ", ".join(str(int(lines[i])) for i in dict.fromkeys(after.tolist()))
+        after = list(dict.fromkeys((np.searchsorted(time, gaps[:_SHOW]) - 1).tolist()))  # one line per gap
+        shown = ", ".join(str(int(lines[i])) for i in after)
         parts.append(f"{len(gaps)} missing {unit} inserted (after line{'s' if len(after) > 1 else ''} {shown}"
                      f"{' ...' if len(gaps) > _SHOW else ''})")
     rows = np.flatnonzero(empty.any(axis=1))

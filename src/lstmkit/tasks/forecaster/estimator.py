@@ -47,11 +47,10 @@ from torch.utils.data import DataLoader
 
 from lstmkit.data.scaling import Standardizer
 from lstmkit.data.timeseries import calendar_feature_names, calendar_features, future_times
-from lstmkit.data.windows import make_windows
 from lstmkit.errors import ConfigError, DataError, DataWarning, ModelFolderError
 from lstmkit.fingerprint import data_fingerprint
-from lstmkit.forecast_metrics import infer_season, rolling_origins
 from lstmkit.inference import network_device
+from lstmkit.metrics.forecast import infer_season, rolling_origins
 from lstmkit.tasks.base import Estimator
 from lstmkit.tasks.forecaster.config import ForecasterConfig
 from lstmkit.tasks.forecaster.network import ForecastNet
@@ -67,6 +66,7 @@ from lstmkit.tasks.forecaster.series import (
 )
 from lstmkit.tasks.forecaster.statics import StaticEncoding
 from lstmkit.tasks.forecaster.window_store import WindowStore, batched
+from lstmkit.tasks.forecaster.windows import make_windows
 
 DIGITS = 6
 """Forecasts in records are rounded to this many decimals."""
@@ -364,6 +364,10 @@ class Forecaster(Estimator):
             forecasts = np.moveaxis(raw, -1, 0)  # (Q, W, H, T); a point loss: its one forecast for every level
             errors = y[None] - np.broadcast_to(forecasts, (len(levels), *forecasts.shape[1:]))
             self.interval_offsets_ = calibration_offsets(errors, levels)  # (Q, H, T)
+            if len(y) < FEW_CALIBRATION_WINDOWS:
+                warnings.warn(f"the quantiles were calibrated on {len(y)} validation windows only: intervals from so "
+                              "few are rough (hold out more: a validation file, or longer series)", DataWarning,
+                              stacklevel=2)
         return None
 
     def _tail(self, ctx: Context) -> dict:
@@ -728,6 +732,9 @@ class Forecaster(Estimator):
                               series=ctx.series_id, band=band)
         return save_figure(fig, Path(path))
 
+
+FEW_CALIBRATION_WINDOWS = 20
+"""Fewer validation windows than this: ``fit`` warns that the calibrated intervals are rough."""
 
 MIN_WINDOWS_PER_STEP = 50
 """With fewer validation windows, calibration pools the horizon steps (one offset per quantile and
