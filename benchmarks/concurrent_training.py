@@ -1,6 +1,6 @@
 """Two lstmkit trainings at once on the same cores: does each get its fair share, or do they thrash?
 
-The issue's measurement (main before ``lstmkit.threads``): 3 epochs on 4,110 Chinese reviews took
+The issue's measurement (main before ``lstmkit.training.threads``): 3 epochs on 4,110 Chinese reviews took
 18 s alone and 583 s each when two ran together (32x), because each process started one torch
 thread per core of the machine and the threads spun against each other. Fair sharing of C cores
 between two runs makes each at most about twice as slow as alone; the goal is <= ~2.2x.
@@ -13,7 +13,7 @@ What it does: exports ``chn-reviews``, keeps the first ``--texts`` training revi
 
 all pinned to ``--cores`` cores (``os.sched_setaffinity``: like ``taskset``, a container's cpuset
 or a batch job's allocation) and with ``OMP_NUM_THREADS`` removed from the environment, so each
-process sizes its threads itself (``train.num_threads=0``, :mod:`lstmkit.threads`). Extra
+process sizes its threads itself (``train.num_threads=0``, :mod:`lstmkit.training.threads`). Extra
 ``--set`` values pass through (e.g. ``--set train.num_threads=1`` to compare a fixed count).
 
 Run on a quiet machine (nothing else training)::

@@ -114,7 +114,7 @@ def text_case(clf, args):
 def tagger_case(tagger, args):
     """Runners over ``graph_inputs`` feeds, each giving tag lists; score: F1 against the gold tags."""
     from lstmkit.export.viterbi import decode
-    from lstmkit.tagging_metrics import tagging_metrics
+    from lstmkit.metrics.tagging import tagging_metrics
     from lstmkit.tasks.tagger.export import graph_inputs, sidecar_extra
 
     if args.data:

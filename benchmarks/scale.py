@@ -55,7 +55,7 @@ def watch():
         time.sleep(0.05)
 
 threading.Thread(target=watch, daemon=True).start()
-import lstmkit.train as train
+import lstmkit.training.train as train
 
 marks = {}
 fit = train.fit

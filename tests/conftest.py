@@ -3,7 +3,7 @@ more than they save, and CI shares two cores)."""
 
 import os
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")  # lstmkit.train sizes its threads from it
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # lstmkit.training.train sizes its threads from it
 
 import torch
 

@@ -10,7 +10,6 @@ from typing import Literal
 import pytest
 
 from lstmkit.config import (
-    TrainConfig,
     all_keys,
     apply_overrides,
     build_config,
@@ -21,6 +20,7 @@ from lstmkit.config import (
     load_yaml,
 )
 from lstmkit.errors import ConfigError
+from lstmkit.training.config import TrainConfig
 
 
 @dataclass

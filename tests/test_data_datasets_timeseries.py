@@ -21,7 +21,7 @@ from lstmkit.data.datasets_timeseries import (
     us_employment_frame,
 )
 from lstmkit.data.timeseries import read_series
-from lstmkit.forecast_metrics import infer_season
+from lstmkit.metrics.forecast import infer_season
 
 pytest.importorskip("vega_datasets")
 pytest.importorskip("statsmodels")

@@ -1,4 +1,4 @@
-"""Tests for lstmkit.data.sequences: padding, scaling fitted on training steps, augmentation.
+"""Tests for lstmkit.tasks.sequence.padding: padding, scaling fitted on training steps, augmentation.
 
 References: torch's ``pad_sequence``, scikit-learn's ``StandardScaler`` on the concatenated
 steps, and the augmentation formulas evaluated by hand with the same random draws.
@@ -13,7 +13,7 @@ from sklearn.preprocessing import StandardScaler
 from torch.nn.utils.rnn import pad_sequence
 
 from lstmkit.data.scaling import Standardizer
-from lstmkit.data.sequences import (
+from lstmkit.tasks.sequence.padding import (
     augment,
     feature_shift,
     fit_scaler,

@@ -1,10 +1,10 @@
-"""Tests of lstmkit.data.window_norm: per-window (RevIN-style) normalisation."""
+"""Tests of lstmkit.tasks.forecaster.window_norm: per-window (RevIN-style) normalisation."""
 
 import numpy as np
 import pytest
 import torch
 
-from lstmkit.data.window_norm import denormalise_window, normalise_window
+from lstmkit.tasks.forecaster.window_norm import denormalise_window, normalise_window
 
 
 def test_hand_values_last_and_mean():

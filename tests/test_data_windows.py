@@ -1,9 +1,9 @@
-"""Tests of lstmkit.data.windows: window cutting (brute force, leakage) and time splits."""
+"""Tests of lstmkit.tasks.forecaster.windows: window cutting (brute force, leakage) and time splits."""
 
 import numpy as np
 import pytest
 
-from lstmkit.data.windows import chronological_split, make_windows
+from lstmkit.tasks.forecaster.windows import chronological_split, make_windows
 
 
 def brute_force(values, lookback, horizon, t_idx, p_idx, f_idx, stride, start, end):

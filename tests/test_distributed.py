@@ -1,5 +1,5 @@
-"""Training with several processes (``train.devices``, ``train.strategy=ddp``): lstmkit.distributed
-and its use in lstmkit.train.
+"""Training with several processes (``train.devices``, ``train.strategy=ddp``): lstmkit.training.distributed
+and its use in lstmkit.training.train.
 
 The two end-to-end tests start real DDP runs on the CPU (gloo): one through Lightning's own
 launcher (``lstmkit train ... --set train.devices=2``, which starts rank 1 by running the same
@@ -24,15 +24,15 @@ from torch.utils.data import BatchSampler, DataLoader, RandomSampler
 from lstmkit import TextClassifier, load
 from lstmkit.config import ConfigError
 from lstmkit.data.batching import BucketBatchSampler
-from lstmkit.distributed import (
+from lstmkit.training.config import TrainConfig
+from lstmkit.training.distributed import (
     ShardedBatches,
     is_global_zero,
     launched_processes,
     shard_loader,
 )
-from lstmkit.threads import available_cores, resolve_threads
-from lstmkit.train import _local_ranks_environ, _strategy
-from lstmkit.train_config import TrainConfig
+from lstmkit.training.threads import available_cores, resolve_threads
+from lstmkit.training.train import _local_ranks_environ, _strategy
 
 PYTHON = sys.executable
 SMALL = {"embedding_dim": 8, "hidden_size": 8, "ngram_buckets": 0, "lexicon_buckets": 512,
@@ -94,7 +94,7 @@ def test_threads_are_the_cores_divided_by_the_local_processes(monkeypatch):
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
     assert resolve_threads(0, _local_ranks_environ(TrainConfig(devices=2))) == max(1, available_cores() // 2)
-    assert _local_ranks_environ(TrainConfig()) is None  # one process: lstmkit.threads' own rule
+    assert _local_ranks_environ(TrainConfig()) is None  # one process: lstmkit.training.threads' own rule
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")  # torchrun said: it wins
     assert _local_ranks_environ(TrainConfig(devices=2)) is None
 

@@ -1,4 +1,4 @@
-"""Tests of lstmkit.forecast_metrics against scikit-learn, statsmodels and hand computation."""
+"""Tests of lstmkit.metrics.forecast against scikit-learn, statsmodels and hand computation."""
 
 import warnings
 
@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import mean_absolute_error, root_mean_squared_error
 
-from lstmkit.data.windows import make_windows
-from lstmkit.forecast_metrics import (
+from lstmkit.metrics.forecast import (
     ETS_FIT_OPTIONS,
     ETS_MODEL_OPTIONS,
     baseline_forecasts,
@@ -27,6 +26,7 @@ from lstmkit.forecast_metrics import (
     seasonal_naive_forecast,
     seasonal_naive_scale,
 )
+from lstmkit.tasks.forecaster.windows import make_windows
 
 
 def test_mae_rmse_match_sklearn_per_target_and_averaged():

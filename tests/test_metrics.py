@@ -9,7 +9,7 @@ import warnings
 import pytest
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
-from lstmkit.metrics import classification_metrics, confusion
+from lstmkit.metrics.classification import classification_metrics, confusion
 
 
 def test_hand_worked_example():

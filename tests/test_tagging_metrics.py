@@ -9,7 +9,7 @@ from seqeval.metrics import f1_score, precision_score, recall_score
 from seqeval.metrics.sequence_labeling import precision_recall_fscore_support
 from sklearn.metrics import accuracy_score, precision_recall_fscore_support as sklearn_prfs
 
-from lstmkit.tagging_metrics import tagging_metrics
+from lstmkit.metrics.tagging import tagging_metrics
 
 BIO = ["O", "O", "O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG"]  # O more often
 BIOES = BIO + ["E-PER", "S-PER", "E-LOC", "S-LOC", "E-ORG", "S-ORG"]

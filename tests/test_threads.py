@@ -7,8 +7,8 @@ import os
 import pytest
 import torch
 
-from lstmkit import threads
-from lstmkit.threads import (
+from lstmkit.training import threads
+from lstmkit.training.threads import (
     auto_threads,
     available_cores,
     resolve_threads,
@@ -99,7 +99,7 @@ def test_torch_threads_restores_the_callers_count():
 
 
 def test_module_is_importable_without_side_effects():
-    """Bug guarded: importing lstmkit.threads changing torch's thread count."""
+    """Bug guarded: importing lstmkit.training.threads changing torch's thread count."""
     before = torch.get_num_threads()
     import importlib
 

@@ -16,11 +16,11 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
-from lstmkit.config import TrainConfig
 from lstmkit.errors import ConfigError, LstmkitError
 from lstmkit.files import current_umask
 from lstmkit.io import load_tensors
-from lstmkit.train import FitResult, _evaluate, average_weights, fit
+from lstmkit.training.config import TrainConfig
+from lstmkit.training.train import FitResult, _evaluate, average_weights, fit
 
 HERE = Path(__file__).resolve().parent
 
@@ -87,11 +87,11 @@ def test_fit_learns_and_keeps_the_best(tmp_path, monkeypatch):
     columns; writing the unread best.ckpt pickle; a last.ckpt that needs full unpickling or has
     mode 0600."""
     monkeypatch.chdir(tmp_path)
-    import lstmkit.train
+    import lstmkit.training.train
 
     plotted = {}
-    real_plot = lstmkit.train.plot_history
-    monkeypatch.setattr(lstmkit.train, "plot_history",
+    real_plot = lstmkit.training.train.plot_history
+    monkeypatch.setattr(lstmkit.training.train, "plot_history",
                         lambda csv_path, out_dir, best_epoch=None: plotted.update(best_epoch=best_epoch)
                         or real_plot(csv_path, out_dir, best_epoch=best_epoch))
     model, result = run(tmp_path / "run")

@@ -467,6 +467,3 @@ def build_config(cls: type[C], yaml_path: str | Path | None = None,
         cfg = config_from_dict(cls, merged, source=str(yaml_path))
     return apply_overrides(cfg, overrides)
 
-
-# The training section every task shares lives in its own module (it imports this one).
-from lstmkit.train_config import TrainConfig  # noqa: E402,F401  (re-exported)

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from lstmkit.distributed import is_global_zero
+from lstmkit.training.distributed import is_global_zero
 
 STORE_DIR = "store"
 """The run folder's subfolder for token stores while training."""

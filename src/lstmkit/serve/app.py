@@ -48,7 +48,7 @@ from lstmkit.config import config_to_dict
 from lstmkit.errors import DataError, LstmkitError
 from lstmkit.serve.batching import MicroBatcher
 from lstmkit.serve.settings import ServeSettings
-from lstmkit.threads import serving_threads
+from lstmkit.training.threads import serving_threads
 
 log = logging.getLogger("lstmkit.serve")
 

@@ -12,7 +12,7 @@ key                       default     meaning
 ``serve.batching``        true        merge concurrent requests; false: one forward pass each
 ``serve.threads``         0           torch threads for inference; 0: OMP_NUM_THREADS, else the
                                       cores this process may use minus one, left to the event
-                                      loop (lstmkit.threads.serving_threads)
+                                      loop (lstmkit.training.threads.serving_threads)
 ``serve.int8``            false       int8 dynamic quantisation of the LSTM/GRU and Linear layers
 ========================  ==========  =========================================================
 """

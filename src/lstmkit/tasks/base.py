@@ -33,7 +33,7 @@ Reading data (abstract unless said):
                                           forecaster holds out the end of the series, with context)
 ``fingerprint(X, y, X_valid, y_valid)``   SHA-256 over the real bytes (:mod:`lstmkit.fingerprint`)
 
-Learning (called by :meth:`Estimator.fit`; the trainer is :func:`lstmkit.train.fit`):
+Learning (called by :meth:`Estimator.fit`; the trainer is :func:`lstmkit.training.train.fit`):
 
 ``read_training_data(path)``              what ``lstmkit train --train`` passes to ``fit``
                                           (by default ``read_data(path)``)
@@ -41,7 +41,7 @@ Learning (called by :meth:`Estimator.fit`; the trainer is :func:`lstmkit.train.f
                                           of ``fit`` (by default ``coerce`` and ``holdout``; the
                                           text classifier and the tagger stream into a token store)
 ``_prepare(X, y)``                        learn preprocessing (vocabulary, labels, scalers)
-``_build_network()``                      the ``nn.Module`` (a :class:`lstmkit.train.TrainableModel`)
+``_build_network()``                      the ``nn.Module`` (a :class:`lstmkit.training.train.TrainableModel`)
 ``_loader(X, y, train)``                  a ``DataLoader`` of batches for it
 ``_after_fit(X_valid, y_valid)``          optional: last step with the kept weights
 ``_plot_validation(X_valid, y_valid, dir)``  optional: task plots of the kept model
@@ -85,12 +85,12 @@ from sklearn.base import BaseEstimator
 from lstmkit import __version__
 from lstmkit.config import apply_overrides, config_from_dict, config_to_dict
 from lstmkit.data.splits import random_split
-from lstmkit.distributed import is_global_zero
 from lstmkit.errors import ConfigError, DataError, LstmkitError, ModelFolderError
 from lstmkit.fingerprint import data_fingerprint
 from lstmkit.io import read_model_folder, save_model_folder
 from lstmkit.predictions import flat_row
 from lstmkit.tasks.params import HyperParameters
+from lstmkit.training.distributed import is_global_zero
 
 
 @dataclass
@@ -185,7 +185,7 @@ class Estimator(HyperParameters, BaseEstimator, abc.ABC):
         without it they go to a temporary folder. ``epoch_callback(estimator, epoch, seconds)`` is
         called after each epoch's validation (benchmarks use it to score a test set on the way).
         """
-        from lstmkit.train import fit as run_training
+        from lstmkit.training.train import fit as run_training
 
         cfg = self.resolved_config()
         self.config_ = cfg
@@ -290,7 +290,7 @@ class Estimator(HyperParameters, BaseEstimator, abc.ABC):
     def format_metrics(self, title: str, metrics: dict) -> list[str]:
         """``evaluate``'s human-readable lines: the top-level numbers on one line, then one line
         per nested table (``per_type``, ``baselines.naive`` ...)."""
-        from lstmkit.metrics import metrics_line
+        from lstmkit.metrics.classification import metrics_line
 
         lines = [metrics_line(title, metrics)]
 

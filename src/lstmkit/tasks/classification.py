@@ -24,9 +24,9 @@ from sklearn.base import ClassifierMixin
 
 from lstmkit.data.splits import stratified_split
 from lstmkit.errors import DataError
-from lstmkit.metrics import classification_metrics
+from lstmkit.metrics.classification import classification_metrics
 from lstmkit.tasks.base import Estimator
-from lstmkit.train_config import TrainConfig
+from lstmkit.training.config import TrainConfig
 
 JSON_LABEL_TYPES = (str, bool, int)
 
@@ -202,7 +202,7 @@ class Classifier(ClassifierMixin, Estimator):
 
     def format_metrics(self, title: str, metrics: dict) -> list[str]:
         """The accuracy line, then one line per label."""
-        from lstmkit.metrics import metrics_line
+        from lstmkit.metrics.classification import metrics_line
 
         return [metrics_line(title, metrics)] + [
             f"  {label:>12}  precision={row['precision']:.4f} recall={row['recall']:.4f} "
@@ -222,7 +222,7 @@ class Classifier(ClassifierMixin, Estimator):
 
     def _plot_validation(self, X_valid, y_valid, plots_dir: Path) -> None:
         """``confusion_matrix.png``: the kept model's validation predictions against the labels."""
-        from lstmkit.metrics import confusion
+        from lstmkit.metrics.classification import confusion
         from lstmkit.plots import plot_confusion_matrix
 
         names = self.labels_.names()

@@ -10,7 +10,7 @@ def fit_evaluate_save(estimator, splits: dict, out: Path, echo: Callable[[str], 
     """Fit ``estimator`` on ``splits["train"]`` (``(X, y)``), validating on ``splits["valid"]``, with
     its run folder in ``out`` and a progress bar; score ``splits["test"]``; save ``out/model`` with
     the validation and test metrics; print both metric lines. Returns the test metrics."""
-    from lstmkit.metrics import metrics_line
+    from lstmkit.metrics.classification import metrics_line
 
     estimator.fit(*splits["train"], valid=splits["valid"], out_dir=out, progress_bar=True)
     test = estimator.evaluate(*splits["test"])

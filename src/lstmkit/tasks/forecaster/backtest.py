@@ -1,7 +1,7 @@
 """Backtests: a forecaster's forecasts from every origin of a file, scored against what happened.
 
 An *origin* is the time of the first step a forecast predicts (a window's first forecast row, as
-in :mod:`lstmkit.data.windows`); the forecast reads the ``lookback`` rows before it. Origins run
+in :mod:`lstmkit.tasks.forecaster.windows`); the forecast reads the ``lookback`` rows before it. Origins run
 over every series of the data from ``start`` (default: the first row with ``lookback`` rows of
 history) every ``stride`` rows, while the ``horizon`` steps stay inside the series::
 

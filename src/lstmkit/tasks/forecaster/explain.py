@@ -38,9 +38,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from lstmkit.data.window_norm import normalise_window
 from lstmkit.errors import DataError
 from lstmkit.explain.gates import states_record
+from lstmkit.tasks.forecaster.window_norm import normalise_window
 
 __all__ = ["attribution_spec", "encoder_inputs", "lookback_window", "output_names", "run_with_states"]
 

@@ -32,10 +32,10 @@ import torch
 from torch import Tensor, nn
 
 from lstmkit.data.timeseries import calendar_features, future_times
-from lstmkit.data.window_norm import normalise_window
 from lstmkit.errors import DataError, LstmkitError
 from lstmkit.export.rnn import ExportableRecurrent
 from lstmkit.tasks.base import ExportSpec
+from lstmkit.tasks.forecaster.window_norm import normalise_window
 
 
 def input_names(n_future: int, n_calendar: int) -> list[str]:

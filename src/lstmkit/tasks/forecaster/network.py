@@ -26,7 +26,7 @@ Forward pass::
     linear skip:     + z^T W_skip (per target, W_skip (L, H), zero at start) on every quantile
     output           (B, H, T, Q) = normalised output * scale + loc
 
-Window normalisation (:mod:`lstmkit.data.window_norm`) with ``location="last"`` makes a zero
+Window normalisation (:mod:`lstmkit.tasks.forecaster.window_norm`) with ``location="last"`` makes a zero
 output the naive forecast, so the network learns changes from the last value and a trending
 series that leaves the training range looks like the windows it was trained on. The linear
 skip starts at zero and can learn a drift (a straight line through the window) on its own.
@@ -45,9 +45,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lstmkit.data.window_norm import denormalise_window, normalise_window
 from lstmkit.nn import GRU, LSTM
 from lstmkit.tasks.forecaster.config import ForecastModelConfig
+from lstmkit.tasks.forecaster.window_norm import denormalise_window, normalise_window
 
 QUANTILES = (0.1, 0.5, 0.9)
 """The default ``model.quantiles``."""

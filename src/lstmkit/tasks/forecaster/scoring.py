@@ -2,7 +2,7 @@
 report.
 
 Per series ``s`` (its W_s windows, H steps, T targets), with the series' own rows as MASE's
-in-sample data (:mod:`lstmkit.forecast_metrics`)::
+in-sample data (:mod:`lstmkit.metrics.forecast`)::
 
     mae, rmse, smape, mase       of the median forecast
     coverage                     share of true values inside [lowest quantile, highest quantile]
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lstmkit import forecast_metrics as fm
+from lstmkit.metrics import forecast as fm
 
 __all__ = ["score_forecasts"]
 

@@ -1,6 +1,6 @@
 """Training windows of many series, cut on the fly from one feature array (memory-mapped on disk).
 
-Cutting every window out in advance (:func:`lstmkit.data.windows.make_windows`) copies each row
+Cutting every window out in advance (:func:`lstmkit.tasks.forecaster.windows.make_windows`) copies each row
 ``lookback`` times: 10,000 series of 500 rows with ``lookback=28`` and 10 features would take
 1.1 GB. The store keeps each row once instead, the series one after another::
 

@@ -81,7 +81,7 @@ class SequenceTrainConfig(ClassifierTrainConfig):
     """``train.*``: the shared training settings, ``class_weights`` and augmentation.
 
     Augmentation changes each training sequence anew every time it is drawn (applied to the
-    scaled features, so sigmas are in standard deviations; see :mod:`lstmkit.data.sequences`);
+    scaled features, so sigmas are in standard deviations; see :mod:`lstmkit.tasks.sequence.padding`);
     validation and prediction never see it. All off by default.
 
     The shared keys get this task's defaults here, as field defaults (a preset or YAML file that

@@ -37,19 +37,10 @@ from torch.utils.data import DataLoader
 from lstmkit.data.batching import BucketBatchSampler, IndexDataset, sorted_batches
 from lstmkit.data.readers import Labels
 from lstmkit.data.scaling import Standardizer
-from lstmkit.data.sequences import (
-    feature_shift,
-    fit_scaler,
-    jitter,
-    magnitude,
-    pad_batch,
-    scale_sequences,
-    time_shift,
-)
 from lstmkit.data.splits import random_split
 from lstmkit.errors import DataError, LstmkitError, ModelFolderError
 from lstmkit.inference import map_batches, network_device
-from lstmkit.metrics import classification_metrics
+from lstmkit.metrics.classification import classification_metrics
 from lstmkit.tasks.base import Estimator, _as_list
 from lstmkit.tasks.classification import Classifier, ClassLabels, text_form
 from lstmkit.tasks.sequence.config import SequenceClassifierConfig
@@ -62,6 +53,15 @@ from lstmkit.tasks.sequence.inputs import (
     sequences_from_frame,
 )
 from lstmkit.tasks.sequence.network import SequenceNet
+from lstmkit.tasks.sequence.padding import (
+    feature_shift,
+    fit_scaler,
+    jitter,
+    magnitude,
+    pad_batch,
+    scale_sequences,
+    time_shift,
+)
 
 
 def _significant(value: float) -> float:
@@ -528,7 +528,7 @@ class SequenceClassifier(Classifier):
         if mode == "sequence":
             return super()._plot_validation(X_valid, y_valid, plots_dir)
         if mode == "step_label":
-            from lstmkit.metrics import confusion
+            from lstmkit.metrics.classification import confusion
             from lstmkit.plots import plot_confusion_matrix
 
             names = self.labels_.names()

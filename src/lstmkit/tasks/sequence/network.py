@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lstmkit.metrics import classification_metrics
+from lstmkit.metrics.classification import classification_metrics
 from lstmkit.nn import GRU, LSTM
 from lstmkit.nn.pooling import Pooling, lengths_to_mask
 from lstmkit.tasks.sequence.config import SequenceModelConfig
@@ -116,7 +116,7 @@ class SequenceNet(nn.Module):
         z = (batch["targets"] - self.target_mean) / self.target_scale  # (B, T)
         return F.mse_loss(raw[mask], z[mask])
 
-    # lstmkit.train.TrainableModel
+    # lstmkit.training.train.TrainableModel
     def training_loss(self, batch: dict) -> Tensor:
         """Mean loss over the batch's sequences (or real steps); see the module docstring."""
         return self._loss(self._raw(batch), batch)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from lstmkit.config import check_choices, invalid
-from lstmkit.train_config import TrainConfig
+from lstmkit.training.config import TrainConfig
 
 
 @dataclass

@@ -56,7 +56,7 @@ from lstmkit.data.vocab import Vocab
 from lstmkit.errors import ConfigError, DataError, DataWarning
 from lstmkit.files import atomic_write_text
 from lstmkit.inference import map_batches, network_device
-from lstmkit.tagging_metrics import tagging_metrics
+from lstmkit.metrics.tagging import tagging_metrics
 from lstmkit.tasks.base import Estimator
 from lstmkit.tasks.tagger.config import TaggerConfig
 from lstmkit.tasks.tagger.data import (

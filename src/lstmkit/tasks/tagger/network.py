@@ -26,10 +26,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from lstmkit.metrics.tagging import tagging_metrics
 from lstmkit.nn import GRU, LSTM
 from lstmkit.nn.crf import CRF, allowed_transitions
 from lstmkit.nn.embedding import token_embedding
-from lstmkit.tagging_metrics import tagging_metrics
 from lstmkit.tasks.tagger.config import TaggerModelConfig
 
 DICTIONARY_FEATURES = 4
@@ -132,7 +132,7 @@ class TaggerNet(nn.Module):
         """Best tag-id paths (each of its sentence's length); ``nbest > 1``: lists of paths, best first."""
         return self.crf.decode(emissions, self.mask(batch), nbest=nbest)
 
-    # lstmkit.train.TrainableModel
+    # lstmkit.training.train.TrainableModel
     def training_loss(self, batch: dict) -> Tensor:
         return self.loss(self.emissions(batch), batch)
 

@@ -35,7 +35,7 @@ from lstmkit.data.vocab import Vocab
 from lstmkit.errors import DataError
 from lstmkit.explain.gates import states_record
 from lstmkit.inference import map_batches, network_device
-from lstmkit.metrics import classification_metrics
+from lstmkit.metrics.classification import classification_metrics
 from lstmkit.nn.ngrams import buckets_for, distinct_ngrams
 from lstmkit.tasks.classification import Classifier
 from lstmkit.tasks.text.config import TextClassifierConfig
@@ -213,7 +213,7 @@ class TextClassifier(Classifier):
 
     def _plot_validation(self, rows: StoreRows, label_ids: np.ndarray, plots_dir: Path) -> None:
         """``confusion_matrix.png``: the kept model's validation predictions against the labels."""
-        from lstmkit.metrics import confusion
+        from lstmkit.metrics.classification import confusion
         from lstmkit.plots import plot_confusion_matrix
 
         names = self.labels_.names()

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lstmkit.metrics import classification_metrics
+from lstmkit.metrics.classification import classification_metrics
 from lstmkit.nn import GRU, LSTM
 from lstmkit.nn.embedding import token_embedding
 from lstmkit.nn.lexicon import NgramLexicon
@@ -139,7 +139,7 @@ class TextClassifierNet(nn.Module):
         w = self.ngram_weight if weight is None else weight
         return (1 - w) * torch.log_softmax(lstm_logits, -1) + w * torch.log_softmax(ngram_logits, -1)
 
-    # lstmkit.train.TrainableModel
+    # lstmkit.training.train.TrainableModel
     def training_loss(self, batch: dict) -> Tensor:
         """Cross-entropy of the LSTM branch alone, each training text reading the lexicon table
         counted without its own fold (``batch["fold"]``)."""

@@ -73,7 +73,7 @@ def make_windows(
         past_cov_idx: covariates known only up to the origin.
         future_cov_idx: covariates also known for the forecast steps.
         stride: rows between consecutive origins (``horizon`` for non-overlapping
-            forecasts, as :func:`lstmkit.forecast_metrics.rolling_origins`).
+            forecasts, as :func:`lstmkit.metrics.forecast.rolling_origins`).
         start: the first origin; default ``lookback`` (the first row with a full history);
             must be at least ``lookback``.
         end: forecast steps stay before this row; default N.

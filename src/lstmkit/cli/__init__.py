@@ -1,4 +1,4 @@
-"""The ``lstmkit`` command line: thin verbs over the Python API (see ../shared/CONTRACT.md).
+"""The ``lstmkit`` command line: thin verbs over the Python API (README.md and the guides in docs/).
 
 Every error a user can cause is a :class:`lstmkit.errors.LstmkitError`; it is printed as one
 ``error: ...`` line on stderr with exit code 2, never as a traceback.
@@ -6,7 +6,6 @@ Every error a user can cause is a :class:`lstmkit.errors.LstmkitError`; it is pr
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import typer
 
 from lstmkit import __version__
+from lstmkit.cli.common import DATA_SET_HELP, SET_HELP, user_errors
 from lstmkit.errors import LstmkitError
 from lstmkit.tasks import TASKS
 
@@ -30,23 +30,6 @@ datasets_app = typer.Typer(help="Bundled datasets: list them or export one in it
                            no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(datasets_app, name="datasets")
 
-def user_errors(command):
-    """Turn user errors into one clear line and exit code 2."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except LstmkitError as err:
-            typer.echo(f"error: {err}", err=True)
-            raise typer.Exit(2) from None
-        except KeyboardInterrupt as interrupt:
-            typer.echo(f"interrupted{': ' + str(interrupt) if str(interrupt) else ''}", err=True)
-            raise typer.Exit(130) from None
-
-    return wrapper
-
-
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"lstmkit {__version__}")
@@ -58,12 +41,6 @@ def main_options(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
 ) -> None:
     """Train, evaluate and use LSTM sequence models."""
-
-
-SET_HELP = ("KEY=VALUE: one setting, e.g. model.hidden_size=256 (repeat --set for more; an unknown key "
-            "lists the valid ones; every key is in the task's guide under docs/).")
-DATA_SET_HELP = ("data.KEY=VALUE: read the file with other data settings, e.g. data.text_column=review "
-                 "(repeat --set for more); the model itself is unchanged.")
 
 
 # ---------------------------------------------------------------------- train
@@ -84,9 +61,9 @@ def train(
 ) -> None:
     """Train a model; writes OUT/model, OUT/checkpoints, OUT/logs/metrics.csv and OUT/plots."""
     from lstmkit.config import build_config
-    from lstmkit.distributed import is_global_zero
-    from lstmkit.metrics import metrics_line
+    from lstmkit.metrics.classification import metrics_line
     from lstmkit.tasks import get_task_class
+    from lstmkit.training.distributed import is_global_zero
 
     cls = get_task_class(task)
     settings = list(overrides or [])
@@ -234,21 +211,13 @@ def demo(
 
 
 # ---------------------------------------------------------------------- verbs in their own packages
-# Each of these modules has ``register(app)``, which adds its command(s) to ``app``.
-VERB_MODULES: list[str] = [
-    "lstmkit.serve.cli",
-    "lstmkit.export.cli",
-    "lstmkit.explain.cli",
-    "lstmkit.gradients.cli",
-    "lstmkit.tasks.forecaster.cli",
-]
-
-
+# Each of these modules (beside this one, in lstmkit/cli/) has ``register(app)``, which adds its
+# command(s) to ``app``; they import only :mod:`lstmkit.cli.common`, never this module.
 def _register_verbs() -> None:
-    import importlib
+    from lstmkit.cli import backtest, explain, export, gradients, serve
 
-    for module in VERB_MODULES:
-        importlib.import_module(module).register(app)
+    for module in (serve, export, explain, gradients, backtest):
+        module.register(app)
 
 
 _register_verbs()

@@ -19,7 +19,7 @@ and s the 0-based step, the learning rate of step s is lr x f(s)::
 All are per-step schedulers (Lightning ``interval="step"``) except ReduceLROnPlateau (per epoch).
 Their ``state_dict`` holds their whole configuration (T_max, total_steps, milestones), so a
 resumed run continues the schedule it started with, whatever ``train.epochs`` says now
-(see :func:`lstmkit.train.fit` for training a finished run longer).
+(see :func:`lstmkit.training.train.fit` for training a finished run longer).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import torch
 from torch.optim import lr_scheduler as sched
 
-from lstmkit.train_config import TrainConfig
+from lstmkit.training.config import TrainConfig
 
 ENDING_SCHEDULES = ("cosine", "linear", "onecycle")
 """Schedules laid out over a fixed number of steps S, which end (near 0 for all three)."""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from lstmkit.cli import user_errors
+from lstmkit.cli.common import user_errors
 from lstmkit.errors import LstmkitError
 
 

@@ -70,20 +70,21 @@ from lightning.pytorch.strategies import DDPStrategy
 from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel
 
-from lstmkit.config import InvalidValue, TrainConfig
-from lstmkit.distributed import is_global_zero, shard_loader
+from lstmkit.config import InvalidValue
 from lstmkit.errors import LstmkitError
 from lstmkit.files import atomic_write_text, honour_umask
 from lstmkit.io import load_tensors, read_json, save_tensors, write_json
 from lstmkit.plots import plot_history, read_history
-from lstmkit.progress import EpochBar, epoch_line
-from lstmkit.schedules import (
+from lstmkit.training.config import TrainConfig
+from lstmkit.training.distributed import is_global_zero, shard_loader
+from lstmkit.training.progress import EpochBar, epoch_line
+from lstmkit.training.schedules import (
     ENDING_SCHEDULES,
     Schedule,
     build_optimizer,
     build_schedule,
 )
-from lstmkit.threads import resolve_threads, torch_threads
+from lstmkit.training.threads import resolve_threads, torch_threads
 
 __all__ = ["FitResult", "TrainableModel", "build_optimizer", "epoch_metrics", "fit"]
 
@@ -208,7 +209,7 @@ class _LitModule(L.LightningModule):
         if self.trainer.sanity_checking:
             return
         self.epoch_metrics = metrics
-        if self._loss_batches:  # the same number of batches on every rank (lstmkit.distributed)
+        if self._loss_batches:  # the same number of batches on every rank (lstmkit.training.distributed)
             loss = torch.as_tensor(self._loss_sum / self._loss_batches, dtype=torch.float32)
             if self.trainer.world_size > 1:  # the mean over all ranks' batches
                 loss = self.trainer.strategy.reduce(loss.to(self.device), reduce_op="mean")
@@ -566,7 +567,7 @@ def fit(model: nn.Module, train_loader, valid_loader, cfg: TrainConfig, out_dir:
     Lightning callbacks (e.g. a benchmark scoring the test set after each epoch).
 
     * **Progress** (``progress_bar=True``) goes to stderr: a bar on a terminal, else one line
-      per epoch (:mod:`lstmkit.progress`). ``logs/train.log`` gets the epoch lines either way.
+      per epoch (:mod:`lstmkit.training.progress`). ``logs/train.log`` gets the epoch lines either way.
     * **Resuming.** With ``out_dir/checkpoints/last.ckpt`` present, training continues after its
       last finished epoch (loaded with ``weights_only=True``), and says so on stderr.
     * **Training longer.** Rerunning a finished run with a larger ``cfg.epochs`` trains the
@@ -584,19 +585,19 @@ def fit(model: nn.Module, train_loader, valid_loader, cfg: TrainConfig, out_dir:
       (``cfg.grad_clip``, 5.0 by default) guards against the exploding gradients behind most
       such losses.
     * **Threads.** Torch's CPU thread count is set to ``cfg.num_threads`` (0: see
-      :func:`lstmkit.threads.auto_threads`; with ``cfg.devices`` processes on this machine
+      :func:`lstmkit.training.threads.auto_threads`; with ``cfg.devices`` processes on this machine
       and no ``LOCAL_WORLD_SIZE`` set, the cores are divided by ``cfg.devices``) while training
       and restored afterwards.
     * **Several processes** (``cfg.devices * cfg.num_nodes > 1`` or ``cfg.strategy="ddp"``):
       Lightning's DDP; each rank trains on its share of the batches
-      (:mod:`lstmkit.distributed`) and scores the whole validation set. Only global rank 0
+      (:mod:`lstmkit.training.distributed`) and scores the whole validation set. Only global rank 0
       writes files; the other ranks return their final in-memory weights and metrics (their
       ``history`` has the same epochs), without reading the run folder.
     """
     missing = [m for m in ("training_loss", "validation_output", "validation_metrics")
                if not callable(getattr(model, m, None))]
     if missing:
-        raise TypeError(f"{type(model).__name__} lacks {', '.join(missing)} (see lstmkit.train)")
+        raise TypeError(f"{type(model).__name__} lacks {', '.join(missing)} (see lstmkit.training.train)")
     if mode not in ("max", "min"):
         raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
     out_dir = Path(out_dir)
@@ -629,7 +630,7 @@ def fit(model: nn.Module, train_loader, valid_loader, cfg: TrainConfig, out_dir:
 
 
 def _local_ranks_environ(cfg: TrainConfig) -> dict[str, str] | None:
-    """The environment :func:`~lstmkit.threads.auto_threads` should see: ``os.environ``, with
+    """The environment :func:`~lstmkit.training.threads.auto_threads` should see: ``os.environ``, with
     ``LOCAL_WORLD_SIZE=cfg.devices`` when several processes will train on this machine and no
     launcher (torchrun) has said how many (Lightning's own launcher does not)."""
     import os
@@ -647,7 +648,7 @@ def _strategy(cfg: TrainConfig, accelerator: str):
     """
     import os
 
-    from lstmkit.distributed import launched_processes
+    from lstmkit.training.distributed import launched_processes
 
     launched = launched_processes(os.environ)
     if launched is not None:
@@ -689,7 +690,7 @@ def _train(model: nn.Module, train_loader, valid_loader, cfg: TrainConfig, out_d
         trainer = L.Trainer(
             max_epochs=cfg.epochs, accelerator=accelerator, devices=cfg.devices,
             num_nodes=cfg.num_nodes, strategy=_strategy(cfg, accelerator),
-            use_distributed_sampler=False,  # lstmkit.distributed shares out the training batches
+            use_distributed_sampler=False,  # lstmkit.training.distributed shares out the training batches
             precision=cfg.precision, gradient_clip_val=cfg.grad_clip or None,
             gradient_clip_algorithm="norm", callbacks=callbacks, logger=_logger(out_dir),
             default_root_dir=out_dir, enable_progress_bar=bar, enable_checkpointing=True,

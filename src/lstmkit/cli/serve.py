@@ -12,7 +12,7 @@ SERVE_SET_HELP = ("serve.KEY=VALUE: a server setting, e.g. serve.max_batch=32 or
 
 def register(app: typer.Typer) -> None:
     """Add the ``serve`` command to the ``lstmkit`` app."""
-    from lstmkit.cli import user_errors
+    from lstmkit.cli.common import user_errors
 
     @app.command()
     @user_errors
@@ -38,7 +38,7 @@ def register(app: typer.Typer) -> None:
         from lstmkit.serve.app import create_app
         from lstmkit.serve.server import bind, make_server, url_of
         from lstmkit.serve.settings import serve_settings
-        from lstmkit.threads import serving_threads
+        from lstmkit.training.threads import serving_threads
 
         settings_list = list(overrides or [])
         if int8:

@@ -29,8 +29,8 @@ class TrainConfig:
     by ``gamma`` every ``step_size`` epochs; plateau multiplies by ``gamma`` when the
     monitored metric stops improving (see ``plateau_patience``); onecycle is
     torch's OneCycleLR curve (cosine up from lr/25, then down to lr/25e4). All are torch's
-    own schedulers (lstmkit.schedules). A finished run trained longer keeps the final lr of
-    cosine / linear / onecycle for the added epochs (see lstmkit.train.fit)."""
+    own schedulers (lstmkit.training.schedules). A finished run trained longer keeps the final lr of
+    cosine / linear / onecycle for the added epochs (see lstmkit.training.train.fit)."""
     warmup_epochs: float = 0.0
     """Linear warmup from ~0 to ``lr`` over this many epochs (fractions allowed); works with
     every scheduler (for onecycle it sets the rising part, default 30% of training)."""
@@ -54,7 +54,7 @@ class TrainConfig:
     num_threads: int = 0
     """CPU threads for torch while training (the caller's count is restored afterwards);
     0 (auto): OMP_NUM_THREADS when set, else the cores this process may use divided by
-    torchrun's LOCAL_WORLD_SIZE (see lstmkit.threads)."""
+    torchrun's LOCAL_WORLD_SIZE (see lstmkit.training.threads)."""
     devices: int = 1
     """Training processes (CPU) or GPUs on each machine; more than 1 trains with DDP (see
     ``strategy``). Each process takes ``batch_size`` examples a step, so a step learns from

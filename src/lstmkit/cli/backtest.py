@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from lstmkit.cli import DATA_SET_HELP, user_errors
+from lstmkit.cli.common import DATA_SET_HELP, user_errors
 from lstmkit.errors import LstmkitError
 
 
