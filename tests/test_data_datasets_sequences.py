@@ -11,7 +11,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from lstmkit.data.datasets import _package_file
+from lstmkit.data.datasets import package_file
 from lstmkit.data.datasets_sequences import SEQUENCE_DATASETS
 from lstmkit.data.long_csv import read_long_csv
 from lstmkit.data.ts_format import read_ts
@@ -21,7 +21,7 @@ DATASETS = {d.name: d for d in SEQUENCE_DATASETS}
 
 def vowels_file(part):
     return read_ts(
-        _package_file(
+        package_file(
             "sktime", "data", "datasets", "data", "JapaneseVowels", f"JapaneseVowels_{part}.ts"
         )
     )

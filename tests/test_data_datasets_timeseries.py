@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lstmkit.data.datasets import Dataset, _package_file, export_dataset, list_datasets
+from lstmkit.data.datasets import Dataset, export_dataset, list_datasets, package_file
 from lstmkit.data.datasets_timeseries import (
     TIMESERIES_DATASETS,
     US_EMPLOYMENT_CONTEXT,
@@ -132,7 +132,7 @@ def test_export_reads_back_cleanly(tmp_path, export, target, covariates, freq, s
 
 def _source_wide() -> pd.DataFrame:
     """vega_datasets' file, read here independently of the loader."""
-    wide = pd.read_csv(_package_file("vega_datasets", "timeseries", "_data", "us-employment.csv"))
+    wide = pd.read_csv(package_file("vega_datasets", "timeseries", "_data", "us-employment.csv"))
     wide["month"] = pd.to_datetime(wide["month"])
     return wide
 

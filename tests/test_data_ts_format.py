@@ -12,7 +12,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from lstmkit.data.datasets import _package_file
+from lstmkit.data.datasets import package_file
 from lstmkit.data.ts_format import read_ts
 from lstmkit.errors import DataError
 
@@ -50,7 +50,7 @@ def test_real_uea_files_match_sktime_value_by_value(parts):
     """Every value and label equals sktime's loader. Fails on: (F, T) instead of (T, F)
     (transposed cases), dropping the last value or dimension, misreading the label field as
     a dimension, or parsing values with the wrong precision."""
-    path = _package_file("sktime", "data", "datasets", "data", *parts)
+    path = package_file("sktime", "data", "datasets", "data", *parts)
     sequences, labels = read_ts(path)
     ref_sequences, ref_labels = sktime_reference(path)
     assert len(sequences) == len(ref_sequences) == len(labels)
@@ -66,12 +66,12 @@ def test_japanese_vowels_shape_facts():
     """The documented facts: 12 features, lengths 7-29, 9 speakers. Fails if the reader
     merges dimensions or loses cases."""
     train, y_train = read_ts(
-        _package_file(
+        package_file(
             "sktime", "data", "datasets", "data", "JapaneseVowels", "JapaneseVowels_TRAIN.ts"
         )
     )
     test, y_test = read_ts(
-        _package_file(
+        package_file(
             "sktime", "data", "datasets", "data", "JapaneseVowels", "JapaneseVowels_TEST.ts"
         )
     )

@@ -22,8 +22,8 @@ from lstmkit.data.splits import random_split
 from lstmkit.data.tagschemes import bio_to_bioes, bmes_tags
 from lstmkit.data.vocab import Vocab
 from lstmkit.errors import DataError
+from lstmkit.tasks.tagger.data import END, MAX_CHARS
 from lstmkit.tasks.tagger.dictionary import fold_of
-from lstmkit.tasks.tagger.estimator import END, MAX_CHARS
 
 TINY = dict(embedding_dim=8, hidden_size=8, batch_size=8, epochs=1, lr=0.02, patience=0)
 

@@ -373,7 +373,7 @@ def test_bad_bytes_are_reported_where_the_whole_file_check_reports_them(tmp_path
     path = tmp_path / "bad.csv"
     path.write_bytes(b"\xef\xbb\xbf" + data)
     with pytest.raises(DataError) as whole:
-        readers._decode(path)
+        readers.decode_text(path)
     monkeypatch.setattr(readers, "_BLOCK", block)
     with pytest.raises(DataError) as streamed:
         read_text_classification(path)

@@ -6,7 +6,7 @@ The task classes are imported lazily so that ``import lstmkit`` (and the CLI's
 
 import os as _os
 
-__version__ = "0.1.0"
+from lstmkit.version import __version__
 
 # OpenMP threads spin for a long while (GNU OpenMP: 300,000 spins) waiting for work. Two processes
 # that each run a thread per core on the same cores (two trainings, a server beside a training,

@@ -83,7 +83,7 @@ def check_choices(cfg: Any) -> None:
 
     Call it first in a section's ``__post_init__``.
     """
-    for f, tp in _fields(type(cfg)):
+    for f, tp in config_fields(type(cfg)):
         if typing.get_origin(tp) is Literal:
             value = getattr(cfg, f.name)
             if value not in typing.get_args(tp):
@@ -95,21 +95,21 @@ def check_choices(cfg: Any) -> None:
 # ----------------------------------------------------------------------------
 
 
-def _fields(cls: type) -> list[tuple[dataclasses.Field, Any]]:
+def config_fields(cls: type) -> list[tuple[dataclasses.Field, Any]]:
     """The init fields of dataclass ``cls`` with their resolved type hints."""
     hints = typing.get_type_hints(cls)
     return [(f, hints[f.name]) for f in dataclasses.fields(cls) if f.init]
 
 
-def _is_section(tp: Any) -> bool:
+def is_section(tp: Any) -> bool:
     return isinstance(tp, type) and dataclasses.is_dataclass(tp)
 
 
 def all_keys(cls: type) -> list[str]:
     """Every settable dotted key of config class ``cls``, in declaration order."""
     keys = []
-    for f, tp in _fields(cls):
-        if _is_section(tp):
+    for f, tp in config_fields(cls):
+        if is_section(tp):
             keys += [f"{f.name}.{k}" for k in all_keys(tp)]
         else:
             keys.append(f.name)
@@ -169,14 +169,14 @@ def _from_dict(cls: type[C], d: Mapping, source: str, prefix: str, root: type, s
         raise ConfigError(f"{source}: {where} must be a mapping of keys to values, "
                           f"got {type(d).__name__}")
     d = _nest_dotted(d)
-    fields = dict((f.name, (f, tp)) for f, tp in _fields(cls))
+    fields = dict((f.name, (f, tp)) for f, tp in config_fields(cls))
     kwargs = {}
     for name, value in d.items():
         key = f"{prefix}{name}"
         if name not in fields:
             raise _unknown_key(key, source, root)
         f, tp = fields[name]
-        if _is_section(tp):
+        if is_section(tp):
             if isinstance(value, Mapping) and f.default_factory is not dataclasses.MISSING:
                 # keys not given keep the section's own defaults (a task's train.* preset), not the
                 # section class's generic ones
@@ -398,7 +398,7 @@ def apply_overrides(cfg: C, overrides: Iterable[str], source: str = "--set") -> 
     if not overrides:
         return cfg
     cls = type(cfg)
-    sections = {f.name for f, tp in _fields(cls) if _is_section(tp)}
+    sections = {f.name for f, tp in config_fields(cls) if is_section(tp)}
     d = config_to_dict(cfg)
     for item in overrides:
         key, sep, value = item.partition("=")

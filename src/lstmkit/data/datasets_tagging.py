@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lstmkit.data.conll import write_conll
-from lstmkit.data.datasets import SPLITS, Dataset, _peoples_daily_path, _read_utf8_lines
+from lstmkit.data.datasets import SPLITS, Dataset, peoples_daily_path, read_utf8_lines
 from lstmkit.data.tagschemes import bmes_tags
 from lstmkit.errors import DataError
 
@@ -171,10 +171,10 @@ def pos_example(line: TaggedLine) -> tuple[list[str], list[str]]:
 @functools.lru_cache(maxsize=1)
 def _corpus() -> tuple[TaggedLine, ...]:
     """Every non-empty line of the corpus, parsed, in corpus order (strings shared)."""
-    path = _peoples_daily_path()
+    path = peoples_daily_path()
     intern: dict[str, str] = {}  # one string object per distinct word or tag
     lines = []
-    for number, text in enumerate(_read_utf8_lines(path), start=1):
+    for number, text in enumerate(read_utf8_lines(path), start=1):
         line = parse_line(text, path, number)
         if line.words:
             share = lambda items: tuple(intern.setdefault(s, s) for s in items)  # noqa: E731

@@ -60,7 +60,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from lstmkit.data.datasets import Dataset, _package_file
+from lstmkit.data.datasets import Dataset, package_file
 from lstmkit.files import atomic_write_text
 
 __all__ = [
@@ -99,7 +99,7 @@ FrameSplits = dict[str, tuple[pd.DataFrame, None]]
 
 @functools.lru_cache(maxsize=1)
 def _seattle_weather() -> pd.DataFrame:
-    path = _package_file("vega_datasets", "timeseries", "_data", "seattle-weather.csv")
+    path = package_file("vega_datasets", "timeseries", "_data", "seattle-weather.csv")
     frame = pd.read_csv(path)
     frame["date"] = pd.to_datetime(frame["date"], format="%Y/%m/%d")
     return frame[["date", "temp_max", "temp_min", "precipitation", "wind"]]
@@ -112,7 +112,7 @@ def seattle_weather_frame() -> pd.DataFrame:
 
 @functools.lru_cache(maxsize=1)
 def _realgdp() -> pd.DataFrame:
-    path = _package_file(
+    path = package_file(
         "statsmodels", "timeseries", "datasets", "macrodata", "macrodata.csv"
     )
     frame = pd.read_csv(path)
@@ -130,7 +130,7 @@ def realgdp_frame() -> pd.DataFrame:
 
 @functools.lru_cache(maxsize=1)
 def _us_employment() -> pd.DataFrame:
-    path = _package_file("vega_datasets", "timeseries", "_data", "us-employment.csv")
+    path = package_file("vega_datasets", "timeseries", "_data", "us-employment.csv")
     wide = pd.read_csv(path)
     wide["month"] = pd.to_datetime(wide["month"], format="%Y-%m-%d")
     wide = wide.sort_values("month", kind="stable")  # the file is in time order; do not rely on it

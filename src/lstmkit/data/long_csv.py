@@ -47,7 +47,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lstmkit.data.readers import Labels, _decode
+from lstmkit.data.readers import Labels, decode_text
 from lstmkit.errors import DataError
 from lstmkit.files import atomic_write
 
@@ -136,7 +136,7 @@ def read_long(
         raise DataError("file not found", path)
     if path.is_dir():
         raise DataError("is a folder, expected a CSV file", path)
-    text = _decode(path)
+    text = decode_text(path)
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     header = _header(text, delimiter, path)
     frame = _read_frame(text, delimiter, path)

@@ -160,7 +160,7 @@ def _examples(path: Path, text_column: str, label_column: str | None):
     else:
         ext = path.suffix.lower()
         if ext in _TABLE_DELIMITERS:
-            examples = _read_table(path, _TABLE_DELIMITERS[ext], text_column, label_column)
+            examples = read_table_rows(path, _TABLE_DELIMITERS[ext], text_column, label_column)
         elif ext == ".jsonl":
             examples = _read_jsonl(path, text_column, label_column)
         else:
@@ -174,11 +174,11 @@ def _examples(path: Path, text_column: str, label_column: str | None):
 
 
 def open_text(path: Path, newline: str | None) -> io.TextIOWrapper:
-    """``path`` as a stream of UTF-8 text, checked as :func:`_decode` checks a whole file.
+    """``path`` as a stream of UTF-8 text, checked as :func:`decode_text` checks a whole file.
 
     The bytes are read and checked block by block (:class:`_CheckedUtf8`): a UTF-16/UTF-32
     byte-order mark, a NUL byte or bytes that are not UTF-8 raise the same :class:`DataError`
-    as :func:`_decode` (byte offsets and lines counted from the start of the file), when the
+    as :func:`decode_text` (byte offsets and lines counted from the start of the file), when the
     stream reaches them; a UTF-8 byte-order mark is skipped. ``newline`` is
     :class:`io.TextIOWrapper`'s: ``""`` ends lines at ``\\n``, ``\\r\\n`` or ``\\r`` and keeps
     the endings (what the csv module wants), ``"\\n"`` ends them at ``\\n`` only.
@@ -200,7 +200,7 @@ class _CheckedUtf8(io.RawIOBase):
 
     A block is passed on only up to its last complete character (the rest waits for the next
     block), so every check sees whole characters and reports the first bad byte's offset in
-    the file and its line, as :func:`_decode` does for a whole file.
+    the file and its line, as :func:`decode_text` does for a whole file.
     """
 
     def __init__(self, raw, path: Path):
@@ -276,7 +276,7 @@ def _whole_characters(data: bytes) -> int:
     return len(data)  # only continuation bytes: invalid anyway, the check reports them
 
 
-def _decode(path: Path) -> str:
+def decode_text(path: Path) -> str:
     """The file's text; undecodable bytes are reported with their line number.
 
     A UTF-16/UTF-32 byte-order mark, or a NUL byte anywhere (UTF-16 text without a mark decodes
@@ -324,7 +324,7 @@ def _clean_label(value: str, column: str, path: Path, line: int | None) -> str:
 # --------------------------------------------------------------------------- CSV / TSV
 
 
-def _read_table(path: Path, delimiter: str, text_column: str, label_column: str | None):
+def read_table_rows(path: Path, delimiter: str, text_column: str, label_column: str | None):
     # newline="": the csv module itself ends records at \n, \r\n or \r (old Mac files) outside
     # quotes and keeps them inside quoted fields, as its documentation asks
     with open_text(path, newline="") as stream:
@@ -440,7 +440,7 @@ def _json_type(value: object) -> str:
 
 
 def _read_lines(path: Path) -> list[str]:
-    return [line.strip() for line in _decode(path).splitlines() if line.strip()]
+    return [line.strip() for line in decode_text(path).splitlines() if line.strip()]
 
 
 # --------------------------------------------------------------------------- folders
@@ -456,7 +456,7 @@ def _read_folder(path: Path):
     found = False
     for label_dir in label_dirs:
         for file in sorted(label_dir.glob("*.txt")):
-            text = _BR_TAG.sub(" ", _decode(file)).strip()
+            text = _BR_TAG.sub(" ", decode_text(file)).strip()
             if not text:
                 raise DataError("empty text (the file holds no text)", file)
             found = True

@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
-from lstmkit.data.readers import _decode
+from lstmkit.data.readers import decode_text
 from lstmkit.errors import ConfigError, DataError, DataWarning
 
 __all__ = [
@@ -141,13 +141,13 @@ def read_series(
     """
     path = Path(path)
     targets, covariates = list(targets), list(covariates)
-    _check_options(time_column, targets, covariates, missing)
+    check_options(time_column, targets, covariates, missing)
     if not path.is_file():
         raise DataError("file not found" if not path.exists() else "not a file", path)
     if delimiter is None:
         delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
 
-    header, rows, lines = _read_records(path, delimiter)
+    header, rows, lines = read_records(path, delimiter)
     options = [(time_column, "data.time_column")]
     options += [(c, "data.target") for c in targets] + [
         (c, "data.covariates") for c in covariates
@@ -164,38 +164,38 @@ def read_series(
         raise DataError(f"{len(rows)} rows of data, at least {min_rows} needed", path)
 
     names = targets + covariates
-    time = _parse_time(
+    time = parse_time(
         [r[header.index(time_column)] for r in rows], lines, time_column, path
     )
-    _check_increasing(time, lines, path)
+    check_increasing(time, lines, path)
     values = np.column_stack(
         [
-            _parse_numbers([r[header.index(c)] for r in rows], lines, c, path)
+            parse_numbers([r[header.index(c)] for r in rows], lines, c, path)
             for c in names
         ]
     )  # (N, F)
 
-    grid = _regular_grid(time, freq, path)
-    gaps = _missing_times(time, grid)
+    grid = regular_grid(time, freq, path)
+    gaps = missing_times(time, grid)
     empty = np.isnan(values)
     if missing == "error":
-        _report_missing(empty, gaps, time, lines, names, path)
+        report_missing(empty, gaps, time, lines, names, path)
     elif gaps is not None and len(gaps) or empty.any():
         filled = describe_filled(gaps, empty, time, lines, grid)
-        time, values, lines = _interpolate(time, values, lines, grid, names, path)
+        time, values, lines = interpolate_gaps(time, values, lines, grid, names, path)
         warnings.warn(f"{path}: {filled}", DataWarning, stacklevel=2)
     return Series(
         time=time,
         values=values,
         columns=names,
         n_targets=len(targets),
-        freq=_freq_name(grid),
+        freq=freq_name(grid),
         lines=lines,
         path=path,
     )
 
 
-def _check_options(time_column, targets, covariates, missing) -> None:
+def check_options(time_column, targets, covariates, missing) -> None:
     if missing not in _MISSING_CHOICES:
         raise ConfigError(
             f"data.missing must be one of {', '.join(_MISSING_CHOICES)}, got {missing!r}"
@@ -214,11 +214,11 @@ def _check_options(time_column, targets, covariates, missing) -> None:
         seen[column] = option
 
 
-def _read_records(
+def read_records(
     path: Path, delimiter: str
 ) -> tuple[list[str], list[list[str]], np.ndarray]:
     """The header, the data records and the line where each record starts (blank lines skipped)."""
-    reader = csv.reader(io.StringIO(_decode(path), newline=""), delimiter=delimiter)  # see readers._read_table
+    reader = csv.reader(io.StringIO(decode_text(path), newline=""), delimiter=delimiter)  # see readers.read_table_rows
     rows, lines = [], []
     try:
         header = next(reader, None)
@@ -250,7 +250,7 @@ def _read_records(
     return header, rows, np.asarray(lines, dtype=np.int64)
 
 
-def _parse_time(
+def parse_time(
     cells: list[str], lines: np.ndarray, column: str, path: Path
 ) -> pd.Index:
     """Numbers -> a float/int Index; otherwise dates, all in one format -> a DatetimeIndex."""
@@ -299,7 +299,7 @@ def is_increasing(time: pd.Index) -> bool:
     return bool((np.diff(_order(time)) > 0).all())
 
 
-def _check_increasing(time: pd.Index, lines: np.ndarray, path: Path, hint: str = "") -> None:
+def check_increasing(time: pd.Index, lines: np.ndarray, path: Path, hint: str = "") -> None:
     """Times strictly increase, or an error naming both lines (``hint`` replaces the default advice)."""
     order = _order(time)
     step = np.diff(order)
@@ -315,7 +315,7 @@ def _check_increasing(time: pd.Index, lines: np.ndarray, path: Path, hint: str =
         raise DataError(msg + (hint or " (sort the file by time and drop duplicates)"), path, b)
 
 
-def _parse_numbers(
+def parse_numbers(
     cells: list[str], lines: np.ndarray, column: str, path: Path
 ) -> np.ndarray:
     """(N,) float64; missing markers -> NaN; anything else unparseable is an error."""
@@ -345,7 +345,7 @@ def _float(text: str) -> float:
 # --------------------------------------------------------------------------- frequency
 
 
-def _regular_grid(time: pd.Index, freq, path: Path):
+def regular_grid(time: pd.Index, freq, path: Path):
     """The grid step: a pandas offset (dates), a number (numeric time), or None (irregular)."""
     numeric = not isinstance(time, pd.DatetimeIndex)
     if freq is not None:
@@ -420,7 +420,7 @@ def _full_grid(time: pd.Index, grid) -> pd.Index:
     return pd.date_range(time[0], time[-1], freq=grid)
 
 
-def _missing_times(time: pd.Index, grid) -> pd.Index | None:
+def missing_times(time: pd.Index, grid) -> pd.Index | None:
     if grid is None:
         return None
     full = _full_grid(time, grid)
@@ -434,7 +434,7 @@ def _missing_times(time: pd.Index, grid) -> pd.Index | None:
     return full.difference(time)
 
 
-def _freq_name(grid) -> str | float | None:
+def freq_name(grid) -> str | float | None:
     if grid is None or isinstance(grid, float):
         return grid
     return grid.freqstr
@@ -443,7 +443,7 @@ def _freq_name(grid) -> str | float | None:
 # --------------------------------------------------------------------------- missing data
 
 
-def _report_missing(empty, gaps, time, lines, names, path) -> None:
+def report_missing(empty, gaps, time, lines, names, path) -> None:
     if empty.any():
         rows = np.flatnonzero(empty.any(axis=1))
         first = ", ".join(
@@ -498,7 +498,7 @@ def describe_filled(gaps, empty, time, lines, grid) -> str:
     return " and ".join(parts) + " by linear interpolation in time (data.missing=interpolate)"
 
 
-def _interpolate(time, values, lines, grid, names, path):
+def interpolate_gaps(time, values, lines, grid, names, path):
     """Insert the grid's missing times, then fill NaN linearly in time (edges: nearest value)."""
     frame = pd.DataFrame(values, index=time, columns=range(values.shape[1]))
     for c in np.flatnonzero(np.isnan(values).all(axis=0)):

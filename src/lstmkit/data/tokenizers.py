@@ -38,8 +38,8 @@ __all__ = [
 ]
 
 # CJK characters: kana, CJK unified ideographs (+ extension A and B-F), compatibility ideographs.
-_CJK_RANGES = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
-_CJK = re.compile(f"[{_CJK_RANGES}]")
+CJK_RANGES = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
+_CJK = re.compile(f"[{CJK_RANGES}]")
 
 
 def is_cjk(char: str) -> bool:
@@ -99,11 +99,11 @@ class CharTokenizer(_Tokenizer):
 
 
 # A word character that is not CJK: \w minus the CJK ranges (re has no set difference).
-_W = rf"(?:(?![{_CJK_RANGES}])\w)"
+_W = rf"(?:(?![{CJK_RANGES}])\w)"
 _WORD_PATTERN = re.compile(
     "|".join(
         [
-            rf"[{_CJK_RANGES}]",  # one CJK character
+            rf"[{CJK_RANGES}]",  # one CJK character
             r"\d+(?:[.,]\d+)+",  # a number with separators: 3.14, 1,000,000
             rf"{_W}+(?:['’\-‐]{_W}+)*",  # a word, inner ' or -: don't, state-of-the-art
             r"\S",  # anything else: one punctuation mark or symbol

@@ -49,7 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lstmkit.data.readers import Labels, _decode
+from lstmkit.data.readers import Labels, decode_text
 from lstmkit.errors import DataError
 
 __all__ = ["read_ts"]
@@ -114,7 +114,7 @@ def read_ts(path: str | Path, missing: str = "error") -> tuple[list[np.ndarray],
         raise DataError("file not found", path)
     if path.is_dir():
         raise DataError("is a folder, expected a .ts file", path)
-    lines = _decode(path).splitlines()
+    lines = decode_text(path).splitlines()
     if not any(line.strip() for line in lines):
         raise DataError(
             "file is empty (expected header lines, @data, then one case per line)", path

@@ -28,7 +28,7 @@ from matplotlib.figure import Figure
 
 from lstmkit.explain.gates import most_active_units
 from lstmkit.fonts import choose_fonts
-from lstmkit.plots import _drawing, _save
+from lstmkit.plots import drawing, save_figure
 
 MAX_TOKENS_DRAWN = 200
 """Longer inputs are drawn up to this many tokens (the JSON keeps them all)."""
@@ -90,7 +90,7 @@ def explanation_figure(record: dict, top_units: int = 3) -> Figure:
     cell_rows, cell_labels = _rows(np.asarray(record["cell"], dtype=float)[:n],
                                    "cell" if "forget" in record["gates"] else "hidden", top_units,
                                    record["directions"])
-    with _drawing(choose_fonts([*tokens, *record.get("features", []), record["target"]])):
+    with drawing(choose_fonts([*tokens, *record.get("features", []), record["target"]])):
         width = min(40.0, max(8.0, 3.0 + 0.45 * n)) if by_token else min(30.0, max(8.0, 5.0 + 0.22 * n))
         heights = [1.2] + ([0.3 * len(features) + 0.6] if features is not None else []) + \
                   [0.28 * len(gate_rows) + 0.6, 0.28 * len(cell_rows) + 0.6]
@@ -127,6 +127,6 @@ def explanation_figure(record: dict, top_units: int = 3) -> Figure:
 
 def plot_explanation(record: dict, path: str | Path, top_units: int = 3) -> Path:
     """Write :func:`explanation_figure` of ``record`` to ``path`` (PNG, written atomically)."""
-    with _drawing(choose_fonts([*record["tokens"][:MAX_TOKENS_DRAWN], *record.get("features", []),
+    with drawing(choose_fonts([*record["tokens"][:MAX_TOKENS_DRAWN], *record.get("features", []),
                                 record["target"]])):  # saving lays the text out again
-        return _save(explanation_figure(record, top_units), Path(path))
+        return save_figure(explanation_figure(record, top_units), Path(path))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from lstmkit.plots import _save
+from lstmkit.plots import save_figure
 
 COLOURS = {"rnn": "tab:red", "gru": "tab:blue", "lstm": "tab:green"}
 
@@ -52,4 +52,4 @@ def gradients_figure(gradients: Sequence[tuple[str, int, int, float]],
 
 def plot_gradients(gradients, accuracies, path: str | Path) -> Path:
     """Write :func:`gradients_figure` to ``path`` (PNG, atomically)."""
-    return _save(gradients_figure(gradients, accuracies), Path(path))
+    return save_figure(gradients_figure(gradients, accuracies), Path(path))

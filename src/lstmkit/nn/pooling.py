@@ -72,25 +72,25 @@ def last_pool(x: Tensor, lengths: Tensor, bidirectional: bool = False) -> Tensor
     lengths = _check(x, lengths)
     if bidirectional and x.size(2) % 2:
         raise ValueError(f"x: bidirectional last pooling needs an even feature size, got {x.size(2)}")
-    return _last(x, lengths, bidirectional)
+    return masked_last(x, lengths, bidirectional)
 
 
 def mean_pool(x: Tensor, lengths: Tensor) -> Tensor:
     """``(B, D)``: the mean over each sequence's real steps."""
     lengths = _check(x, lengths)
-    return _mean(x, lengths, lengths_to_mask(lengths, x.size(1)))
+    return masked_mean(x, lengths, lengths_to_mask(lengths, x.size(1)))
 
 
 def max_pool(x: Tensor, lengths: Tensor) -> Tensor:
     """``(B, D)``: the feature-wise maximum over each sequence's real steps."""
     lengths = _check(x, lengths)
-    return _max(x, lengths_to_mask(lengths, x.size(1)))
+    return masked_max(x, lengths_to_mask(lengths, x.size(1)))
 
 
 # The unchecked versions: lengths already long, on x's device; mask (B, T) from lengths_to_mask.
 
 
-def _last(x: Tensor, lengths: Tensor, bidirectional: bool) -> Tensor:
+def masked_last(x: Tensor, lengths: Tensor, bidirectional: bool) -> Tensor:
     rows = torch.arange(x.size(0), device=x.device)
     last = x[rows, lengths - 1]  # (B, D)
     if not bidirectional:
@@ -99,12 +99,12 @@ def _last(x: Tensor, lengths: Tensor, bidirectional: bool) -> Tensor:
     return torch.cat([last[:, :half], x[:, 0, half:]], dim=1)  # (B, D/2) + (B, D/2) -> (B, D)
 
 
-def _mean(x: Tensor, lengths: Tensor, mask: Tensor) -> Tensor:
+def masked_mean(x: Tensor, lengths: Tensor, mask: Tensor) -> Tensor:
     total = _zero_padding(x, mask).sum(dim=1)  # (B, D)
     return total / lengths.unsqueeze(1).to(x.dtype)
 
 
-def _max(x: Tensor, mask: Tensor) -> Tensor:
+def masked_max(x: Tensor, mask: Tensor) -> Tensor:
     return x.masked_fill(~mask.unsqueeze(2), float("-inf")).amax(dim=1)  # (B, D)
 
 
@@ -179,12 +179,12 @@ class Pooling(nn.Module):
         if x.size(2) != self.input_size:
             raise ValueError(f"x: expected feature size {self.input_size}, got {x.size(2)}")
         if self.method == "last":
-            return _last(x, lengths, self.bidirectional), None
+            return masked_last(x, lengths, self.bidirectional), None
         mask = lengths_to_mask(lengths, x.size(1))  # (B, T)
         if self.method == "mean":
-            return _mean(x, lengths, mask), None
+            return masked_mean(x, lengths, mask), None
         if self.method == "max":
-            return _max(x, mask), None
+            return masked_max(x, mask), None
         if self.method == "max_mean":
-            return torch.cat([_max(x, mask), _mean(x, lengths, mask)], dim=1), None  # (B, 2D)
+            return torch.cat([masked_max(x, mask), masked_mean(x, lengths, mask)], dim=1), None  # (B, 2D)
         return self.attention._pool(x, mask)

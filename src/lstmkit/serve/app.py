@@ -43,12 +43,12 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from lstmkit import __version__
 from lstmkit.config import config_to_dict
 from lstmkit.errors import DataError, LstmkitError
 from lstmkit.serve.batching import MicroBatcher
 from lstmkit.serve.settings import ServeSettings
 from lstmkit.training.threads import serving_threads
+from lstmkit.version import __version__
 
 log = logging.getLogger("lstmkit.serve")
 

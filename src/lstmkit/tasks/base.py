@@ -82,7 +82,6 @@ from typing import Any, ClassVar
 import torch
 from sklearn.base import BaseEstimator
 
-from lstmkit import __version__
 from lstmkit.config import apply_overrides, config_from_dict, config_to_dict
 from lstmkit.data.splits import random_split
 from lstmkit.errors import ConfigError, DataError, LstmkitError, ModelFolderError
@@ -91,6 +90,7 @@ from lstmkit.io import read_model_folder, save_model_folder
 from lstmkit.predictions import flat_row
 from lstmkit.tasks.params import HyperParameters
 from lstmkit.training.distributed import is_global_zero
+from lstmkit.version import __version__
 
 
 @dataclass
@@ -148,7 +148,7 @@ class Estimator(HyperParameters, BaseEstimator, abc.ABC):
         The default makes lists of both (a reader's :class:`~lstmkit.data.readers.Labels`
         stay as they are, remembering their file and lines).
         """
-        return _as_list(X), (None if y is None else (y if isinstance(y, list) else _as_list(y)))
+        return as_list(X), (None if y is None else (y if isinstance(y, list) else as_list(y)))
 
     def split_validation(self, X, y, fraction: float, seed: int) -> tuple[list[int], list[int]]:
         """Kept and held-out indices of the training data (random by default)."""
@@ -429,7 +429,7 @@ class Estimator(HyperParameters, BaseEstimator, abc.ABC):
         """The inverse of :meth:`_folder_state`, from a :class:`lstmkit.io.ModelFolder`."""
 
 
-def _as_list(values) -> list:
+def as_list(values) -> list:
     """A list of the items of ``values``: a list, tuple, numpy array, pandas Series, or one string."""
     if isinstance(values, str):
         return [values]

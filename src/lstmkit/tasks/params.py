@@ -31,7 +31,7 @@ import inspect
 from collections.abc import Mapping
 from typing import Any
 
-from lstmkit.config import _fields, _is_section, config_from_dict, config_to_dict
+from lstmkit.config import config_fields, config_from_dict, config_to_dict, is_section
 from lstmkit.errors import ConfigError
 
 
@@ -83,8 +83,8 @@ class ParamSpec:
 
 def _dotted_keys(config_class: type, prefix: str = "") -> list[str]:
     keys = []
-    for f, tp in _fields(config_class):
-        if _is_section(tp):
+    for f, tp in config_fields(config_class):
+        if is_section(tp):
             keys += _dotted_keys(tp, f"{prefix}{f.name}.")
         else:
             keys.append(f"{prefix}{f.name}")

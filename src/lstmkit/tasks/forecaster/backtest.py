@@ -147,7 +147,7 @@ def _rescaled(model, contexts, part: dict) -> dict:
 
 def _frame(fc, contexts, windows, quantiles) -> pd.DataFrame:
     """One row per origin, series and step: origin, [id], time, the forecast columns, <target>_true."""
-    from lstmkit.tasks.forecaster.estimator import quantile_key
+    from lstmkit.tasks.forecaster.config import quantile_key
     from lstmkit.tasks.forecaster.series import times_json
 
     H = fc.config_.model.horizon

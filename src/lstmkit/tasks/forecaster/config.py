@@ -9,6 +9,11 @@ from lstmkit.config import check_choices, invalid
 from lstmkit.training.config import TrainConfig
 
 
+def quantile_key(q: float) -> str:
+    """A quantile's name in records and files: 0.1 -> ``p10``, 0.05 -> ``p5``, 0.025 -> ``p2.5``."""
+    return f"p{round(q * 100, 4):g}"
+
+
 @dataclass
 class ForecastDataConfig:
     """How the CSV is read: which column is the time, which are targets and covariates."""

@@ -52,7 +52,7 @@ from lstmkit.fingerprint import data_fingerprint
 from lstmkit.inference import network_device
 from lstmkit.metrics.forecast import infer_season, rolling_origins
 from lstmkit.tasks.base import Estimator
-from lstmkit.tasks.forecaster.config import ForecasterConfig
+from lstmkit.tasks.forecaster.config import ForecasterConfig, quantile_key
 from lstmkit.tasks.forecaster.network import ForecastNet
 from lstmkit.tasks.forecaster.panel import contexts_from_frame, read_panel
 from lstmkit.tasks.forecaster.series import (
@@ -70,11 +70,6 @@ from lstmkit.tasks.forecaster.windows import make_windows
 
 DIGITS = 6
 """Forecasts in records are rounded to this many decimals."""
-
-
-def quantile_key(q: float) -> str:
-    """A quantile's name in records and files: 0.1 -> ``p10``, 0.05 -> ``p5``, 0.025 -> ``p2.5``."""
-    return f"p{round(q * 100, 4):g}"
 
 
 class Forecaster(Estimator):
@@ -717,7 +712,8 @@ class Forecaster(Estimator):
 
     def plot_forecast(self, X, path: str | Path) -> Path:
         """Draw the end of the history, the forecast and its outer-quantile band, one panel per target."""
-        from lstmkit.tasks.forecaster.plot import forecast_figure, save_figure
+        from lstmkit.plots import save_figure
+        from lstmkit.tasks.forecaster.plot import forecast_figure
 
         ctx = self._contexts(X)[0] if not isinstance(X, Context) else X
         f = self.forecast([ctx])[0]

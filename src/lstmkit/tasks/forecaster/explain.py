@@ -86,7 +86,7 @@ def encoder_inputs(net, past: Tensor, static: Tensor | None = None) -> Tensor:
 def output_names(fc) -> tuple[list[str], dict[str, int]]:
     """The ``H * T * Q`` forecast values' names, in the network's order (step, target, quantile),
     and the aliases (``temp_max t+1 p50`` for the point forecast of a quantile model)."""
-    from lstmkit.tasks.forecaster.estimator import quantile_key
+    from lstmkit.tasks.forecaster.config import quantile_key
 
     H, Q = fc.config_.model.horizon, fc.network_.n_out
     levels = list(fc.config_.model.quantiles) if Q > 1 else [0.5]

@@ -161,7 +161,7 @@ def sidecar_extra(fc) -> dict:
 
 def _residual_quantiles(fc) -> dict | None:
     """A point-loss model's calibrated offsets in the targets' units: ``{"p10": (H, T), ...}``."""
-    from lstmkit.tasks.forecaster.estimator import quantile_key
+    from lstmkit.tasks.forecaster.config import quantile_key
 
     if fc.interval_offsets_ is None:
         return None

@@ -39,7 +39,7 @@ def read_panel(path, data, future_rows: int = 0) -> list[Context]:
     if not path.is_file():
         raise DataError("file not found" if not path.exists() else "not a file", path)
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    header, rows, lines = ts._read_records(path, delimiter)
+    header, rows, lines = ts.read_records(path, delimiter)
     for column, option in _options(data):
         if column not in header:
             raise DataError(f"no column {column!r} ({option}); the columns are: " + ", ".join(map(repr, header)),
@@ -78,7 +78,7 @@ def split_series(cells: dict[str, list[str]], lines: np.ndarray, data, where: st
         part = {c: [column[i] for i in rows] for c, column in cells.items()}
         parts[sid] = (part, lines[rows], f"{where} (series {sid!r})")
     if freq is None:
-        freq = common_freq({sid: ts._parse_time(p[data.time_column], ln, data.time_column, label)
+        freq = common_freq({sid: ts.parse_time(p[data.time_column], ln, data.time_column, label)
                             for sid, (p, ln, label) in parts.items()})
     out = []
     for sid, (part, part_lines, label) in parts.items():
@@ -94,9 +94,9 @@ def common_freq(times: dict[str, pd.Index]) -> str | float | None:
     found: Counter = Counter()
     for time in times.values():
         if len(time) >= 3 and ts.is_increasing(time):
-            grid = ts._regular_grid(time, None, None)
+            grid = ts.regular_grid(time, None, None)
             if grid is not None:
-                found[ts._freq_name(grid)] += 1
+                found[ts.freq_name(grid)] += 1
     return found.most_common(1)[0][0] if found else None
 
 

@@ -1,17 +1,13 @@
 """``forecast.png``: the end of the history, the forecast and its P10-P90 interval.
 
 Drawn with matplotlib's object API (``Figure`` + Agg, no pyplot), one panel per target, and
-written atomically (:mod:`lstmkit.files`).
+written atomically by :func:`lstmkit.plots.save_figure`.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 from matplotlib.figure import Figure
-
-from lstmkit.files import atomic_write
 
 
 def forecast_figure(history_time, history, forecast_time, point, p10, p90, names, series: str | None = None,
@@ -36,8 +32,3 @@ def forecast_figure(history_time, history, forecast_time, point, p10, p90, names
     fig.autofmt_xdate()
     fig.tight_layout()
     return fig
-
-
-def save_figure(fig: Figure, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))

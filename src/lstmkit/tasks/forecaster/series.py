@@ -74,10 +74,10 @@ def read_context(path, data, future_rows: int = 0) -> Context:
     """
     path = Path(path)
     names = [*data.covariates, *data.future_covariates]
-    ts._check_options(data.time_column, data.target, names, data.missing)
+    ts.check_options(data.time_column, data.target, names, data.missing)
     if not path.is_file():
         raise DataError("file not found" if not path.exists() else "not a file", path)
-    header, rows, lines = ts._read_records(path, "\t" if path.suffix.lower() == ".tsv" else ",")
+    header, rows, lines = ts.read_records(path, "\t" if path.suffix.lower() == ".tsv" else ",")
     options = ([(data.time_column, "data.time_column")] + [(c, "data.target") for c in data.target]
                + [(c, "data.covariates") for c in names])
     for column, option in options:
@@ -104,9 +104,9 @@ def context_from_cells(cells: dict[str, list[str]], lines: np.ndarray, data, whe
     (with a :class:`~lstmkit.errors.DataWarning` saying so) or, with ``data.missing=error``, an
     error naming the lines. Errors name ``where`` (the file, or ``file (series 'a')``)."""
     names = [*data.target, *data.covariates, *data.future_covariates]
-    time = ts._parse_time(cells[data.time_column], lines, data.time_column, where)
-    ts._check_increasing(time, lines, where, hint)
-    values = np.column_stack([ts._parse_numbers(cells[c], lines, c, where) for c in names])  # (N, C)
+    time = ts.parse_time(cells[data.time_column], lines, data.time_column, where)
+    ts.check_increasing(time, lines, where, hint)
+    values = np.column_stack([ts.parse_numbers(cells[c], lines, c, where) for c in names])  # (N, C)
     if future_rows:
         known = ~np.isnan(values[:, : len(data.target)]).all(axis=1)
         trailing = len(known) - (np.flatnonzero(known)[-1] + 1 if known.any() else 0)
@@ -114,19 +114,19 @@ def context_from_cells(cells: dict[str, list[str]], lines: np.ndarray, data, whe
             raise DataError(f"the model forecasts with future covariates ({', '.join(data.future_covariates)}): "
                             f"the series must end with {future_rows} rows (model.horizon) whose targets are empty "
                             f"and whose future covariates are given; found {trailing}", where)
-    grid = ts._regular_grid(time, freq, where)
-    gaps = ts._missing_times(time, grid)
+    grid = ts.regular_grid(time, freq, where)
+    gaps = ts.missing_times(time, grid)
     empty = np.isnan(values)
     if future_rows:
         empty[len(values) - future_rows:, : len(data.target)] = False  # the forecast steps' targets
     if data.missing == "error":
-        ts._report_missing(empty, gaps, time, lines, names, where)
+        ts.report_missing(empty, gaps, time, lines, names, where)
     if (gaps is not None and len(gaps)) or empty.any():
         filled = ts.describe_filled(gaps, empty, time, lines, grid)
         # (future rows' targets: filled, never read)
-        time, values, lines = ts._interpolate(time, values, lines, grid, names, where)
+        time, values, lines = ts.interpolate_gaps(time, values, lines, grid, names, where)
         warnings.warn(f"{where}: {filled}", DataWarning, stacklevel=3)
-    return Context(time=time, values=values, columns=names, n_targets=len(data.target), freq=ts._freq_name(grid),
+    return Context(time=time, values=values, columns=names, n_targets=len(data.target), freq=ts.freq_name(grid),
                    lines=lines, path=path, n_future=future_rows, series_id=series_id, static=dict(static or {}))
 
 

@@ -31,7 +31,8 @@ SHOWN = 12
 def _run(name: str, out: Path, overrides: list[str], echo: Callable[[str], None]):
     from lstmkit.data.datasets import export_dataset, load_dataset
     from lstmkit.tasks.demo_runner import fit_evaluate_save
-    from lstmkit.tasks.sequence import SequenceClassifier, SequenceClassifierConfig
+    from lstmkit.tasks.sequence.config import SequenceClassifierConfig
+    from lstmkit.tasks.sequence.estimator import SequenceClassifier
 
     config = build_config(SequenceClassifierConfig, base=PRESETS[name], overrides=overrides)
     dataset = DATASETS[name]
@@ -67,7 +68,7 @@ def plot_digits(images: list[np.ndarray], true: list, predicted: list, path: Pat
     prediction in red. Returns ``path`` (PNG, written atomically)."""
     from matplotlib.figure import Figure
 
-    from lstmkit.plots import _save
+    from lstmkit.plots import save_figure
 
     rows = -(-len(images) // columns)
     fig = Figure(figsize=(1.6 * columns, 1.9 * rows))
@@ -78,4 +79,4 @@ def plot_digits(images: list[np.ndarray], true: list, predicted: list, path: Pat
         ax.set_axis_off()
     fig.suptitle("MNIST rows: predicted label (true label)")
     fig.tight_layout()
-    return _save(fig, Path(path))
+    return save_figure(fig, Path(path))

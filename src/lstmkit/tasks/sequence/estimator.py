@@ -41,7 +41,7 @@ from lstmkit.data.splits import random_split
 from lstmkit.errors import DataError, LstmkitError, ModelFolderError
 from lstmkit.inference import map_batches, network_device
 from lstmkit.metrics.classification import classification_metrics
-from lstmkit.tasks.base import Estimator, _as_list
+from lstmkit.tasks.base import Estimator, as_list
 from lstmkit.tasks.classification import Classifier, ClassLabels, text_form
 from lstmkit.tasks.sequence.config import SequenceClassifierConfig
 from lstmkit.tasks.sequence.inputs import (
@@ -172,7 +172,7 @@ class SequenceClassifier(Classifier):
             return sequences, None
         mode = self._mode
         if mode == "sequence":
-            labels = y if isinstance(y, list) else _as_list(y)
+            labels = y if isinstance(y, list) else as_list(y)
             if len(labels) != len(sequences):
                 raise DataError(f"{len(sequences)} sequences but {len(labels)} labels")
             return sequences, labels

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from lstmkit.data.long_csv import LongData, read_long, read_long_frame
-from lstmkit.data.readers import Labels, _decode
+from lstmkit.data.readers import Labels, decode_text
 from lstmkit.data.ts_format import read_ts
 from lstmkit.errors import DataError, DataWarning
 
@@ -90,7 +90,7 @@ def csv_header(path: Path) -> list[str]:
     """The column names of a CSV/TSV file's first line (stripped); the reader checks the rest."""
     if not Path(path).is_file():
         raise DataError("file not found" if not Path(path).exists() else "is a folder, expected a CSV file", path)
-    text = _decode(Path(path))
+    text = decode_text(Path(path))
     delimiter = "\t" if Path(path).suffix.lower() == ".tsv" else ","
     first = next(csv.reader(text.splitlines()[:1], delimiter=delimiter), [])
     return [name.strip() for name in first]
@@ -203,7 +203,7 @@ def row_line(path: Path | None, start: int | None, data, value: str) -> int | No
     if path is None or start is None or Path(path).suffix.lower() not in CSV_SUFFIXES:
         return start
     delimiter = "\t" if Path(path).suffix.lower() == ".tsv" else ","
-    reader = csv.reader(io.StringIO(_decode(Path(path)), newline=""), delimiter=delimiter)
+    reader = csv.reader(io.StringIO(decode_text(Path(path)), newline=""), delimiter=delimiter)
     header = [name.strip() for name in next(reader, [])]
     if data.id_column not in header or data.label_column not in header:
         return start

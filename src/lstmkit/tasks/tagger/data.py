@@ -192,6 +192,9 @@ def lookup_vocab(tokens: Sequence[str], counts: np.ndarray, first: np.ndarray, l
 
 
 END = "</s>"
+"""The token after a sentence's last one, in its last bigram."""
+MAX_CHARS = 20
+"""Characters per word seen by the character features (longer words are cut)."""
 
 
 def bigram_vocab(rows: StoreRows, tokens: Sequence[str], min_freq: int) -> Vocab:

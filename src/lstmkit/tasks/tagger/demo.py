@@ -27,7 +27,8 @@ DATASETS = {"ner": "pd-ner", "cws": "pd-cws"}
 def _run(name: str, out: Path, overrides: list[str], echo: Callable[[str], None]) -> None:
     from lstmkit.data.datasets import export_dataset, load_dataset
     from lstmkit.tasks.demo_runner import fit_evaluate_save
-    from lstmkit.tasks.tagger import Tagger, TaggerConfig
+    from lstmkit.tasks.tagger.config import TaggerConfig
+    from lstmkit.tasks.tagger.estimator import Tagger
 
     config = build_config(TaggerConfig, base=PRESETS[name], overrides=overrides)
     dataset = DATASETS[name]

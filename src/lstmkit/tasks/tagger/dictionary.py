@@ -34,7 +34,7 @@ from lstmkit.errors import ConfigError, DataError
 __all__ = ["WordDictionary", "fold_of"]
 
 B, M, E, S = range(4)
-_BITS = torch.tensor([1 << B, 1 << M, 1 << E, 1 << S])
+BMES_BITS = torch.tensor([1 << B, 1 << M, 1 << E, 1 << S])
 
 
 def fold_of(tokens: Sequence[str], folds: int) -> int:
@@ -91,7 +91,7 @@ class WordDictionary:
         """``(n, 4)`` float B/M/E/S indicators of ``tokens``; ``held_out_fold``: leave out the
         words seen only in that fold (a training sentence's own fold)."""
         return torch.tensor(self.codes(tokens, held_out_fold), dtype=torch.long).unsqueeze(1).bitwise_and(
-            _BITS).ne(0).float().reshape(len(tokens), 4)
+            BMES_BITS).ne(0).float().reshape(len(tokens), 4)
 
     def codes(self, tokens: Sequence[str], held_out_fold: int | None = None) -> list[int]:
         """The features of :meth:`features` packed per token: bit ``k`` is feature ``k`` (B, M, E, S)."""

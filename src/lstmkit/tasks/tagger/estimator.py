@@ -60,6 +60,8 @@ from lstmkit.metrics.tagging import tagging_metrics
 from lstmkit.tasks.base import Estimator
 from lstmkit.tasks.tagger.config import TaggerConfig
 from lstmkit.tasks.tagger.data import (
+    END,
+    MAX_CHARS,
     Batches,
     PairTable,
     RaggedFile,
@@ -75,14 +77,10 @@ from lstmkit.tasks.tagger.data import (
     stream_sentences,
     token_strings,
 )
-from lstmkit.tasks.tagger.dictionary import _BITS, WordDictionary, fold_of
+from lstmkit.tasks.tagger.dictionary import BMES_BITS, WordDictionary, fold_of
 from lstmkit.tasks.tagger.network import TaggerNet
 from lstmkit.tasks.tagger.text import tokenize_with_offsets
 
-END = "</s>"
-"""The token after a sentence's last one, in its last bigram."""
-MAX_CHARS = 20
-"""Characters per word seen by the character features (longer words are cut)."""
 TEXT_SUFFIXES = (".txt",)
 """``--input`` files read as one raw text per line; anything else is read as CoNLL."""
 
@@ -130,12 +128,12 @@ class Tagger(Estimator):
         path = Path(path)
         if path.suffix.lower() not in TEXT_SUFFIXES:
             return read_conll_tokens(path)
-        from lstmkit.data.readers import _decode
+        from lstmkit.data.readers import decode_text
 
         if not path.is_file():
             raise DataError("file not found", path)
         texts = Sentences()
-        for number, line in enumerate(_decode(path).split("\n"), start=1):
+        for number, line in enumerate(decode_text(path).split("\n"), start=1):
             if line.strip():
                 texts.append(line.rstrip("\r"))
                 texts.origins.append((path, number))
@@ -450,7 +448,7 @@ class Tagger(Estimator):
             batch["bigrams"] = pad_sequences([item["bigrams"] for item in items])[0]
         if "dictionary" in items[0]:
             codes = pad_sequences([item["dictionary"] for item in items])[0]  # (B, T) packed bits
-            batch["dictionary"] = codes.unsqueeze(-1).bitwise_and(_BITS).ne(0).float()  # (B, T, 4)
+            batch["dictionary"] = codes.unsqueeze(-1).bitwise_and(BMES_BITS).ne(0).float()  # (B, T, 4)
         if "chars" in items[0]:
             longest = max(len(w) for item in items for w in item["chars"])
             chars = torch.zeros(len(items), width, longest, dtype=torch.long)
@@ -485,7 +483,7 @@ class Tagger(Estimator):
                                 for s in token_strings(rows, tokens)), "u1")
         pairs = PairTable(rows, tokens, self.bigram_vocab_, self._lookup_one) if self.bigram_vocab_ is not None \
             else None
-        collate = Batches(rows, tables["vocab"], tag_file, pairs, codes, tables.get("chars"), _BITS)
+        collate = Batches(rows, tables["vocab"], tag_file, pairs, codes, tables.get("chars"), BMES_BITS)
         cfg = self.config_.train
         sampler = StoreBatchSampler(rows.lengths, cfg.batch_size, shuffle=train, seed=cfg.seed)
         return DataLoader(IndexDataset(len(rows)), batch_sampler=sampler, collate_fn=collate)
@@ -787,9 +785,9 @@ class Tagger(Estimator):
             original = None
             if source is not None and first is not None and not isinstance(inputs[n], str):
                 if source not in cache:
-                    from lstmkit.data.readers import _decode
+                    from lstmkit.data.readers import decode_text
 
-                    cache[source] = _decode(Path(source)).split("\n")
+                    cache[source] = decode_text(Path(source)).split("\n")
                 original = [cache[source][first - 1 + i].rstrip("\r").rstrip() for i in range(len(record["tokens"]))]
             for i, (token, tag) in enumerate(zip(record["tokens"], record["tags"])):
                 lines.append(f"{original[i] if original else token} {tag}")

@@ -36,7 +36,7 @@ from lstmkit.data.vocab import Vocab
 from lstmkit.errors import DataError
 from lstmkit.export.rnn import ExportableRecurrent, steps_mask
 from lstmkit.tasks.base import ExportSpec
-from lstmkit.tasks.tagger.dictionary import _BITS, WordDictionary
+from lstmkit.tasks.tagger.dictionary import BMES_BITS, WordDictionary
 from lstmkit.tasks.tagger.text import tokenize_with_offsets
 
 INPUT_AXES = {"ids": {0: "batch", 1: "steps"}, "lengths": {0: "batch"}, "bigrams": {0: "batch", 1: "steps"},
@@ -131,7 +131,7 @@ def sidecar_extra(tagger) -> dict:
         "lowercase": bool(tagger.config_.data.lowercase),
         "vocab": list(tagger.vocab_.tokens),
     }
-    from lstmkit.tasks.tagger.estimator import END, MAX_CHARS
+    from lstmkit.tasks.tagger.data import END, MAX_CHARS
 
     if tagger.bigram_vocab_ is not None:
         extra["bigram_vocab"], extra["bigram_end"] = list(tagger.bigram_vocab_.tokens), END
@@ -176,7 +176,7 @@ def graph_inputs(sidecar: dict, sentences: list) -> dict[str, np.ndarray]:
     if "dictionary" in sidecar:
         words = WordDictionary.from_json(sidecar["dictionary"], folds=1)
         codes = pad_sequences([words.codes(row) for row in tokens], empty_id=0)[0]  # (B, T) packed bits
-        feeds["dictionary"] = codes.unsqueeze(-1).bitwise_and(_BITS).ne(0).float()  # (B, T, 4)
+        feeds["dictionary"] = codes.unsqueeze(-1).bitwise_and(BMES_BITS).ne(0).float()  # (B, T, 4)
     if "char_vocab" in sidecar:
         vocab, cut = Vocab(sidecar["char_vocab"]), int(sidecar["max_chars"])
         words = [[vocab.encode(list(t[:cut])) for t in row] for row in tokens]

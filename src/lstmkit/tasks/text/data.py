@@ -52,7 +52,7 @@ from lstmkit.data.token_store import (
     vocab_from_counts,
     vocab_table,
 )
-from lstmkit.data.tokenizers import _CJK_RANGES, make_tokenizer
+from lstmkit.data.tokenizers import CJK_RANGES, make_tokenizer
 from lstmkit.data.vocab import Vocab
 from lstmkit.errors import DataError
 from lstmkit.tasks.classification import JSON_LABEL_TYPES, ClassLabels, text_form
@@ -61,7 +61,7 @@ SAMPLE = 1000
 """Texts the ``auto`` tokenizer looks at (as :func:`~lstmkit.data.tokenizers.resolve_tokenizer_name`)."""
 REPORT_EVERY = 1_000_000
 """Rows between "read N rows" progress lines."""
-_CJK_CHARS = re.compile(f"[{_CJK_RANGES}]")
+_CJK_CHARS = re.compile(f"[{CJK_RANGES}]")
 
 Row = tuple[str, object, tuple[Path | None, int | None]]
 """``(text, label, (path, line))``: one example as read."""

