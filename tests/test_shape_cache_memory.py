@@ -1,8 +1,9 @@
 """Memory stays bounded when a model meets many input shapes (a server's micro-batches do).
 
 PyTorch runs float LSTM layers on the CPU through oneDNN, which keeps a primitive (with buffers
-sized for its shape) per steps x batch shape, 1,024 of them by default. ``import lstmkit`` caps the
-cache at 64 (``lstmkit/__init__.py``); without the cap this process grows by about 220 MB.
+sized for its shape) per steps x batch shape, 1,024 of them by default. The command line and the
+server cap the cache at 64 (``lstmkit.runtime.tune_process``); without the cap this process grows
+by about 220 MB.
 """
 
 import os
@@ -10,8 +11,10 @@ import subprocess
 import sys
 
 _MANY_SHAPES = """
-import os, psutil, torch
-import lstmkit
+import os
+import lstmkit.runtime
+lstmkit.runtime.tune_process()  # as lstmkit serve and the command line do, before torch
+import psutil, torch
 from lstmkit.nn.rnn import LSTM
 torch.manual_seed(0)
 torch.set_num_threads(1)

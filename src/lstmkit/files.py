@@ -1,6 +1,8 @@
 """Writing files atomically, with the permissions the user's umask asks for.
 
-Every file lstmkit writes goes through here, so two promises hold everywhere:
+Every file lstmkit writes goes through here (a scratch folder's working files, such as ONNX
+export's graph before it is checked, are not results: the result is then moved into place with
+:func:`atomic_write`), so two promises hold everywhere:
 
 * **Atomic**: the data is written to a temporary name in the target's folder and renamed over
   the target with :func:`os.replace`, so a reader (or a crash) sees the old file or the new

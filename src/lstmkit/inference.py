@@ -3,8 +3,9 @@
 An LSTM's time steps run in sequence, each a small matrix product (``(B, H) @ (H, 4H)``); split
 over two cores, each product spends much of its time waiting for the other core. Giving each
 core a whole batch of its own instead (worker threads, each with a single intra-op thread)
-measured about 12% more reviews/s for the text classifier on this project's 2-core machine
-(see ``docs/benchmarks.md``). PyTorch releases the GIL inside its kernels, so threads suffice.
+ran the text classifier faster on this project's 2-core machine (the numbers:
+``docs/benchmarks.md``, "Text classification", ``map_batches``). PyTorch releases the GIL
+inside its kernels, so threads suffice.
 
 PyTorch's intra-op thread count belongs to each thread (a new thread starts from the process
 default), so the workers set theirs to 1 once, in a pool kept for the process; the calling

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 from lstmkit.errors import DataError
+from lstmkit.files import atomic_write
 
 FORMATS = (".csv", ".tsv", ".jsonl")
 
@@ -62,14 +62,12 @@ def write_table(rows: list[dict], path: str | Path) -> Path:
 
 
 def _write_atomically(path: Path, write: Callable) -> Path:
+    """``write(f)`` into an open text file that :func:`lstmkit.files.atomic_write` renames to ``path``."""
     check_output_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
+
+    def write_file(tmp: Path) -> None:
         with open(tmp, "w", encoding="utf-8", newline="") as f:
             write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+
+    return atomic_write(path, write_file)

@@ -6,6 +6,10 @@ Every error a user can cause is a :class:`lstmkit.errors.LstmkitError`; it is pr
 
 from __future__ import annotations
 
+from lstmkit.runtime import tune_process
+
+tune_process()  # first, before anything imports torch (OpenMP reads GOMP_SPINCOUNT then)
+
 import json
 import sys
 from pathlib import Path

@@ -29,8 +29,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lstmkit import __version__
 from lstmkit.errors import LstmkitError
+from lstmkit.files import atomic_write, atomic_write_text
+from lstmkit.version import __version__
 
 OPSET = 17
 """The ONNX opset written (onnxruntime 1.16 and later run it)."""
@@ -136,7 +137,7 @@ def export_onnx(estimator, out: str | Path, int8: bool = False, spec=None) -> di
             graph = quantized
             got = run_onnx(graph, feeds)
             diff = max(float(np.max(np.abs(g - e))) if e.size else 0.0 for g, e in zip(got, expected))
-        os.replace(graph, out)
+        atomic_write(out, lambda tmp: os.replace(graph, tmp))
     sidecar = {
         **(spec.extra or {}),
         "format": "lstmkit-onnx",
@@ -151,7 +152,5 @@ def export_onnx(estimator, out: str | Path, int8: bool = False, spec=None) -> di
         "dynamic_axes": spec.dynamic_axes,
         "max_abs_diff": diff,
     }
-    tmp = sidecar_path(out).with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(sidecar, ensure_ascii=False, indent=1), encoding="utf-8")
-    os.replace(tmp, sidecar_path(out))
+    atomic_write_text(sidecar_path(out), json.dumps(sidecar, ensure_ascii=False, indent=1))
     return sidecar

@@ -148,9 +148,9 @@ STEP_BUCKET = 16
 """On the CPU at inference, the kernel sees step counts in multiples of this
 (:meth:`_RecurrentBase._forward_fused_right_aligned`)."""
 ALIGNED_MAX_BATCH = 16
-"""... for batches of at most this many sequences. A kernel rebuild (about 2 ms) is a large share of
-a small batch's call; a large batch pays it once for many sequences, and bucketing its steps cost
-it 5-10% (chn-reviews test split in length-sorted batches of 128)."""
+"""... for batches of at most this many sequences. A kernel rebuild is a large share of a small
+batch's call; a large batch pays it once for many sequences, and bucketing its steps slowed it
+(measurements: docs/benchmarks.md, "Serving", right-aligned bucketed steps)."""
 
 
 class _RecurrentBase(nn.Module):
@@ -375,14 +375,15 @@ class _RecurrentBase(nn.Module):
           comes first; after its step 0 it crosses the frozen steps (``c`` kept, an LSTM's ``h``
           moves), so its ``h_n`` is read from the output at aligned step ``k_b``.
 
-        Why: oneDNN builds a kernel ("primitive") per input shape, about 2 ms each, and keeps the
-        last ``ONEDNN_PRIMITIVE_CACHE_CAPACITY`` (64, set by ``import lstmkit``: each holds memory).
+        Why: oneDNN builds a kernel ("primitive") per input shape, a few ms each, and keeps the
+        last ``ONEDNN_PRIMITIVE_CACHE_CAPACITY`` (64 under ``lstmkit serve`` and the command line,
+        :func:`lstmkit.training.threads.tune_process`: each holds memory).
         Single texts of 400 lengths met 400 shapes (a rebuild at every call, or with a large
         cache a serving process that grew for hours); now 40 (the 15 lengths below one bucket,
         then one per 16 steps), and a small padded batch takes one call per layer instead of the
-        three of :meth:`_fused_split`. Measured on the sentiment model
-        (``benchmarks/small_batches.py``, docs/benchmarks.md): one review at a time 329 -> 510
-        reviews/s, micro-batches of 1-16 reviews 729 -> 968; length-sorted batches unchanged.
+        three of :meth:`_fused_split`. ``benchmarks/small_batches.py`` measures it on the sentiment
+        model (one review at a time, micro-batches, length-sorted batches): the numbers are in
+        docs/benchmarks.md ("Serving"), kept there so that they are updated with the benchmark.
         """
         H, D = self.hidden_size, self.num_directions
         T, B = x.shape[:2]

@@ -45,6 +45,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lstmkit.config import config_to_dict
 from lstmkit.errors import DataError, LstmkitError
+from lstmkit.runtime import tune_process
 from lstmkit.serve.batching import MicroBatcher
 from lstmkit.serve.settings import ServeSettings
 from lstmkit.training.threads import serving_threads
@@ -155,6 +156,7 @@ def create_app(estimator, settings: ServeSettings | None = None) -> FastAPI:
     The micro-batcher starts and stops with the app (its lifespan); ``app.state.batcher`` holds
     it (its ``forward_passes`` counter is what the tests read).
     """
+    tune_process()  # the oneDNN cache cap (lstmkit.runtime); it applies where no model has run yet
     settings = settings or ServeSettings()
     estimator._check_fitted()
     if settings.int8:
