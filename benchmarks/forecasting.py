@@ -49,7 +49,7 @@ import warnings
 import numpy as np
 
 import lstmkit.data.datasets  # noqa: F401  (registers the datasets; avoids a circular import)
-from lstmkit.data.datasets_timeseries import load_realgdp, load_seattle_weather
+from lstmkit.data.datasets.timeseries import load_realgdp, load_seattle_weather
 from lstmkit.metrics.forecast import forecast_metrics
 from lstmkit.tasks.forecaster import Forecaster
 from lstmkit.tasks.forecaster.windows import make_windows
@@ -150,7 +150,7 @@ def L_context(splits) -> int:
 def employment(seeds: list[int], per_series: bool = True) -> dict:
     """The global LSTM, a per-series LSTM and per-series ETS on us-employment's 2015 (see the docstring)."""
     from lstmkit.config import build_config
-    from lstmkit.data.datasets_timeseries import load_us_employment
+    from lstmkit.data.datasets.timeseries import load_us_employment
     from lstmkit.metrics.forecast import ets_forecast, forecast_metrics as score
     from lstmkit.tasks.forecaster import ForecasterConfig
     from lstmkit.tasks.forecaster.demo import EMPLOYMENT_SETTINGS
@@ -262,7 +262,7 @@ def memory() -> dict:
 
     import pandas as pd
 
-    from lstmkit.data.datasets_timeseries import load_us_employment
+    from lstmkit.data.datasets.timeseries import load_us_employment
 
     train = load_us_employment()["train"][0]
     out = {}

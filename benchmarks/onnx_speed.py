@@ -159,13 +159,13 @@ def tagger_case(tagger, args):
 
 def forecaster_case(fc, args):
     """Runners over windows of the test series, each giving the P50 (W, H, T); score: its MAE."""
-    from lstmkit.data.timeseries import calendar_features
+    from lstmkit.data.formats.timeseries import calendar_features
     from lstmkit.tasks.forecaster.export import sidecar_extra
 
     if args.data:
         series, source = fc.read_data(args.data)[0], str(args.data)
     else:
-        from lstmkit.data.datasets_timeseries import load_seattle_weather
+        from lstmkit.data.datasets.timeseries import load_seattle_weather
 
         frame = load_seattle_weather(context=fc.config_.model.lookback)["test"][0]
         series, source = fc._contexts(frame, future_rows=0)[0], "seattle-weather test year"

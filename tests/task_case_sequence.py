@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from task_cases import TaskCase
 
-from lstmkit.data.long_csv import write_long_csv
+from lstmkit.data.formats.long_csv import write_long_csv
 
 TASK = "sequence-classifier"
 

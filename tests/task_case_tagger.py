@@ -7,7 +7,7 @@ from pathlib import Path
 
 from task_cases import TaskCase
 
-from lstmkit.data.conll import write_conll
+from lstmkit.data.formats.conll import write_conll
 
 TASK = "tagger"
 

@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from lstmkit.data.conll import Sentences, read_conll, read_conll_tokens, write_conll
+from lstmkit.data.formats.conll import Sentences, read_conll, read_conll_tokens, write_conll
 from lstmkit.errors import DataError
 
 CONLL_2003 = """-DOCSTART- -X- -X- O

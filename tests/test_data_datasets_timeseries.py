@@ -1,4 +1,4 @@
-"""Tests of lstmkit.data.datasets_timeseries: bundled seattle-weather, realgdp and us-employment."""
+"""Tests of lstmkit.data.datasets.timeseries: bundled seattle-weather, realgdp and us-employment."""
 
 import os
 import stat
@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from lstmkit.data.datasets import Dataset, export_dataset, list_datasets, package_file
-from lstmkit.data.datasets_timeseries import (
+from lstmkit.data.datasets.timeseries import (
     TIMESERIES_DATASETS,
     US_EMPLOYMENT_CONTEXT,
     export_realgdp,
@@ -20,7 +20,7 @@ from lstmkit.data.datasets_timeseries import (
     seattle_weather_frame,
     us_employment_frame,
 )
-from lstmkit.data.timeseries import read_series
+from lstmkit.data.formats.timeseries import read_series
 from lstmkit.metrics.forecast import infer_season
 
 pytest.importorskip("vega_datasets")

@@ -1,4 +1,4 @@
-"""Tests for lstmkit.data.long_csv: long-format sequence CSV, read and written.
+"""Tests for lstmkit.data.formats.long_csv: long-format sequence CSV, read and written.
 
 References: hand-written arrays for small files, a pandas ``sort_values``/``groupby`` brute
 force for time-sorted interleaved rows, and exact write -> read round trips of random
@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lstmkit.data.long_csv import read_long_csv, write_long_csv
+from lstmkit.data.formats.long_csv import read_long_csv, write_long_csv
 from lstmkit.errors import DataError
 
 

@@ -6,7 +6,7 @@ import re
 import pandas as pd
 import pytest
 
-from lstmkit.data.readers import read_text_classification, read_texts
+from lstmkit.data.formats.tables import read_text_classification, read_texts
 from lstmkit.errors import DataError
 
 

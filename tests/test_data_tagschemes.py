@@ -8,7 +8,7 @@ import warnings
 import pytest
 from seqeval.metrics.sequence_labeling import get_entities
 
-from lstmkit.data.conll import Sentences
+from lstmkit.data.formats.conll import Sentences
 from lstmkit.data.tagschemes import (
     as_read,
     bio_to_bioes,

@@ -1,10 +1,10 @@
-"""Tests of lstmkit.data.timeseries: reading forecasting CSVs, missing data, calendar features."""
+"""Tests of lstmkit.data.formats.timeseries: reading forecasting CSVs, missing data, calendar features."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from lstmkit.data.timeseries import (
+from lstmkit.data.formats.timeseries import (
     calendar_feature_names,
     calendar_features,
     future_times,

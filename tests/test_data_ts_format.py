@@ -1,4 +1,4 @@
-"""Tests for lstmkit.data.ts_format: the UEA/sktime ``.ts`` reader.
+"""Tests for lstmkit.data.formats.ts: the UEA/sktime ``.ts`` reader.
 
 The reference is sktime's own loader, compared value by value on the real UEA files that
 sktime ships (JapaneseVowels: ragged lengths; BasicMotions: equal lengths), and on small
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from lstmkit.data.datasets import package_file
-from lstmkit.data.ts_format import read_ts
+from lstmkit.data.formats.ts import read_ts
 from lstmkit.errors import DataError
 
 HEADER = "@problemName toy\n@timeStamps false\n@univariate false\n@classLabel true a b\n@data\n"

@@ -52,7 +52,7 @@ import yaml
 
 from lstmkit.config import all_keys, build_config, config_from_dict, config_to_dict
 from lstmkit.data.embeddings import read_word_vectors
-from lstmkit.data.readers import read_text_classification
+from lstmkit.data.formats.tables import read_text_classification
 from lstmkit.errors import ConfigError
 from lstmkit.tasks.text import TextClassifierConfig
 

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from lstmkit import SequenceClassifier
 from lstmkit.cli import app
-from lstmkit.data.long_csv import write_long_csv
+from lstmkit.data.formats.long_csv import write_long_csv
 from lstmkit.explain import ExplainError, explain
 from lstmkit.tasks.sequence.explain import attribution_spec
 

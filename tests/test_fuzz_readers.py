@@ -1,8 +1,8 @@
 """Every data reader, fuzzed: a correct parse or the toolkit's own clear error, nothing else.
 
 Targets: the text-classification reader (CSV, TSV, JSON Lines, ``.txt``), CoNLL
-(:mod:`lstmkit.data.conll`), UEA/sktime ``.ts`` (:mod:`lstmkit.data.ts_format`), long CSV
-(:mod:`lstmkit.data.long_csv`) and the forecasting CSV (:mod:`lstmkit.data.timeseries`).
+(:mod:`lstmkit.data.formats.conll`), UEA/sktime ``.ts`` (:mod:`lstmkit.data.formats.ts`), long CSV
+(:mod:`lstmkit.data.formats.long_csv`) and the forecasting CSV (:mod:`lstmkit.data.formats.timeseries`).
 
 Two properties per reader:
 
@@ -37,11 +37,11 @@ import pytest
 from hypothesis import HealthCheck, event, example, given, settings, strategies as st
 from timelimit import time_limit as _time_limit
 
-from lstmkit.data.conll import read_conll, read_conll_tokens, write_conll
-from lstmkit.data.long_csv import read_long_csv, write_long_csv
-from lstmkit.data.readers import read_text_classification, read_texts
-from lstmkit.data.timeseries import read_series
-from lstmkit.data.ts_format import read_ts
+from lstmkit.data.formats.conll import read_conll, read_conll_tokens, write_conll
+from lstmkit.data.formats.long_csv import read_long_csv, write_long_csv
+from lstmkit.data.formats.tables import read_text_classification, read_texts
+from lstmkit.data.formats.timeseries import read_series
+from lstmkit.data.formats.ts import read_ts
 from lstmkit.errors import LstmkitError
 
 EXAMPLES = 150

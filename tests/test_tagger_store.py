@@ -16,8 +16,8 @@ import torch
 from task_case_tagger import tiny_ner
 
 from lstmkit import Tagger
-from lstmkit.data.conll import read_conll, write_conll
-from lstmkit.data.readers import DataFile
+from lstmkit.data.formats.conll import read_conll, write_conll
+from lstmkit.data.formats.tables import DataFile
 from lstmkit.data.splits import random_split
 from lstmkit.data.tagschemes import bio_to_bioes, bmes_tags
 from lstmkit.data.vocab import Vocab
@@ -154,7 +154,7 @@ def test_the_store_goes_away_after_training(tmp_path):
 
 MEMORY_SCRIPT = """
 import resource, sys
-import lstmkit.data.token_store as token_store
+import lstmkit.data.store.tokens as token_store
 token_store.CHUNK = 1 << 14  # chunks the smaller file already fills: what is left to grow is kept per row
 from lstmkit.cli import main
 sys.argv = ["lstmkit", "train", "tagger", "--train", sys.argv[1], "--out", sys.argv[2], "--epochs", "1",
@@ -201,7 +201,7 @@ def test_training_memory_does_not_grow_with_the_sentences(tmp_path):
 @pytest.mark.parametrize("block", [1, 2, 5])
 def test_conll_read_a_block_at_a_time_gives_the_same_sentences_and_lines(tmp_path, monkeypatch, block):
     """Bug caught: a streamed CoNLL file losing a sentence break or a line at a block's end."""
-    from lstmkit.data import readers
+    from lstmkit.data.formats import tables as readers
 
     path = tmp_path / "a.conll"
     path.write_bytes("\ufeff-DOCSTART- O\r\n\r\n张 B-PER\r\n三 I-PER\r\n\r\n\r\n在 O\n北京 B-LOC\n".encode("utf-8"))

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from lstmkit import SequenceClassifier, load
 from lstmkit.cli import app
-from lstmkit.data.long_csv import write_long_csv
+from lstmkit.data.formats.long_csv import write_long_csv
 from lstmkit.errors import ConfigError, DataError, DataWarning, LstmkitError
 from lstmkit.tasks.sequence import SequenceModelConfig, SequenceNet
 

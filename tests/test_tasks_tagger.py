@@ -15,7 +15,7 @@ from seqeval.metrics import classification_report, f1_score
 from task_case_tagger import tiny_ner
 
 from lstmkit import Tagger, load
-from lstmkit.data.conll import read_conll, write_conll
+from lstmkit.data.formats.conll import read_conll, write_conll
 from lstmkit.data.tagschemes import bio_to_bioes, entities
 from lstmkit.errors import ConfigError, DataError, DataWarning
 from lstmkit.nn.crf import allowed_transitions

@@ -98,7 +98,7 @@ def test_labels_keep_their_type_and_match_a_files_text(tmp_path):
     """Integer labels (pandas reads 0/1 columns as int64) crashed evaluate on a file."""
     import pandas as pd
 
-    from lstmkit.data.readers import read_text_classification
+    from lstmkit.data.formats.tables import read_text_classification
 
     texts, labels = english_reviews(120)
     ints = pd.Series([1 if label == "pos" else 0 for label in labels])  # int64
@@ -222,7 +222,7 @@ def test_unknown_label_in_evaluate_is_a_data_error(fitted):
 
 
 def test_unknown_label_read_from_a_file_names_file_and_line(fitted, tmp_path):
-    from lstmkit.data.readers import read_text_classification
+    from lstmkit.data.formats.tables import read_text_classification
 
     for name, content in [("d.csv", "text,label\ngood,pos\n\"bad\nday\",meh\n"),
                           ("d.jsonl", '{"text": "good", "label": "pos"}\n\n{"text": "bad", "label": "meh"}\n')]:
@@ -239,7 +239,7 @@ def test_unknown_label_read_from_a_file_names_file_and_line(fitted, tmp_path):
 
 
 def test_one_label_only_names_the_file(tmp_path):
-    from lstmkit.data.readers import read_text_classification
+    from lstmkit.data.formats.tables import read_text_classification
 
     (tmp_path / "one.csv").write_text("text,label\n" + "".join(f"t{i},x\n" for i in range(12)), encoding="utf-8")
     with pytest.raises(DataError, match=r"one\.csv: training data needs at least 2 distinct labels"):

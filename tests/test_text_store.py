@@ -25,14 +25,15 @@ import torch
 from textdata import english_reviews, write_csv
 
 from lstmkit import TextClassifier
-from lstmkit.data import cooccurrence, readers
+from lstmkit.data import cooccurrence
 from lstmkit.data.batching import BucketBatchSampler
-from lstmkit.data.mapped_csr import CsrWriter
-from lstmkit.data.readers import DataFile, read_text_classification
+from lstmkit.data.formats import tables as readers
+from lstmkit.data.formats.tables import DataFile, read_text_classification
 from lstmkit.data.splits import _n_held, stratified_split, stratified_split_groups
-from lstmkit.data.store_folder import STORE_DIR, training_store_folder
-from lstmkit.data.store_rows import StoreBatchSampler, StoreRows
-from lstmkit.data.token_store import StoreBuilder, count_tokens
+from lstmkit.data.store.csr import CsrWriter
+from lstmkit.data.store.folder import STORE_DIR, training_store_folder
+from lstmkit.data.store.rows import StoreBatchSampler, StoreRows
+from lstmkit.data.store.tokens import StoreBuilder, count_tokens
 from lstmkit.data.tokenizers import make_tokenizer, resolve_tokenizer_name
 from lstmkit.data.vocab import Vocab
 from lstmkit.errors import ConfigError, DataError
@@ -263,7 +264,7 @@ def test_cooccurrence_counts_from_a_store_equal_counting_by_hand(id_lists, tmp_p
 
 def test_token_counts_of_selected_rows(id_lists, tmp_path, monkeypatch):
     """Bug caught: counts or first appearances taken over all rows when a selection is asked."""
-    from lstmkit.data import token_store
+    from lstmkit.data.store import tokens as token_store
 
     monkeypatch.setattr(token_store, "CHUNK", 30)
     rows = store_of(id_lists, tmp_path / "s")
@@ -412,7 +413,7 @@ def _host() -> str:
 # ---------------------------------------------------------------------- memory
 MEMORY_SCRIPT = textwrap.dedent("""
     import resource, sys
-    import lstmkit.data.cooccurrence as cooccurrence, lstmkit.data.token_store as token_store
+    import lstmkit.data.cooccurrence as cooccurrence, lstmkit.data.store.tokens as token_store
     import lstmkit.nn.ngrams as ngrams, lstmkit.tasks.text.regression as regression
     # chunk sizes lowered so that the smaller file already fills every chunk (their memory is
     # the same at any size): what is left to grow is what is kept per row

@@ -1,4 +1,4 @@
-"""lstmkit.data.token_store: token ids in memory-mapped files, built in one streaming pass."""
+"""lstmkit.data.store.tokens: token ids in memory-mapped files, built in one streaming pass."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import torch
 from hypothesis import given, settings, strategies as st
 from torch.utils.data import DataLoader
 
-from lstmkit.data import token_store as ts
 from lstmkit.data.batching import BucketBatchSampler
-from lstmkit.data.token_store import TokenDataset, TokenStore, build_token_store
+from lstmkit.data.store import tokens as ts
+from lstmkit.data.store.tokens import TokenDataset, TokenStore, build_token_store
 from lstmkit.data.vocab import Vocab
 from lstmkit.errors import DataError
 
@@ -145,7 +145,7 @@ def test_no_texts(tmp_path):
 def test_per_token_tags_share_the_offsets_and_can_be_renumbered(tmp_path):
     """Bugs caught: tags misaligned with their tokens (a cut by max_length applied to one and not
     the other, a flush losing tags), tags not renumbered in place, tokens.json not written."""
-    from lstmkit.data.token_store import StoreBuilder, renumber
+    from lstmkit.data.store.tokens import StoreBuilder, renumber
 
     rows = [(["a", "b", "c"], [0, 1, 2]), ([], []), (["b"] * 9, [1] * 9)]
     with StoreBuilder(tmp_path / "s", tags=True, max_length=4) as builder:
@@ -165,7 +165,7 @@ def test_per_token_tags_share_the_offsets_and_can_be_renumbered(tmp_path):
 
 def test_a_validation_store_numbers_tokens_like_its_training_store(tmp_path):
     """Bug caught: the validation store numbering tokens afresh (its ids then mean other tokens)."""
-    from lstmkit.data.token_store import StoreBuilder
+    from lstmkit.data.store.tokens import StoreBuilder
 
     with StoreBuilder(tmp_path / "train") as train:
         train.add(["x", "y"])

@@ -16,7 +16,7 @@ rescaled to unit standard deviation per dimension (the scale of ``nn.Embedding``
 Shapes: token id lists in -> ``(V, dim)`` float32 tensor; row 0 (``<pad>``) is zero.
 
 The counts are taken a chunk of texts at a time (about :data:`CHUNK_TOKENS` tokens; a
-:class:`~lstmkit.data.store_rows.StoreRows` reads its texts from disk) and the chunks' sparse
+:class:`~lstmkit.data.store.rows.StoreRows` reads its texts from disk) and the chunks' sparse
 matrices added up: memory holds the ``(V, V)`` counts and one chunk's pairs, not the whole
 corpus. Texts that fit in one chunk give exactly the sums of one pass; more chunks add the
 same numbers in another order (equal up to floating-point rounding).

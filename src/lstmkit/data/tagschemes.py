@@ -123,7 +123,7 @@ def detect_scheme(tag_sequences: Iterable[Sequence[str]]) -> str | None:
 
     Args:
         tag_sequences: the tags of each sentence. When it is
-            :class:`lstmkit.data.conll.Sentences` (from :func:`~lstmkit.data.conll.read_conll`),
+            :class:`lstmkit.data.formats.conll.Sentences` (from :func:`~lstmkit.data.formats.conll.read_conll`),
             errors name the file and line of the offending tag.
 
     Raises:

@@ -122,7 +122,7 @@ def document_frequencies(id_lists: Sequence[Sequence[int]], group: np.ndarray, g
     """``df (groups, buckets)`` int32: how many texts of each group contain each hashed n-gram column.
 
     ``group (N,)`` is each text's group (``0..groups-1``). The texts are read ``batch_size`` at a
-    time (a :class:`~lstmkit.data.store_rows.StoreRows` reads them from disk); memory holds ``df``
+    time (a :class:`~lstmkit.data.store.rows.StoreRows` reads them from disk); memory holds ``df``
     and one batch.
     """
     df = np.zeros(groups * buckets, dtype=np.int32)

@@ -58,7 +58,7 @@ DISTINCT_CHUNK = 4096
 def distinct_ngrams(id_lists: Sequence[Sequence[int]], max_n: int, chunk: int | None = None) -> int:
     """How many distinct 1..``max_n``-grams the token-id lists hold (by their hash before ``mod``).
 
-    Reads ``chunk`` lists at a time (a :class:`~lstmkit.data.store_rows.StoreRows` reads them from
+    Reads ``chunk`` lists at a time (a :class:`~lstmkit.data.store.rows.StoreRows` reads them from
     disk); memory holds the distinct codes found so far (merged whenever the codes of later
     chunks outnumber them), not a code per text.
     """
@@ -218,8 +218,8 @@ def tfidf_matrix(layer: NgramTfidf, id_lists: Sequence[Sequence[int]], batch_siz
 
 def write_tfidf_matrix(layer: NgramTfidf, id_lists: Sequence[Sequence[int]], folder, batch_size: int = 1024):
     """:func:`tfidf_matrix`'s matrix written to ``folder`` a batch of texts at a time, returned as a
-    :class:`~lstmkit.data.mapped_csr.MappedCsr` (memory-mapped; the same entries in the same order)."""
-    from lstmkit.data.mapped_csr import CsrWriter
+    :class:`~lstmkit.data.store.csr.MappedCsr` (memory-mapped; the same entries in the same order)."""
+    from lstmkit.data.store.csr import CsrWriter
 
     writer = CsrWriter(folder, layer.buckets)
     with torch.no_grad():

@@ -145,7 +145,7 @@ class Estimator(HyperParameters, BaseEstimator, abc.ABC):
     def coerce(self, X, y=None) -> tuple[Any, Any]:
         """Inputs and targets as Python callers pass them -> the task's own form.
 
-        The default makes lists of both (a reader's :class:`~lstmkit.data.readers.Labels`
+        The default makes lists of both (a reader's :class:`~lstmkit.data.formats.tables.Labels`
         stay as they are, remembering their file and lines).
         """
         return as_list(X), (None if y is None else (y if isinstance(y, list) else as_list(y)))
@@ -166,7 +166,7 @@ class Estimator(HyperParameters, BaseEstimator, abc.ABC):
     @staticmethod
     def subset(values, indices: list[int]):
         """``values`` at ``indices``, of the same kind (a :class:`Labels` keeps its origins)."""
-        from lstmkit.data.readers import Labels
+        from lstmkit.data.formats.tables import Labels
 
         if values is None:
             return None

@@ -17,7 +17,7 @@ def weather(out: Path, overrides: list[str], echo: Callable[[str], None]) -> Non
     against the naive baselines, forecast the 7 days after 2015-12-31 and draw ``out/plots/forecast.png``;
     the data is exported as CSV to ``out/data`` and the model saved to ``out/model``."""
     from lstmkit.data.datasets import export_dataset
-    from lstmkit.data.datasets_timeseries import load_seattle_weather
+    from lstmkit.data.datasets.timeseries import load_seattle_weather
     from lstmkit.metrics import metrics_line
     from lstmkit.tasks.forecaster import Forecaster, ForecasterConfig
 
@@ -56,7 +56,7 @@ def employment(out: Path, overrides: list[str], echo: Callable[[str], None]) -> 
     against the per-series baselines (ETS among them), then forecast the 12 months after 2015 and
     draw a few sectors in ``out/plots/forecast-<sector>.png``."""
     from lstmkit.data.datasets import export_dataset
-    from lstmkit.data.datasets_timeseries import load_us_employment
+    from lstmkit.data.datasets.timeseries import load_us_employment
     from lstmkit.metrics import metrics_line
     from lstmkit.tasks.forecaster import Forecaster, ForecasterConfig
 

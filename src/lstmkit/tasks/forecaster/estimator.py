@@ -45,8 +45,8 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader
 
+from lstmkit.data.formats.timeseries import calendar_feature_names, calendar_features, future_times
 from lstmkit.data.scaling import Standardizer
-from lstmkit.data.timeseries import calendar_feature_names, calendar_features, future_times
 from lstmkit.errors import ConfigError, DataError, DataWarning, ModelFolderError
 from lstmkit.fingerprint import data_fingerprint
 from lstmkit.inference import network_device
@@ -135,7 +135,7 @@ class Forecaster(Estimator):
     def _contexts(self, X, future_rows: int | None = None, name_items: bool | None = None) -> list[Context]:
         """Inputs as a list of contexts (one per series). DataFrames of a list are series ``"1"``,
         ``"2"``, ... when ``name_items`` (default: for a model of many series)."""
-        from lstmkit.data.timeseries import Series
+        from lstmkit.data.formats.timeseries import Series
 
         data = self._config().data
         future_rows = self._future_rows() if future_rows is None else future_rows

@@ -8,7 +8,7 @@ P90) for the quantile loss. Inputs (only those the model uses, in this order)::
     history            (B, L, C)      float32  the last L rows of history, in the file's units
     future_covariates  (B, H, Kf)     float32  the planned values for the H forecast steps (Kf > 0)
     calendar           (B, L + H, Kc) float32  calendar features of the L history times, then of the
-                                               H forecast times (lstmkit.data.timeseries.calendar_features)
+                                               H forecast times (lstmkit.data.formats.timeseries.calendar_features)
 
 Output: ``forecast (B, H, T, Q)`` with the quantiles in increasing order (quantile loss), or
 ``forecast (B, H, T)`` (a point loss), in the targets' units. The graph is the whole of
@@ -31,7 +31,7 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from lstmkit.data.timeseries import calendar_features, future_times
+from lstmkit.data.formats.timeseries import calendar_features, future_times
 from lstmkit.errors import DataError, LstmkitError
 from lstmkit.export.rnn import ExportableRecurrent
 from lstmkit.tasks.base import ExportSpec

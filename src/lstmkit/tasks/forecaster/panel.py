@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lstmkit.data import timeseries as ts
+from lstmkit.data.formats import timeseries as ts
 from lstmkit.errors import DataError
 from lstmkit.tasks.forecaster.series import Context, cells_of_frame, context_from_cells
 

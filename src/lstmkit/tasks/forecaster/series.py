@@ -1,4 +1,4 @@
-"""The forecaster's input: a :class:`Context` (a :class:`~lstmkit.data.timeseries.Series` that may
+"""The forecaster's input: a :class:`Context` (a :class:`~lstmkit.data.formats.timeseries.Series` that may
 end with future rows), read from a CSV, a pandas DataFrame or JSON.
 
 A context has N rows in time order; ``values`` (N, T + C) hold the targets then the covariates
@@ -9,7 +9,7 @@ their future covariates are the planned values for the forecast steps::
     rows 0 .. N-n_future-1   history: every column known
     rows N-n_future .. N-1   future rows: only data.future_covariates (n_future = model.horizon)
 
-Every source goes through the same checks as :func:`lstmkit.data.timeseries.read_series` (times
+Every source goes through the same checks as :func:`lstmkit.data.formats.timeseries.read_series` (times
 parse and strictly increase, values are numbers, missing values interpolated or an error): a
 DataFrame is checked cell by cell as its CSV would be, its row ``i`` (0-based) named ``line i+2``
 as in the file ``DataFrame.to_csv`` writes; a JSON input is named ``input n``.
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lstmkit.data import timeseries as ts
+from lstmkit.data.formats import timeseries as ts
 from lstmkit.errors import DataError, DataWarning
 
 

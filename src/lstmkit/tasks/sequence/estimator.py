@@ -35,7 +35,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from lstmkit.data.batching import BucketBatchSampler, IndexDataset, sorted_batches
-from lstmkit.data.readers import Labels
+from lstmkit.data.formats.tables import Labels
 from lstmkit.data.scaling import Standardizer
 from lstmkit.data.splits import random_split
 from lstmkit.errors import DataError, LstmkitError, ModelFolderError

@@ -7,12 +7,12 @@ The task's inputs ``X`` are a list of ``N`` float32 arrays ``x_i`` of shape ``(T
 * a list of ``T_i`` labels per sequence (``target_kind=label``), or
 * a float32 array ``(T_i,)`` of numbers per sequence (``target_kind=value``).
 
-Targets read from a file are a :class:`~lstmkit.data.readers.Labels` that remembers each
+Targets read from a file are a :class:`~lstmkit.data.formats.tables.Labels` that remembers each
 sequence's file and first line; every bad value is a :class:`DataError` naming the file and
 the exact line of its row (:func:`row_line` finds it when the reader only knows the sequence).
 
-Files: ``.ts`` (UEA/sktime, :func:`lstmkit.data.ts_format.read_ts`) or a long ``.csv`` /
-``.tsv`` (:func:`lstmkit.data.long_csv.read_long`); a long pandas DataFrame is read by the same
+Files: ``.ts`` (UEA/sktime, :func:`lstmkit.data.formats.ts.read_ts`) or a long ``.csv`` /
+``.tsv`` (:func:`lstmkit.data.formats.long_csv.read_long`); a long pandas DataFrame is read by the same
 rules (:func:`sequences_from_frame`).
 
 Arrays from Python may be laid out steps x features (``channels_last``, lstmkit's and Keras's
@@ -33,9 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
-from lstmkit.data.long_csv import LongData, read_long, read_long_frame
-from lstmkit.data.readers import Labels, decode_text
-from lstmkit.data.ts_format import read_ts
+from lstmkit.data.formats.long_csv import LongData, read_long, read_long_frame
+from lstmkit.data.formats.tables import Labels, decode_text
+from lstmkit.data.formats.ts import read_ts
 from lstmkit.errors import DataError, DataWarning
 
 CSV_SUFFIXES = (".csv", ".tsv")

@@ -1,8 +1,8 @@
 """The tagger's training data, streamed into a token store; features and batches made from its ids.
 
 :func:`stream_sentences` reads tagged sentences once — from a CoNLL file
-(:func:`lstmkit.data.conll.iter_conll`: the reader's checks and errors) or from Python lists —
-and writes each token's id and each token's tag id into a :class:`~lstmkit.data.token_store.TokenStore`
+(:func:`lstmkit.data.formats.conll.iter_conll`: the reader's checks and errors) or from Python lists —
+and writes each token's id and each token's tag id into a :class:`~lstmkit.data.store.tokens.TokenStore`
 (tags share the ids' offsets). Ids are those of the **raw tokens** (as read, not lower-cased),
 numbered by first appearance, and the tags' ids those of the raw tags: the strings are kept once
 each (one entry per distinct token or tag), so everything the tagger derives from the words of a
@@ -35,8 +35,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lstmkit.data.store_rows import StoreRows, pad_arrays
-from lstmkit.data.token_store import (
+from lstmkit.data.store.rows import StoreRows, pad_arrays
+from lstmkit.data.store.tokens import (
     StoreBuilder,
     TokenStore,
     count_tokens,

@@ -1,6 +1,6 @@
 """``Tagger``: the ``tagger`` task's estimator (token sequence -> tag sequence).
 
-It reads CoNLL files (:mod:`lstmkit.data.conll`), detects the tag scheme (BIO, BIOES, BMES, or
+It reads CoNLL files (:mod:`lstmkit.data.formats.conll`), detects the tag scheme (BIO, BIOES, BMES, or
 plain labels such as part-of-speech tags: :func:`lstmkit.data.tagschemes.detect_scheme`),
 builds the token, bigram and character vocabularies and the word dictionary, trains
 :class:`~lstmkit.tasks.tagger.network.TaggerNet` with the shared trainer (the kept epoch is the
@@ -15,7 +15,7 @@ text (``text[start:end]`` is the entity); for token input they are *token* offse
 (``tokens[start:end]``). ``end`` is exclusive in both.
 
 Training has one path: the training (and validation) sentences are streamed into a token store
-(:mod:`lstmkit.tasks.tagger.data`) — from a CoNLL file (:class:`~lstmkit.data.readers.DataFile`,
+(:mod:`lstmkit.tasks.tagger.data`) — from a CoNLL file (:class:`~lstmkit.data.formats.tables.DataFile`,
 what ``lstmkit train`` passes) or from Python lists — and the vocabularies, the dictionary, the
 PPMI vectors and every batch are made from the stored ids (the store lives under ``OUT/store/``
 or in a temporary folder while ``fit`` runs). Prediction encodes its inputs as before
@@ -37,11 +37,11 @@ import torch
 from torch.utils.data import DataLoader
 
 from lstmkit.data.batching import IndexDataset, pad_sequences, sorted_batches
-from lstmkit.data.conll import Sentences, iter_conll, read_conll, read_conll_tokens
-from lstmkit.data.readers import DataFile
+from lstmkit.data.formats.conll import Sentences, iter_conll, read_conll, read_conll_tokens
+from lstmkit.data.formats.tables import DataFile
 from lstmkit.data.splits import random_split_indices
-from lstmkit.data.store_folder import training_store_folder
-from lstmkit.data.store_rows import StoreBatchSampler, StoreRows
+from lstmkit.data.store.folder import training_store_folder
+from lstmkit.data.store.rows import StoreBatchSampler, StoreRows
 from lstmkit.data.tagschemes import (
     UNTYPED,
     as_read,
@@ -128,7 +128,7 @@ class Tagger(Estimator):
         path = Path(path)
         if path.suffix.lower() not in TEXT_SUFFIXES:
             return read_conll_tokens(path)
-        from lstmkit.data.readers import decode_text
+        from lstmkit.data.formats.tables import decode_text
 
         if not path.is_file():
             raise DataError("file not found", path)
@@ -785,7 +785,7 @@ class Tagger(Estimator):
             original = None
             if source is not None and first is not None and not isinstance(inputs[n], str):
                 if source not in cache:
-                    from lstmkit.data.readers import decode_text
+                    from lstmkit.data.formats.tables import decode_text
 
                     cache[source] = decode_text(Path(source)).split("\n")
                 original = [cache[source][first - 1 + i].rstrip("\r").rstrip() for i in range(len(record["tokens"]))]

@@ -1,12 +1,12 @@
 """The text classifier's training data, streamed into a token store: one pass over each file.
 
 :func:`stream_text_data` reads the training texts row by row — from a file
-(:func:`lstmkit.data.readers.iter_text_classification`: the reader's checks and errors, with
+(:func:`lstmkit.data.formats.tables.iter_text_classification`: the reader's checks and errors, with
 file and line) or from Python lists — tokenises each, and writes its token ids and its label
-into a :class:`~lstmkit.data.token_store.TokenStore`; no text is kept. While it reads it
+into a :class:`~lstmkit.data.store.tokens.TokenStore`; no text is kept. While it reads it
 collects what the rest needs, each a small number per row or one entry per distinct value:
 
-* token ids numbered by first appearance (:class:`~lstmkit.data.token_store.StoreBuilder`);
+* token ids numbered by first appearance (:class:`~lstmkit.data.store.tokens.StoreBuilder`);
 * label ids numbered by first appearance, with where each label was first seen (for errors);
 * per row, whether the text is mostly CJK (one byte: the ``auto`` tokenizer's vote);
 * a SHA-256 of the rows (the run folder's data fingerprint).
@@ -16,7 +16,7 @@ Then, from the store:
 1. **the validation split** (no validation data given): stratified by label on the label-id
    array, the split :meth:`~lstmkit.tasks.classification.Classifier.split_validation` makes
    (:func:`lstmkit.data.splits.stratified_split_groups`); held-out rows stay in the store and
-   are read through a second selection (:class:`~lstmkit.data.store_rows.StoreRows`);
+   are read through a second selection (:class:`~lstmkit.data.store.rows.StoreRows`);
 2. **the tokenizer** (``data.tokenizer=auto``): the vote of the same 1,000 training texts
    :func:`~lstmkit.data.tokenizers.resolve_tokenizer_name` samples; it was guessed from the
    first 1,000 rows before reading, and on the rare data where the two differ the file is
@@ -41,10 +41,10 @@ from pathlib import Path
 
 import numpy as np
 
-from lstmkit.data.readers import DataFile, Labels, iter_text_classification
+from lstmkit.data.formats.tables import DataFile, Labels, iter_text_classification
 from lstmkit.data.splits import stratified_split_groups
-from lstmkit.data.store_rows import StoreRows
-from lstmkit.data.token_store import (
+from lstmkit.data.store.rows import StoreRows
+from lstmkit.data.store.tokens import (
     StoreBuilder,
     TokenStore,
     count_tokens,

@@ -1,6 +1,6 @@
 """``TextClassifier``: the ``text-classifier`` task's estimator (text -> label).
 
-It reads CSV/TSV/JSONL files (:mod:`lstmkit.data.readers`), tokenises (character-level for
+It reads CSV/TSV/JSONL files (:mod:`lstmkit.data.formats.tables`), tokenises (character-level for
 Chinese, words otherwise), builds the vocabulary, counts the n-gram features
 (:mod:`lstmkit.tasks.text.features`), trains :class:`~lstmkit.tasks.text.network.TextClassifierNet`
 with the shared trainer, and after training tunes the n-gram branch's weight on validation.
@@ -9,10 +9,10 @@ layer (:class:`lstmkit.tasks.classification.Classifier`).
 
 Training has one path, whatever the data's size: the training (and validation) texts are
 streamed into a token store (:mod:`lstmkit.tasks.text.data`) — from a file
-(:class:`~lstmkit.data.readers.DataFile`, what ``lstmkit train`` passes) or from Python lists —
-and everything ``fit`` does reads token ids from it (:class:`~lstmkit.data.store_rows.StoreRows`):
+(:class:`~lstmkit.data.formats.tables.DataFile`, what ``lstmkit train`` passes) or from Python lists —
+and everything ``fit`` does reads token ids from it (:class:`~lstmkit.data.store.rows.StoreRows`):
 the counts, the batches, the validation scores. The store lives under ``OUT/store/`` (or a
-temporary folder) while ``fit`` runs (:mod:`lstmkit.data.store_folder`).
+temporary folder) while ``fit`` runs (:mod:`lstmkit.data.store.folder`).
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 
 from lstmkit.data.batching import IndexDataset, sorted_batches
-from lstmkit.data.readers import DataFile, read_text_classification, read_texts
-from lstmkit.data.store_folder import training_store_folder
-from lstmkit.data.store_rows import StoreBatchSampler, StoreRows, pad_arrays
+from lstmkit.data.formats.tables import DataFile, read_text_classification, read_texts
+from lstmkit.data.store.folder import training_store_folder
+from lstmkit.data.store.rows import StoreBatchSampler, StoreRows, pad_arrays
 from lstmkit.data.tokenizers import tokenizer_from_config
 from lstmkit.data.vocab import Vocab
 from lstmkit.errors import DataError

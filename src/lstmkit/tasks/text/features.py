@@ -7,7 +7,7 @@
 * :func:`initial_embeddings` — token vectors to start from: a word2vec/GloVe file, PPMI-SVD
   of the training text (plus :func:`unlabeled_texts`), or None (random).
 
-The training texts come as token-id sequences: a :class:`~lstmkit.data.store_rows.StoreRows`
+The training texts come as token-id sequences: a :class:`~lstmkit.data.store.rows.StoreRows`
 (ids read from the token store a chunk at a time) or lists. Every count is taken a chunk at a
 time; the regression's TF-IDF matrix is written to a memory-mapped file in ``folder``
 (:func:`~lstmkit.nn.ngrams.write_tfidf_matrix`) and fitted from there
@@ -78,7 +78,7 @@ def unlabeled_texts(source: str | None, tokenizer_name: str) -> list[str]:
         from lstmkit.data.datasets import peoples_daily_sentences
 
         return peoples_daily_sentences()
-    from lstmkit.data.readers import read_texts
+    from lstmkit.data.formats.tables import read_texts
 
     return read_texts(source)
 

@@ -15,7 +15,7 @@ minimised by L-BFGS with scikit-learn's settings (``gtol`` 1e-4, ``maxls`` 50,
 * A matrix of at most :data:`IN_MEMORY_NONZERO` entries is fitted by scikit-learn itself
   (read through the memory map: the same numbers as a matrix in memory).
 * A larger one is fitted here, out of core: each evaluation of ``J`` and its gradient reads
-  the matrix a block of rows at a time (:meth:`~lstmkit.data.mapped_csr.MappedCsr.blocks`),
+  the matrix a block of rows at a time (:meth:`~lstmkit.data.store.csr.MappedCsr.blocks`),
   so memory holds one block, the weights and L-BFGS's history, whatever the number of texts.
   It minimises the same ``J``; only floating-point sums differ (in the order of the blocks).
 
@@ -31,7 +31,7 @@ import numpy as np
 from scipy import optimize
 from scipy.special import expit, logsumexp, softmax
 
-from lstmkit.data.mapped_csr import MappedCsr
+from lstmkit.data.store.csr import MappedCsr
 
 IN_MEMORY_NONZERO = 1 << 24
 """Up to this many entries (about 128 MB of values and columns) scikit-learn fits the matrix whole."""

@@ -22,7 +22,7 @@ name                source and splits
 
 ``load(seed)`` returns ``{"train"|"valid"|"test": (sequences, labels)}`` with float32 arrays
 ``(T_i, F)`` and string labels; ``export(out_dir, seed)`` writes ``train.csv``, ``valid.csv``
-and ``test.csv`` in the long CSV format (:mod:`lstmkit.data.long_csv`) that
+and ``test.csv`` in the long CSV format (:mod:`lstmkit.data.formats.long_csv`) that
 ``lstmkit train sequence-classifier`` reads.
 """
 
@@ -35,9 +35,9 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from lstmkit.data.datasets import SPLITS, Dataset, package_file
-from lstmkit.data.long_csv import write_long_csv
-from lstmkit.data.ts_format import read_ts
+from lstmkit.data.datasets.base import SPLITS, Dataset, package_file
+from lstmkit.data.formats.long_csv import write_long_csv
+from lstmkit.data.formats.ts import read_ts
 from lstmkit.errors import LstmkitError
 
 __all__ = ["SEQUENCE_DATASETS"]

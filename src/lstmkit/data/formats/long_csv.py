@@ -47,7 +47,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lstmkit.data.readers import Labels, decode_text
+from lstmkit.data.formats.tables import Labels, decode_text
 from lstmkit.errors import DataError
 from lstmkit.files import atomic_write
 
@@ -63,7 +63,7 @@ class LongData:
 
     Attributes:
         sequences: one float32 array ``(T_i, F)`` per sequence.
-        targets: None without a label column; else a :class:`~lstmkit.data.readers.Labels` of one
+        targets: None without a label column; else a :class:`~lstmkit.data.formats.tables.Labels` of one
             string per sequence, or (``label_per_step``) one list of ``T_i`` strings per sequence.
         ids: the sequence ids (strings).
         features: the ``F`` feature column names, in order.
@@ -108,7 +108,7 @@ def read_long_csv(
 
         * ``sequences``: one float32 array ``(T_i, F)`` per sequence;
         * ``targets``: None without ``label_column``; else a
-          :class:`~lstmkit.data.readers.Labels` (knowing each sequence's file and first
+          :class:`~lstmkit.data.formats.tables.Labels` (knowing each sequence's file and first
           line) of one string per sequence, or, with ``label_per_step``, of one list of
           ``T_i`` strings per sequence (in time order);
         * ``ids``: the sequence ids (strings).

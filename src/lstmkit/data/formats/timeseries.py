@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
-from lstmkit.data.readers import decode_text
+from lstmkit.data.formats.tables import decode_text
 from lstmkit.errors import ConfigError, DataError, DataWarning
 
 __all__ = [

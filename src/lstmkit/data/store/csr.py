@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from lstmkit.data.token_store import release_pages
+from lstmkit.data.store.tokens import release_pages
 
 DATA, INDICES, INDPTR = "data.f32", "indices.i32", "indptr.i64"
 
@@ -98,7 +98,7 @@ class MappedCsr:
             start = stop
 
     def release(self) -> None:
-        """Let go of the pages read (as :meth:`lstmkit.data.token_store.TokenStore.release`)."""
+        """Let go of the pages read (as :meth:`lstmkit.data.store.tokens.TokenStore.release`)."""
         for array in (self.data, self.indices, self.indptr):
             release_pages(array)
 

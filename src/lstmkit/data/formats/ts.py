@@ -49,7 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lstmkit.data.readers import Labels, decode_text
+from lstmkit.data.formats.tables import Labels, decode_text
 from lstmkit.errors import DataError
 
 __all__ = ["read_ts"]
@@ -100,7 +100,7 @@ def read_ts(path: str | Path, missing: str = "error") -> tuple[list[np.ndarray],
 
     Returns:
         ``sequences``: one float32 array ``(T_i, F)`` per case, in file order;
-        ``labels``: a :class:`~lstmkit.data.readers.Labels` of strings (each knows its file
+        ``labels``: a :class:`~lstmkit.data.formats.tables.Labels` of strings (each knows its file
         and line), the class or, with ``@targetLabel true``, the number as written; None
         when the file declares no labels (``@classLabel false`` without ``@targetLabel``).
 

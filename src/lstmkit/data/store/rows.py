@@ -1,6 +1,6 @@
 """Rows of a token store as a task trains on them: a selection, its batches and its chunks.
 
-A task streams its training file into one :class:`~lstmkit.data.token_store.TokenStore`; when it
+A task streams its training file into one :class:`~lstmkit.data.store.tokens.TokenStore`; when it
 holds out a validation part, the training and validation rows are two :class:`StoreRows` of the
 same store (sorted row numbers), so nothing is copied. Every training-time consumer reads ids
 from the memory map through a :class:`StoreRows`:
@@ -24,9 +24,9 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import torch
 
-from lstmkit.data import token_store
 from lstmkit.data.batching import BucketBatchSampler
-from lstmkit.data.token_store import TokenStore
+from lstmkit.data.store import tokens as token_store
+from lstmkit.data.store.tokens import TokenStore
 
 RELEASE_EVERY = 256
 """Batches (or chunks) read between :meth:`StoreRows.release` calls."""
@@ -99,7 +99,7 @@ class StoreRows(Sequence):
     ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
         """``(start, values, lengths)`` for consecutive runs of the selected rows: ``values`` their
         ids (``channel="tags"``: their tags) end to end (int32), ``lengths`` per row; about
-        ``max_tokens`` values at a time (default :data:`lstmkit.data.token_store.CHUNK`; a row is
+        ``max_tokens`` values at a time (default :data:`lstmkit.data.store.tokens.CHUNK`; a row is
         never cut). Releases the pages read after each block."""
         max_tokens = max_tokens or token_store.CHUNK
         values = self.store.ids if channel == "ids" else self.store.tags

@@ -60,7 +60,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from lstmkit.data.datasets import Dataset, package_file
+from lstmkit.data.datasets.base import Dataset, package_file
 from lstmkit.files import atomic_write_text
 
 __all__ = [

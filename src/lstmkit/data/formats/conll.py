@@ -22,7 +22,7 @@ like a tag of a scheme (``O``, or one letter and a hyphen) must be a correct one
 and a file without any sentence. Whether the tags as a whole fit BIO, BIOES or BMES is
 :func:`~lstmkit.data.tagschemes.detect_scheme`'s job.
 
-Files are read as a stream (:func:`lstmkit.data.readers.open_text`, checked block by block):
+Files are read as a stream (:func:`lstmkit.data.formats.tables.open_text`, checked block by block):
 :func:`iter_conll` yields one sentence at a time, holding only it, for training data larger than
 memory; :func:`read_conll` is the list of what it yields.
 """
@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from lstmkit.data.readers import open_text
+from lstmkit.data.formats.tables import open_text
 from lstmkit.data.tagschemes import looks_like_scheme_tag, tag_problem
 from lstmkit.errors import DataError
 from lstmkit.files import atomic_write_text
@@ -44,7 +44,7 @@ DOCSTART = "-DOCSTART-"
 
 class Sentences(list):
     """Sentences read from a file: a plain ``list`` (of token or tag lists) that also remembers
-    where each sentence starts, like :class:`lstmkit.data.readers.Labels`.
+    where each sentence starts, like :class:`lstmkit.data.formats.tables.Labels`.
 
     ``origins[i]`` is ``(path, line)`` of the first line of sentence ``i`` (1-based); token
     ``j`` of that sentence is on line ``line + j``.

@@ -48,8 +48,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from lstmkit.data.conll import write_conll
-from lstmkit.data.datasets import SPLITS, Dataset, peoples_daily_path, read_utf8_lines
+from lstmkit.data.datasets.base import SPLITS, Dataset, peoples_daily_path, read_utf8_lines
+from lstmkit.data.formats.conll import write_conll
 from lstmkit.data.tagschemes import bmes_tags
 from lstmkit.errors import DataError
 
