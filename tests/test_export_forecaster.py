@@ -151,3 +151,26 @@ def test_export_cli_for_a_forecaster(tmp_path, int8):
         assert np.abs(forecast - point).max() < 0.05 * float(fc.scaler_.scale_[0])
     else:
         np.testing.assert_allclose(forecast, point, atol=1e-4, rtol=1e-5)
+
+
+@pytest.mark.parametrize("id_embedding", [0, 4])
+def test_a_many_series_model_exports_with_per_series_scaling_and_statics(tmp_path, id_embedding):
+    """Per-series scaling or the static inputs left out of the graph (or fed in the wrong order), or an
+    unseen series not scaled by its own history as predict scales it, would break this equality."""
+    frames = []
+    for k, (shop, size, region) in enumerate((("a", 1.0, "north"), ("b", 4.0, "south"), ("c", 9.0, "north"))):
+        f = series_frame(80 + 5 * k, seed=k)
+        frames.append(f.assign(shop=shop, value=f["value"] * size, size=size, region=region))
+    panel = pd.concat(frames)
+    torch.manual_seed(0)
+    fc = Forecaster(**{**BASE, "covariates": ["x"]}, id_column="shop", static_covariates=["size", "region"],
+                    id_embedding=id_embedding).fit(panel)
+    sidecar = export_onnx(fc, tmp_path / "panel.onnx")
+    assert sidecar["input_names"][-4:] == ["series_mean", "series_scale", "static_numbers", "static_categories"]
+    inputs = [panel[panel["shop"] == s].iloc[:-4] for s in ("c", "a")]
+    if not id_embedding:  # a series the model has not seen: scaled by its own history
+        inputs.append(series_frame(40, seed=9).assign(shop="new", size=2.0, region="east"))
+    feeds = graph_inputs(json.loads(json.dumps(sidecar)), inputs)
+    (forecast,) = run_onnx(tmp_path / "panel.onnx", feeds)
+    expected = np.stack([f["point"] for f in fc.forecast(inputs)])
+    np.testing.assert_allclose(forecast[..., 1], expected, atol=1e-4, rtol=1e-5)

@@ -32,15 +32,19 @@ import torch
 from torch import Tensor, nn
 
 from lstmkit.data.formats.timeseries import calendar_features, future_times
-from lstmkit.errors import DataError, LstmkitError
+from lstmkit.errors import DataError
 from lstmkit.export.rnn import ExportableRecurrent
 from lstmkit.tasks.base import ExportSpec
 from lstmkit.tasks.forecaster.window_norm import normalise_window
 
 
-def input_names(n_future: int, n_calendar: int) -> list[str]:
-    """The graph's inputs for a model with ``n_future`` future covariates and ``n_calendar`` calendar features."""
-    return ["history"] + (["future_covariates"] if n_future else []) + (["calendar"] if n_calendar else [])
+def input_names(n_future: int, n_calendar: int, panel: bool = False, n_numbers: int = 0,
+                n_categories: int = 0) -> list[str]:
+    """The graph's inputs for a model with ``n_future`` future covariates and ``n_calendar`` calendar features
+    (a many-series model also takes each series' scaling and its static inputs)."""
+    return (["history"] + (["future_covariates"] if n_future else []) + (["calendar"] if n_calendar else [])
+            + (["series_mean", "series_scale"] if panel else []) + (["static_numbers"] if n_numbers else [])
+            + (["static_categories"] if n_categories else []))
 
 
 def lstm_cell(cell: nn.LSTMCell, x: Tensor, h: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
@@ -62,26 +66,33 @@ class ForecastGraph(nn.Module):
     """
 
     def __init__(self, net: nn.Module, mean: np.ndarray, scale: np.ndarray, n_future: int, n_calendar: int,
-                 offsets: np.ndarray | None = None) -> None:
+                 offsets: np.ndarray | None = None, panel: bool = False) -> None:
         super().__init__()
         self.net = net.eval()
         self.encoder = ExportableRecurrent(net.encoder)
-        self.n_future, self.n_calendar = n_future, n_calendar
-        self.names = input_names(n_future, n_calendar)
+        self.n_future, self.n_calendar, self.panel = n_future, n_calendar, panel
+        self.names = input_names(n_future, n_calendar, panel, net.n_static_numbers, len(net.embeddings))
         self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))  # (C,)
         self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32))  # (C,)
         use = offsets is not None and net.quantile  # calibration of a quantile model: (Q, H, T) -> (H, T, Q)
         self.register_buffer("offsets", torch.as_tensor(np.moveaxis(offsets, 0, -1) if use else np.zeros(1),
                                                         dtype=torch.float32))
 
+    def scaling(self, batch: dict) -> tuple[Tensor, Tensor]:
+        """Each window's column means and scales, ``(B, 1, C)`` (a many-series model's are inputs)."""
+        if self.panel:
+            return batch["series_mean"].unsqueeze(1), batch["series_scale"].unsqueeze(1)
+        return self.mean.view(1, 1, -1), self.scale.view(1, 1, -1)
+
     def features(self, batch: dict) -> tuple[Tensor, Tensor | None]:
         """The network's ``past (B, L, F)`` and ``future (B, H, K)`` (``None`` when K = 0), standardised."""
         L = self.net.cfg.lookback
-        past = [(batch["history"] - self.mean) / self.scale]  # (B, L, C)
+        mean, scale = self.scaling(batch)
+        past = [(batch["history"] - mean) / scale]  # (B, L, C)
         future = []
         if self.n_future:
             k = self.n_future
-            future.append((batch["future_covariates"] - self.mean[-k:]) / self.scale[-k:])  # (B, H, Kf)
+            future.append((batch["future_covariates"] - mean[..., -k:]) / scale[..., -k:])  # (B, H, Kf)
         if self.n_calendar:
             past.append(batch["calendar"][:, :L])  # (B, L, Kc)
             future.append(batch["calendar"][:, L:])  # (B, H, Kc)
@@ -89,20 +100,23 @@ class ForecastGraph(nn.Module):
 
     def forward(self, *inputs: Tensor) -> Tensor:
         net, cfg = self.net, self.net.cfg
-        past, future = self.features(dict(zip(self.names, inputs)))
-        T, H, Q = net.n_targets, net.horizon, net.n_out
+        batch = dict(zip(self.names, inputs))
+        past, future = self.features(batch)
+        static = net.static_vector(batch.get("static_numbers"), batch.get("static_categories"))  # (B, E) or None
+        T, H, Q, L = net.n_targets, net.horizon, net.n_out, cfg.lookback
         x = past[..., :T]  # (B, L, T)
         if cfg.window_norm == "none":
             z, loc, scale = x, torch.zeros_like(x[:, -1:]), torch.ones_like(x[:, -1:])
         else:
             z, loc, scale = normalise_window(x, cfg.window_norm, cfg.window_norm_eps)  # (B, L, T), (B, 1, T) x2
         lengths = torch.full_like(past[:, 0, 0], cfg.lookback, dtype=torch.long)  # (B,): every window is full
-        _, h_n = self.encoder(torch.cat([z, past[..., T:]], dim=-1), lengths)  # (layers*D, B, S)
+        encoder_input = [z, past[..., T:]] + ([] if static is None else [static.unsqueeze(1).expand(-1, L, -1)])
+        _, h_n = self.encoder(torch.cat(encoder_input, dim=-1), lengths)  # (layers*D, B, S)
         D, last = net.directions, net.encoder.num_layers * net.directions  # the last layer's D final states
         h = torch.cat([h_n[last - D + d] for d in range(D)], dim=-1)  # (B, D*S)
         if cfg.decoder == "direct":
-            head_input = h if future is None else torch.cat([h, future.flatten(1)], dim=-1)
-            out = net.head(head_input).view(-1, H, T, Q)  # (B, H, T, Q)
+            head_input = [h] + ([] if future is None else [future.flatten(1)]) + ([] if static is None else [static])
+            out = net.head(torch.cat(head_input, dim=-1)).view(-1, H, T, Q)  # (B, H, T, Q)
         else:
             hidden = torch.tanh(net.bridge(h))
             cell = torch.zeros_like(hidden)
@@ -119,14 +133,17 @@ class ForecastGraph(nn.Module):
         out = out * scale.unsqueeze(-1) + loc.unsqueeze(-1)  # standardised units
         if net.quantile:
             out = (out + self.offsets).sort(dim=-1).values
-        out = out * self.scale[:T, None] + self.mean[:T, None]  # the targets' units
+        mean, scale = self.scaling(batch)  # (B or 1, 1, C)
+        out = out * scale[:, :, :T, None] + mean[:, :, :T, None]  # the targets' units
         return out if net.quantile else out[..., 0]
 
 
 def sidecar_extra(fc) -> dict:
     """The series' layout, the scaling and the intervals, for :func:`graph_inputs` and the user."""
     data, model = fc.config_.data, fc.config_.model
-    names = input_names(len(data.future_covariates), len(fc.calendar_))
+    net = fc.network_
+    names = input_names(len(data.future_covariates), len(fc.calendar_), fc.panel_, net.n_static_numbers,
+                        len(net.embeddings))
     quantile = model.loss == "quantile"
     shape = (f"(batch, horizon, targets, {len(model.quantiles)}): the quantiles {list(model.quantiles)}"
              if quantile else "(batch, horizon, targets)")
@@ -137,6 +154,12 @@ def sidecar_extra(fc) -> dict:
                              f"{model.horizon}, {len(data.future_covariates)}) float32, in the file's units",
         "calendar": "calendar_features(times, freq) of the lookback times then the horizon forecast times (batch, "
                     f"{model.lookback + model.horizon}, {len(fc.calendar_)}) float32, columns named by calendar",
+        "series_mean": "each series' column means (batch, columns) float32: scaler.series' mean for a training "
+                       "series, else the mean of its history",
+        "series_scale": "each series' column standard deviations (batch, columns) float32, as series_mean",
+        "static_numbers": "the numeric static covariates, standardised with statics.numbers (batch, n) float32",
+        "static_categories": "the categorical static covariates' codes (and the series id's, with an id embedding) "
+                             "from statics.categories / statics.ids, 0 when unseen (batch, n) int64",
     }
     return {
         "targets": fc.columns_[: fc.n_targets_],
@@ -150,8 +173,12 @@ def sidecar_extra(fc) -> dict:
         "residual_quantiles": _residual_quantiles(fc) if not quantile else None,
         "data": {"time_column": data.time_column, "target": list(data.target), "covariates": list(data.covariates),
                  "future_covariates": list(data.future_covariates), "calendar": data.calendar,
-                 "missing": data.missing, "freq": data.freq},
-        "scaler": fc.scaler_.to_json(),
+                 "missing": data.missing, "freq": data.freq, "id_column": data.id_column,
+                 "static_covariates": list(data.static_covariates)},
+        "scaler": fc._folder_state()["extra"]["scaler"],
+        "statics": fc.statics_.to_json(),
+        "panel": fc.panel_,
+        "interval_offsets": None if fc.interval_offsets_ is None else np.asarray(fc.interval_offsets_).tolist(),
         "inputs": {name: docs[name] for name in names},
         "outputs": {"forecast": f"{shape} float32 in the targets' units"
                                 + ("" if quantile else "; other quantiles: add residual_quantiles' (horizon, "
@@ -163,7 +190,7 @@ def _residual_quantiles(fc) -> dict | None:
     """A point-loss model's calibrated offsets in the targets' units: ``{"p10": (H, T), ...}``."""
     from lstmkit.tasks.forecaster.config import quantile_key
 
-    if fc.interval_offsets_ is None:
+    if fc.interval_offsets_ is None or fc.panel_:  # many series: interval_offsets times series_scale
         return None
     scale = fc.scaler_.scale_[: fc.n_targets_]
     return {quantile_key(q): (fc.interval_offsets_[k] * scale).tolist()
@@ -184,18 +211,28 @@ def graph_inputs(sidecar: dict, series: list) -> dict[str, np.ndarray]:
         ``{input name: array}`` (see the module docstring), one window per series: the forecast
         of the ``horizon`` steps after each series' last row of history.
     """
+    from lstmkit.data.scaling import Standardizer
     from lstmkit.tasks.forecaster.config import ForecastDataConfig
+    from lstmkit.tasks.forecaster.panel import contexts_from_frame, read_panel
     from lstmkit.tasks.forecaster.series import context_from_frame, read_context
+    from lstmkit.tasks.forecaster.statics import StaticEncoding
 
     data = ForecastDataConfig(**sidecar["data"])
     L, H = int(sidecar["lookback"]), int(sidecar["horizon"])
     n_future = H if data.future_covariates else 0
-    history, future, calendar = [], [], []
+    contexts = []
     for n, item in enumerate(series):
-        if isinstance(item, pd.DataFrame):
-            ctx = context_from_frame(item, data, name=f"series {n}", future_rows=n_future)
+        if data.id_column:
+            found = (contexts_from_frame(item, data, name=f"series {n}", future_rows=n_future)
+                     if isinstance(item, pd.DataFrame) else read_panel(Path(item), data, future_rows=n_future))
+            contexts += found
+        elif isinstance(item, pd.DataFrame):
+            contexts.append(context_from_frame(item, data, name=f"series {n}", future_rows=n_future))
         else:
-            ctx = read_context(Path(item), data, future_rows=n_future)
+            contexts.append(read_context(Path(item), data, future_rows=n_future))
+    history, future, calendar, means, scales = [], [], [], [], []
+    known = {s["id"]: s for s in sidecar["scaler"].get("series", [])}
+    for n, ctx in enumerate(contexts):
         if list(ctx.columns) != sidecar["columns"]:
             raise DataError(f"series {n} has columns {ctx.columns}; the model takes {sidecar['columns']}", ctx.path)
         if ctx.n_history < L:
@@ -213,40 +250,65 @@ def graph_inputs(sidecar: dict, series: list) -> dict[str, np.ndarray]:
             else:
                 ahead = future_times(ctx.time[: ctx.n_history], sidecar["freq"], H)
             calendar.append(calendar_features(past_times.append(ahead), sidecar["freq"]))  # (L + H, Kc)
+        if sidecar.get("panel"):  # the series' training scaling, or its own history's for a series not seen
+            scaler = known.get(ctx.series_id)
+            if scaler is None:
+                fitted = Standardizer(sidecar["columns"]).fit(ctx.values[: ctx.n_history])
+                scaler = {"mean": fitted.mean_.tolist(), "scale": fitted.scale_.tolist()}
+            means.append(scaler["mean"])
+            scales.append(scaler["scale"])
     feeds = {"history": np.stack(history)}
     if n_future:
         feeds["future_covariates"] = np.stack(future)
     if sidecar["calendar"]:
         feeds["calendar"] = np.stack(calendar)
-    return {name: value.astype(np.float32) for name, value in feeds.items()}
+    if sidecar.get("panel"):
+        feeds["series_mean"], feeds["series_scale"] = np.asarray(means), np.asarray(scales)
+    numbers, categories = StaticEncoding.from_json(sidecar.get("statics") or {}).encode(contexts)
+    if numbers.shape[1]:
+        feeds["static_numbers"] = numbers
+    out = {name: value.astype(np.float32) for name, value in feeds.items()}
+    if categories.shape[1]:
+        out["static_categories"] = categories.astype(np.int64)
+    return out
 
 
 def export_spec(fc) -> ExportSpec:
     """The :class:`ExportSpec` of a fitted :class:`~lstmkit.tasks.forecaster.Forecaster`."""
     fc._check_fitted()
-    if fc.panel_ or fc.statics_.n_numbers or fc.statics_.category_sizes:
-        raise LstmkitError("export of a model trained on many series (per-series scaling, static inputs) is not "
-                           "available yet; a one-series model exports")
     net = fc.network_.cpu().eval()
     model = fc.config_.model
     n_future, n_calendar = len(fc.config_.data.future_covariates), len(fc.calendar_)
-    mean, scale = fc.scaler_.mean_, fc.scaler_.scale_
-    graph = ForecastGraph(net, mean, scale, n_future, n_calendar, fc.interval_offsets_)
+    if fc.panel_:  # the graph takes each series' scaling; these only make the example inputs
+        scalers = list(fc.scalers_.values())
+        mean = np.mean([s.mean_ for s in scalers], axis=0)
+        scale = np.mean([s.scale_ for s in scalers], axis=0)
+    else:
+        mean, scale = fc.scaler_.mean_, fc.scaler_.scale_
+    graph = ForecastGraph(net, mean, scale, n_future, n_calendar, fc.interval_offsets_, panel=fc.panel_)
     generator = torch.Generator().manual_seed(0)
     B, L, H = 3, model.lookback, model.horizon
-    names = input_names(n_future, n_calendar)
+    names = graph.names
     examples = {"history": graph.mean + graph.scale * torch.randn(B, L, len(mean), generator=generator)}  # about
     if n_future:  # the training data's range
         examples["future_covariates"] = graph.mean[-n_future:] + graph.scale[-n_future:] * torch.randn(
             B, H, n_future, generator=generator)
     if n_calendar:
         examples["calendar"] = torch.rand(B, L + H, n_calendar, generator=generator) * 2 - 1  # sines and cosines
-    axes = {"history": {0: "batch"}, "future_covariates": {0: "batch"}, "calendar": {0: "batch"}}
+    if fc.panel_:
+        examples["series_mean"] = graph.mean.expand(B, -1).clone()
+        examples["series_scale"] = graph.scale.expand(B, -1).clone()
+    if net.n_static_numbers:
+        examples["static_numbers"] = torch.randn(B, net.n_static_numbers, generator=generator)
+    if len(net.embeddings):
+        examples["static_categories"] = torch.stack([torch.randint(0, e.num_embeddings, (B,), generator=generator)
+                                                     for e in net.embeddings], dim=1)
+    axes = {name: {0: "batch"} for name in names}
     return ExportSpec(
         module=graph,
         example_inputs=tuple(examples[name] for name in names),
         input_names=names,
         output_names=["forecast"],
-        dynamic_axes={**{name: axes[name] for name in names}, "forecast": {0: "batch"}},
+        dynamic_axes={**axes, "forecast": {0: "batch"}},
         extra=sidecar_extra(fc),
     )
