@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
+from cli_process import lstmkit_ok
 
 from lstmkit import Forecaster, load
 from lstmkit.errors import DataError, DataWarning
@@ -302,13 +301,9 @@ def test_cli_long_file_predict_without_input_and_backtest(tmp_path):
     """Bug caught: the CLI not reaching many series (predict without --input refused, the id column
     missing from the output, backtest --json not one JSON object with per-step metrics)."""
     panel(3).to_csv(tmp_path / "train.csv", index=False, date_format="%Y-%m-%d")
-    env = dict(os.environ, OMP_NUM_THREADS="1")
 
     def cli(*args):
-        result = subprocess.run([sys.executable, "-m", "lstmkit", *args], check=False, capture_output=True,
-                                text=True, env=env, cwd=tmp_path, timeout=180)
-        assert result.returncode == 0, result.stderr
-        return result.stdout
+        return lstmkit_ok(tmp_path, *args)
 
     cli("train", "forecaster", "--train", "train.csv", "--out", "run", "--set", "data.target=sales",
         "--set", "data.id_column=store", "--set", "model.lookback=14", "--set", "model.horizon=7",
@@ -328,18 +323,8 @@ def test_cli_long_file_predict_without_input_and_backtest(tmp_path):
 def test_employment_demo_runs_end_to_end(tmp_path):
     """Bug caught: the demo's settings or its data loader drifting from the forecaster (it would only
     fail for a user after training): one epoch, then the test scores, plots and the forecast file."""
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    result = subprocess.run(
-        [sys.executable, "-m", "lstmkit", "demo", "employment", "--out", "run", "--epochs", "1"],
-        check=False,
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "per-series ETS" in result.stdout and "n_series=22" in result.stdout
+    out = lstmkit_ok(tmp_path, "demo", "employment", "--out", "run", "--epochs", "1", timeout=300)
+    assert "per-series ETS" in out and "n_series=22" in out
     ahead = pd.read_csv(tmp_path / "run" / "forecast-2016.csv")
     assert len(ahead) == 22 * 12 and ahead["time"].min() == "2016-01-01"
     assert (tmp_path / "run" / "plots" / "forecast-nonfarm.png").stat().st_size > 1000

@@ -7,14 +7,12 @@ Each test's docstring names the bug it catches. References: hand-computed loops 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from cli_process import lstmkit_ok
 
 from lstmkit import Forecaster, load
 from lstmkit.errors import ConfigError, DataError
@@ -282,13 +280,9 @@ def test_cli_train_evaluate_predict(tmp_path):
     frame = weekly(120)
     frame.to_csv(tmp_path / "train.csv", index=False, date_format="%Y-%m-%d")
     weekly(40, seed=9, start="2020-04-30").to_csv(tmp_path / "test.csv", index=False, date_format="%Y-%m-%d")
-    env = dict(os.environ, OMP_NUM_THREADS="1")
 
     def cli(*args):
-        result = subprocess.run([sys.executable, "-m", "lstmkit", *args], check=False, capture_output=True,
-                                text=True, env=env, cwd=tmp_path, timeout=120)
-        assert result.returncode == 0, result.stderr
-        return result.stdout
+        return lstmkit_ok(tmp_path, *args, timeout=120)
 
     cli("train", "forecaster", "--train", "train.csv", "--out", "run", "--set", "data.target=value",
         "--set", "model.lookback=8", "--set", "model.horizon=3", "--set", "model.hidden_size=8", "--epochs", "2")
