@@ -8,7 +8,11 @@ before these modules had a package; they load on first use.
 
 
 def __getattr__(name):  # PEP 562: ``lstmkit.metrics.<name>`` of the classification metrics
-    from lstmkit.metrics import classification
+    import importlib
+
+    # not ``from lstmkit.metrics import classification``: before the submodule is loaded that asks this
+    # function for ``classification`` again, without end
+    classification = importlib.import_module("lstmkit.metrics.classification")
 
     try:
         return getattr(classification, name)
