@@ -57,8 +57,9 @@ Using a model:
                                           JSON Lines; a task may add its own, e.g. CoNLL)
 ``score(X, y)``                           scikit-learn's ``score`` (higher is better)
 
-Hooks for export and explanations (a task without them raises :class:`NotImplementedError`
-with a message the CLI shows):
+Hooks for export and explanations, which a task does not write as methods: the task registry
+(:mod:`lstmkit.tasks.registry`) names its export function and explain module, and these methods
+call them (a task without them raises :class:`NotImplementedError` with a message the CLI shows):
 
 ``export_module() -> ExportSpec``         a tensor-only ``nn.Module`` and example inputs
 ``run_with_states(X) -> list[dict]``      per input: its steps, gate activations and states
@@ -314,28 +315,53 @@ class Estimator(HyperParameters, BaseEstimator, abc.ABC):
         if Path(path).suffix.lower() not in self.output_suffixes:
             raise DataError(f"--output must end in {', '.join(self.output_suffixes)}", path=path)
 
+    def table_rows(self, records: list[dict], inputs=None) -> list[dict]:
+        """``records`` as flat CSV/TSV rows: one :meth:`table_row` each. A task whose record makes
+        several rows (a forecast: one per step; labels per step) overrides this, not the writer.
+        ``inputs`` are what was predicted, where the rows need them."""
+        return [self.table_row(record) for record in records]
+
     def write_predictions(self, records: list[dict], path: Path, inputs=None) -> Path:
-        """Write ``predict --output``: JSON Lines as the records are, CSV/TSV one :meth:`table_row`
-        each. ``inputs`` are what was predicted (a task writing its own format may need them)."""
-        from lstmkit.predictions import write_records
+        """Write ``predict --output``: JSON Lines as the records are, CSV/TSV as :meth:`table_rows`.
+        ``inputs`` are what was predicted (a task writing its own format may need them)."""
+        from lstmkit.predictions import write_records, write_table
 
         self.check_output_path(path)
-        return write_records(records, path, table_row=self.table_row)
+        if Path(path).suffix.lower() == ".jsonl":
+            return write_records(records, path)
+        return write_table(self.table_rows(records, inputs), path)
 
     # ------------------------------------------------------------------ export and explanations
     def export_module(self) -> ExportSpec:
-        """A tensor-only module for ONNX export, with example inputs (see :class:`ExportSpec`)."""
-        raise NotImplementedError(f"export is not available for {self.task} models yet")
+        """A tensor-only module for ONNX export, with example inputs (see :class:`ExportSpec`): the
+        ``export`` function the task registry names for this task."""
+        from lstmkit.tasks.registry import get_hook
+
+        hook = get_hook(self.task, "export")
+        if hook is None:
+            raise NotImplementedError(f"export is not available for {self.task} models yet")
+        return hook(self)
 
     def run_with_states(self, X) -> list[dict]:
-        """Per input: its steps and the recurrent layers' gate activations and states."""
-        raise NotImplementedError(f"explanations are not available for {self.task} models yet")
+        """Per input: its steps and the recurrent layers' gate activations and states (the task's
+        ``explain`` module in the registry)."""
+        from lstmkit.tasks.registry import get_hook
+
+        hook = get_hook(self.task, "explain", "run_with_states")
+        if hook is None:
+            raise NotImplementedError(f"explanations are not available for {self.task} models yet")
+        return hook(self, X)
 
     def attribution_spec(self, x, target=None):
         """What integrated gradients needs for one input (an
         :class:`lstmkit.explain.attributions.AttributionSpec`), toward ``target`` (default: the
-        predicted output)."""
-        raise NotImplementedError(f"explanations are not available for {self.task} models yet")
+        predicted output); the task's ``explain`` module in the registry."""
+        from lstmkit.tasks.registry import get_hook
+
+        hook = get_hook(self.task, "explain", "attribution_spec")
+        if hook is None:
+            raise NotImplementedError(f"explanations are not available for {self.task} models yet")
+        return hook(self, x, target)
 
     # ------------------------------------------------------------------ data settings of a trained model
     def with_data_settings(self, overrides: list[str]):
