@@ -18,16 +18,26 @@ def quantile_key(q: float) -> str:
 class ForecastDataConfig:
     """How the CSV is read: which column is the time, which are targets and covariates."""
 
-    time_column: str = "date"  # the time column (dates pandas can parse, or numbers)
-    target: list[str] | str = field(default_factory=lambda: ["value"])  # column(s) to forecast: a or a,b
-    covariates: list[str] | str = field(default_factory=list)  # other inputs, known up to the forecast origin only
-    future_covariates: list[str] | str = field(default_factory=list)  # inputs also known for the forecast steps
-    id_column: str | None = None  # many series in one long file: the column naming each row's series
-    static_covariates: list[str] | str = field(default_factory=list)  # per-series constants (numbers or categories)
-    calendar: bool = True  # add sin/cos calendar features of the time (known in the future)
-    missing: Literal["interpolate", "error"] = "interpolate"  # empty cells and gaps in a regular series
-    freq: str | None = None  # the series' grid (pandas alias: D, h, MS, QS; a number for numeric time); none infers it
-    season: int | None = None  # lag of seasonal_naive and MASE; none: daily 7, hourly 24, monthly 12, quarterly 4
+    time_column: str = "date"
+    """The time column (dates pandas can parse, or numbers)"""
+    target: list[str] | str = field(default_factory=lambda: ["value"])
+    """Column(s) to forecast: a or a,b."""
+    covariates: list[str] | str = field(default_factory=list)
+    """Other inputs, known up to the forecast origin only."""
+    future_covariates: list[str] | str = field(default_factory=list)
+    """Inputs also known for the forecast steps."""
+    id_column: str | None = None
+    """Many series in one long file: the column naming each row's series."""
+    static_covariates: list[str] | str = field(default_factory=list)
+    """Per-series constants (numbers or categories)"""
+    calendar: bool = True
+    """Add sin/cos calendar features of the time (known in the future)"""
+    missing: Literal["interpolate", "error"] = "interpolate"
+    """Empty cells and gaps in a regular series."""
+    freq: str | None = None
+    """The series' grid (pandas alias: D, h, MS, QS; a number for numeric time); none infers it."""
+    season: int | None = None
+    """Lag of seasonal_naive and MASE; none: daily 7, hourly 24, monthly 12, quarterly 4."""
 
     def __post_init__(self):
         check_choices(self)
@@ -54,23 +64,40 @@ class ForecastDataConfig:
 class ForecastModelConfig:
     """The network's shape and what it predicts."""
 
-    lookback: int = 28  # rows of history the model sees
-    horizon: int = 5  # steps forecast at once
-    window_norm: Literal["last", "mean", "none"] = "last"  # per-window normalisation of the targets (RevIN-like)
-    window_norm_eps: float = 0.1  # added to each window's std (in training standard deviations)
-    cell: Literal["lstm", "gru"] = "lstm"  # recurrent cell of the encoder
-    hidden_size: int = 64  # hidden units per direction
-    num_layers: int = 1  # stacked recurrent layers
-    bidirectional: bool = True  # read the lookback window both ways
-    dropout: float = 0.1  # dropout between layers and before the head
-    decoder: Literal["direct", "autoregressive"] = "direct"  # all steps at once, or one step at a time
-    linear_skip: bool = True  # add a linear map of the normalised past targets to the forecast
-    loss: Literal["mse", "mae", "huber", "quantile"] = "quantile"  # quantile: one output per model.quantiles
-    huber_delta: float = 1.0  # where the huber loss turns from squared to linear
-    quantiles: list[float] = field(default_factory=lambda: [0.1, 0.5, 0.9])  # forecast quantiles; 0.5 is added
-    calibrate: bool = True  # shift each quantile so that its share of validation values below it is its level
-    id_embedding: int = 0  # size of a learned embedding of the series id; 0: none (unseen series can be forecast)
-    static_embedding: int = 4  # size of the embedding of each categorical data.static_covariates column
+    lookback: int = 28
+    """Rows of history the model sees."""
+    horizon: int = 5
+    """Steps forecast at once."""
+    window_norm: Literal["last", "mean", "none"] = "last"
+    """Per-window normalisation of the targets (RevIN-like)"""
+    window_norm_eps: float = 0.1
+    """Added to each window's std (in training standard deviations)"""
+    cell: Literal["lstm", "gru"] = "lstm"
+    """Recurrent cell of the encoder."""
+    hidden_size: int = 64
+    """Hidden units per direction."""
+    num_layers: int = 1
+    """Stacked recurrent layers."""
+    bidirectional: bool = True
+    """Read the lookback window both ways."""
+    dropout: float = 0.1
+    """Dropout between layers and before the head."""
+    decoder: Literal["direct", "autoregressive"] = "direct"
+    """All steps at once, or one step at a time."""
+    linear_skip: bool = True
+    """Add a linear map of the normalised past targets to the forecast."""
+    loss: Literal["mse", "mae", "huber", "quantile"] = "quantile"
+    """Quantile: one output per model.quantiles."""
+    huber_delta: float = 1.0
+    """Where the huber loss turns from squared to linear."""
+    quantiles: list[float] = field(default_factory=lambda: [0.1, 0.5, 0.9])
+    """Forecast quantiles; 0.5 is added."""
+    calibrate: bool = True
+    """Shift each quantile so that its share of validation values below it is its level."""
+    id_embedding: int = 0
+    """Size of a learned embedding of the series id; 0: none (unseen series can be forecast)"""
+    static_embedding: int = 4
+    """Size of the embedding of each categorical data.static_covariates column."""
 
     def __post_init__(self):
         check_choices(self)

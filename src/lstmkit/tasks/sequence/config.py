@@ -26,16 +26,23 @@ from lstmkit.tasks.classification import ClassifierTrainConfig
 class SequenceDataConfig:
     """How sequence files are read and what the target is."""
 
-    id_column: str = "sequence_id"  # long CSV: the column naming the sequence a row belongs to
-    label_column: str = "label"  # long CSV: the target column (a label, or a number per step)
-    feature_columns: list[str] | None = None  # long CSV: the feature columns in order (none: every other column)
-    time_column: str | None = None  # long CSV: sort each sequence's rows by this column (none: file order)
-    label_per_step: bool = False  # a target for every time step instead of one label per sequence
-    target_kind: Literal["label", "value"] = "label"  # per-step targets: labels (classes) or values (numbers)
-    scale: bool = True  # standardise each feature with the training steps' mean and std (saved as scaler.json)
-    # Python arrays: (N, T, F) steps x features, or (N, C, T) as sktime's numpy3D; auto: steps x features, warning
-    # when an array has fewer steps than features
+    id_column: str = "sequence_id"
+    """Long CSV: the column naming the sequence a row belongs to."""
+    label_column: str = "label"
+    """Long CSV: the target column (a label, or a number per step)"""
+    feature_columns: list[str] | None = None
+    """Long CSV: the feature columns in order (none: every other column)"""
+    time_column: str | None = None
+    """Long CSV: sort each sequence's rows by this column (none: file order)"""
+    label_per_step: bool = False
+    """A target for every time step instead of one label per sequence."""
+    target_kind: Literal["label", "value"] = "label"
+    """Per-step targets: labels (classes) or values (numbers)"""
+    scale: bool = True
+    """Standardise each feature with the training steps' mean and std (saved as scaler.json)"""
     layout: Literal["auto", "channels_last", "channels_first"] = "auto"
+    """Python arrays: (N, T, F) steps x features, or (N, C, T) as sktime's numpy3D; auto: steps x features, warning
+    when an array has fewer steps than features."""
 
     def __post_init__(self):
         check_choices(self)
@@ -50,19 +57,32 @@ class SequenceDataConfig:
 class SequenceModelConfig:
     """The network's shape."""
 
-    cell: Literal["lstm", "gru"] = "lstm"  # recurrent cell
-    hidden_size: int = 64  # hidden units per direction
-    num_layers: int = 1  # stacked recurrent layers
-    bidirectional: bool = True  # read the sequence both ways (per-step targets then see later steps too)
-    dropout: float = 0.0  # dropout between stacked recurrent layers
-    input_dropout: float = 0.0  # dropout on the (scaled) input features
-    init: Literal["default", "orthogonal"] = "orthogonal"  # recurrent weight initialisation
-    engine: Literal["fused", "reference"] = "fused"  # fused kernel or the plain reference loop
-    pooling: Literal["last", "mean", "max", "attention", "max_mean"] = "max_mean"  # sequence -> vector (not per step)
-    attention_size: int = 64  # size of the attention pooling's hidden layer
-    hidden_layer: int = 0  # units of an extra ReLU layer before the output (0: none)
-    classifier_dropout: float = 0.2  # dropout before the output layer(s)
-    label_smoothing: float = 0.0  # cross-entropy label smoothing (labels only)
+    cell: Literal["lstm", "gru"] = "lstm"
+    """Recurrent cell."""
+    hidden_size: int = 64
+    """Hidden units per direction."""
+    num_layers: int = 1
+    """Stacked recurrent layers."""
+    bidirectional: bool = True
+    """Read the sequence both ways (per-step targets then see later steps too)"""
+    dropout: float = 0.0
+    """Dropout between stacked recurrent layers."""
+    input_dropout: float = 0.0
+    """Dropout on the (scaled) input features."""
+    init: Literal["default", "orthogonal"] = "orthogonal"
+    """Recurrent weight initialisation."""
+    engine: Literal["fused", "reference"] = "fused"
+    """Fused kernel or the plain reference loop."""
+    pooling: Literal["last", "mean", "max", "attention", "max_mean"] = "max_mean"
+    """Sequence -> vector (not per step)"""
+    attention_size: int = 64
+    """Size of the attention pooling's hidden layer."""
+    hidden_layer: int = 0
+    """Units of an extra ReLU layer before the output (0: none)"""
+    classifier_dropout: float = 0.2
+    """Dropout before the output layer(s)"""
+    label_smoothing: float = 0.0
+    """Cross-entropy label smoothing (labels only)"""
 
     def __post_init__(self):
         check_choices(self)

@@ -13,16 +13,21 @@ from lstmkit.training.config import TrainConfig
 class TaggerDataConfig:
     """How CoNLL files and raw text are read."""
 
-    tag_column: int = -1  # CoNLL column holding the tag, 0-based, negative from the end (-1: the last)
-    # raw text (--text, .txt) -> tokens; auto: char for a character-level model, else words (punctuation split off:
-    # "Berlin." -> Berlin .)
+    tag_column: int = -1
+    """CoNLL column holding the tag, 0-based, negative from the end (-1: the last)"""
     text_tokenizer: Literal["auto", "char", "words", "whitespace", "jieba"] = "auto"
-    train_scheme: Literal["same", "BIOES"] = "same"  # BIOES: learn BIO data as BIOES (predictions come back in BIO)
-    # an illegal tag move in the training data (I-LOC after O or B-PER) is an error, not a warning
+    """Raw text (--text, .txt) -> tokens; auto: char for a character-level model, else words (punctuation split off:
+    "Berlin." -> Berlin .)"""
+    train_scheme: Literal["same", "BIOES"] = "same"
+    """BIOES: learn BIO data as BIOES (predictions come back in BIO)"""
     strict_tags: bool = False
-    lowercase: bool = False  # look tokens up in lower case (English NER)
-    min_freq: int = 1  # tokens seen fewer times in training become <unk>
-    max_vocab: int | None = 100000  # keep at most this many tokens (most frequent first)
+    """An illegal tag move in the training data (I-LOC after O or B-PER) is an error, not a warning."""
+    lowercase: bool = False
+    """Look tokens up in lower case (English NER)"""
+    min_freq: int = 1
+    """Tokens seen fewer times in training become <unk>."""
+    max_vocab: int | None = 100000
+    """Keep at most this many tokens (most frequent first)"""
 
     def __post_init__(self):
         check_choices(self)
@@ -38,32 +43,51 @@ class TaggerDataConfig:
 class TaggerModelConfig:
     """The network: embeddings -> BiLSTM -> CRF (or softmax)."""
 
-    embedding_dim: int = 100  # token vector size (taken from the file with pretrained_embeddings)
-    pretrained_embeddings: str | None = None  # word2vec/GloVe text file to initialise token vectors
-    freeze_embeddings: bool = False  # keep pretrained vectors fixed
-    # without a file: random, or PPMI-SVD of the training tokens (+ unlabeled_text)
+    embedding_dim: int = 100
+    """Token vector size (taken from the file with pretrained_embeddings)"""
+    pretrained_embeddings: str | None = None
+    """Word2vec/GloVe text file to initialise token vectors."""
+    freeze_embeddings: bool = False
+    """Keep pretrained vectors fixed."""
     embedding_init: Literal["random", "ppmi"] = "random"
-    unlabeled_text: str | None = None  # more text for ppmi: a UTF-8 file of one text per line (tokenised like --text)
-    bigram_dim: int = 0  # > 0: also feed each token's (token, next token) bigram vector of this size
-    bigram_min_freq: int = 2  # bigrams seen fewer times in training share the <unk> bigram vector
-    # word-boundary features: "training" (words of BMES training tags), "pd-train" (pd-cws training words) or a file
-    # of one word per line
+    """Without a file: random, or PPMI-SVD of the training tokens (+ unlabeled_text)"""
+    unlabeled_text: str | None = None
+    """More text for ppmi: a UTF-8 file of one text per line (tokenised like --text)"""
+    bigram_dim: int = 0
+    """> 0: also feed each token's (token, next token) bigram vector of this size."""
+    bigram_min_freq: int = 2
+    """Bigrams seen fewer times in training share the <unk> bigram vector."""
     dictionary: str | None = None
-    dictionary_max_word: int = 6  # longest dictionary word matched, in tokens
-    # cross-fitting: a training sentence sees the dictionary without the words only its fold has
+    """Word-boundary features: "training" (words of BMES training tags), "pd-train" (pd-cws training words) or a file
+    of one word per line."""
+    dictionary_max_word: int = 6
+    """Longest dictionary word matched, in tokens."""
     dictionary_folds: int = 5
-    char_features: Literal["none", "cnn", "lstm"] = "none"  # character-level word features (space-separated languages)
-    char_dim: int = 30  # character vector size for char_features
-    char_hidden: int = 50  # CNN filters / char-LSTM units per direction
-    cell: Literal["lstm", "gru"] = "lstm"  # recurrent cell
-    hidden_size: int = 128  # hidden units per direction
-    num_layers: int = 1  # stacked recurrent layers
-    bidirectional: bool = True  # read the sentence both ways
-    embedding_dropout: float = 0.2  # dropout on the concatenated input vectors
-    dropout: float = 0.3  # dropout between recurrent layers and before the output layer
-    decoder: Literal["crf", "softmax"] = "crf"  # CRF (joint Viterbi decoding) or independent softmax per token
-    constrained: bool = True  # decode only tag sequences the scheme allows (BIO, BIOES, BMES)
-    init: Literal["default", "orthogonal"] = "orthogonal"  # recurrent weight initialisation
+    """Cross-fitting: a training sentence sees the dictionary without the words only its fold has."""
+    char_features: Literal["none", "cnn", "lstm"] = "none"
+    """Character-level word features (space-separated languages)"""
+    char_dim: int = 30
+    """Character vector size for char_features."""
+    char_hidden: int = 50
+    """CNN filters / char-LSTM units per direction."""
+    cell: Literal["lstm", "gru"] = "lstm"
+    """Recurrent cell."""
+    hidden_size: int = 128
+    """Hidden units per direction."""
+    num_layers: int = 1
+    """Stacked recurrent layers."""
+    bidirectional: bool = True
+    """Read the sentence both ways."""
+    embedding_dropout: float = 0.2
+    """Dropout on the concatenated input vectors."""
+    dropout: float = 0.3
+    """Dropout between recurrent layers and before the output layer."""
+    decoder: Literal["crf", "softmax"] = "crf"
+    """CRF (joint Viterbi decoding) or independent softmax per token."""
+    constrained: bool = True
+    """Decode only tag sequences the scheme allows (BIO, BIOES, BMES)"""
+    init: Literal["default", "orthogonal"] = "orthogonal"
+    """Recurrent weight initialisation."""
 
     def __post_init__(self):
         check_choices(self)

@@ -13,14 +13,22 @@ from lstmkit.tasks.classification import ClassifierTrainConfig
 class TextDataConfig:
     """How text files are read and turned into token ids."""
 
-    text_column: str = "text"  # column (CSV/TSV) or key (JSONL) holding the text
-    label_column: str = "label"  # column or key holding the label (a string)
-    tokenizer: Literal["auto", "char", "word", "jieba"] = "auto"  # auto: char for Chinese, word otherwise
-    lowercase: bool = True  # word tokenizer: lower-case tokens
-    keep_punctuation: bool = True  # keep punctuation marks as tokens
-    min_freq: int = 1  # tokens seen fewer times in training become <unk>
-    max_vocab: int | None = 50000  # keep at most this many tokens (most frequent first)
-    max_length: int = 400  # texts are cut to this many tokens (most reviews are far shorter)
+    text_column: str = "text"
+    """Column (CSV/TSV) or key (JSONL) holding the text."""
+    label_column: str = "label"
+    """Column or key holding the label (a string)"""
+    tokenizer: Literal["auto", "char", "word", "jieba"] = "auto"
+    """Auto: char for Chinese, word otherwise."""
+    lowercase: bool = True
+    """Word tokenizer: lower-case tokens."""
+    keep_punctuation: bool = True
+    """Keep punctuation marks as tokens."""
+    min_freq: int = 1
+    """Tokens seen fewer times in training become <unk>."""
+    max_vocab: int | None = 50000
+    """Keep at most this many tokens (most frequent first)"""
+    max_length: int = 400
+    """Texts are cut to this many tokens (most reviews are far shorter)"""
 
     def __post_init__(self):
         check_choices(self)
@@ -35,36 +43,60 @@ class TextDataConfig:
 class TextModelConfig:
     """The network's shape."""
 
-    embedding_dim: int = 96  # token vector size (taken from the file with pretrained_embeddings)
-    pretrained_embeddings: str | None = None  # word2vec/GloVe text file to initialise token vectors
-    freeze_embeddings: bool = False  # keep pretrained vectors fixed
-    embedding_init: Literal["random", "ppmi"] = "ppmi"  # without a file: random, or PPMI-SVD of the training text
-    unlabeled_text: str | None = "auto"  # more text for ppmi: a file, "peoples-daily", or auto (that for Chinese)
-    embedding_dropout: float = 0.25  # dropout on token vectors
-    # feed the LSTM each step's naive-Bayes log-ratios of the 1..n-grams starting there (0: off)
+    embedding_dim: int = 96
+    """Token vector size (taken from the file with pretrained_embeddings)"""
+    pretrained_embeddings: str | None = None
+    """Word2vec/GloVe text file to initialise token vectors."""
+    freeze_embeddings: bool = False
+    """Keep pretrained vectors fixed."""
+    embedding_init: Literal["random", "ppmi"] = "ppmi"
+    """Without a file: random, or PPMI-SVD of the training text."""
+    unlabeled_text: str | None = "auto"
+    """More text for ppmi: a file, "peoples-daily", or auto (that for Chinese)"""
+    embedding_dropout: float = 0.25
+    """Dropout on token vectors."""
     lexicon_ngrams: int = 3
-    lexicon_alpha: float = 1.0  # smoothing of those log-ratios (larger: rare n-grams count less)
-    lexicon_folds: int = 5  # cross-fitting folds: a training text gets ratios counted without it
-    # hash buckets of the lexicon's n-grams, at most (fewer for small data: 4 per distinct n-gram)
+    """Feed the LSTM each step's naive-Bayes log-ratios of the 1..n-grams starting there (0: off)"""
+    lexicon_alpha: float = 1.0
+    """Smoothing of those log-ratios (larger: rare n-grams count less)"""
+    lexicon_folds: int = 5
+    """Cross-fitting folds: a training text gets ratios counted without it."""
     lexicon_buckets: int = 1_048_576
-    bigram_dim: int = 0  # > 0: also feed each token's hashed (token, next token) bigram vector of this size
-    bigram_buckets: int = 100_000  # hash buckets of the bigram vectors
-    cell: Literal["lstm", "gru"] = "lstm"  # recurrent cell
-    hidden_size: int = 64  # hidden units per direction
-    num_layers: int = 1  # stacked recurrent layers
-    bidirectional: bool = True  # read the text both ways
-    dropout: float = 0.2  # dropout between recurrent layers
-    init: Literal["default", "orthogonal"] = "orthogonal"  # recurrent weight initialisation
-    engine: Literal["fused", "reference"] = "fused"  # fused kernel or the plain reference loop
-    pooling: Literal["last", "mean", "max", "attention", "max_mean"] = "max_mean"  # sequence -> vector
-    # hash buckets of the TF-IDF n-gram branch, at most (fewer for small data; 0 turns it off)
+    """Hash buckets of the lexicon's n-grams, at most (fewer for small data: 4 per distinct n-gram)"""
+    bigram_dim: int = 0
+    """> 0: also feed each token's hashed (token, next token) bigram vector of this size."""
+    bigram_buckets: int = 100_000
+    """Hash buckets of the bigram vectors."""
+    cell: Literal["lstm", "gru"] = "lstm"
+    """Recurrent cell."""
+    hidden_size: int = 64
+    """Hidden units per direction."""
+    num_layers: int = 1
+    """Stacked recurrent layers."""
+    bidirectional: bool = True
+    """Read the text both ways."""
+    dropout: float = 0.2
+    """Dropout between recurrent layers."""
+    init: Literal["default", "orthogonal"] = "orthogonal"
+    """Recurrent weight initialisation."""
+    engine: Literal["fused", "reference"] = "fused"
+    """Fused kernel or the plain reference loop."""
+    pooling: Literal["last", "mean", "max", "attention", "max_mean"] = "max_mean"
+    """Sequence -> vector."""
     ngram_buckets: int = 1_048_576
-    ngram_max: int = 3  # n-grams of 1..ngram_max tokens
-    ngram_c: float = 8.0  # inverse L2 strength of the n-gram logistic regression (scikit-learn's C)
-    ngram_weight: float | None = None  # weight of the n-gram branch's log-odds (none: tuned on validation)
-    hidden_layer: int = 0  # units of an extra ReLU layer before the output (0: none)
-    classifier_dropout: float = 0.4  # dropout before the output layer(s)
-    label_smoothing: float = 0.0  # cross-entropy label smoothing
+    """Hash buckets of the TF-IDF n-gram branch, at most (fewer for small data; 0 turns it off)"""
+    ngram_max: int = 3
+    """N-grams of 1..ngram_max tokens."""
+    ngram_c: float = 8.0
+    """Inverse L2 strength of the n-gram logistic regression (scikit-learn's C)"""
+    ngram_weight: float | None = None
+    """Weight of the n-gram branch's log-odds (none: tuned on validation)"""
+    hidden_layer: int = 0
+    """Units of an extra ReLU layer before the output (0: none)"""
+    classifier_dropout: float = 0.4
+    """Dropout before the output layer(s)"""
+    label_smoothing: float = 0.0
+    """Cross-entropy label smoothing."""
 
     def __post_init__(self):
         check_choices(self)
