@@ -18,8 +18,9 @@ def weather(out: Path, overrides: list[str], echo: Callable[[str], None]) -> Non
     the data is exported as CSV to ``out/data`` and the model saved to ``out/model``."""
     from lstmkit.data.datasets import export_dataset
     from lstmkit.data.datasets.timeseries import load_seattle_weather
-    from lstmkit.metrics import metrics_line
-    from lstmkit.tasks.forecaster import Forecaster, ForecasterConfig
+    from lstmkit.metrics.classification import metrics_line
+    from lstmkit.tasks.forecaster.config import ForecasterConfig
+    from lstmkit.tasks.forecaster.estimator import Forecaster
 
     config = build_config(ForecasterConfig, overrides=DEMO_SETTINGS + list(overrides))
     splits = load_seattle_weather(context=config.model.lookback)  # test = 2015 exactly, after lookback days
@@ -57,8 +58,9 @@ def employment(out: Path, overrides: list[str], echo: Callable[[str], None]) -> 
     draw a few sectors in ``out/plots/forecast-<sector>.png``."""
     from lstmkit.data.datasets import export_dataset
     from lstmkit.data.datasets.timeseries import load_us_employment
-    from lstmkit.metrics import metrics_line
-    from lstmkit.tasks.forecaster import Forecaster, ForecasterConfig
+    from lstmkit.metrics.classification import metrics_line
+    from lstmkit.tasks.forecaster.config import ForecasterConfig
+    from lstmkit.tasks.forecaster.estimator import Forecaster
 
     config = build_config(ForecasterConfig, overrides=EMPLOYMENT_SETTINGS + list(overrides))
     splits = load_us_employment(context=config.model.lookback)  # test = 2015 exactly, after lookback months
