@@ -77,14 +77,15 @@ def split_series(cells: dict[str, list[str]], lines: np.ndarray, data, where: st
     for sid, rows in groups.items():
         part = {c: [column[i] for i in rows] for c, column in cells.items()}
         parts[sid] = (part, lines[rows], f"{where} (series {sid!r})")
+    times = {sid: ts.parse_time(p[data.time_column], ln, data.time_column, label)  # once per series
+             for sid, (p, ln, label) in parts.items()}
     if freq is None:
-        freq = common_freq({sid: ts.parse_time(p[data.time_column], ln, data.time_column, label)
-                            for sid, (p, ln, label) in parts.items()})
+        freq = common_freq(times)
     out = []
     for sid, (part, part_lines, label) in parts.items():
         static = _static_values(part, part_lines, data, label)
         out.append(context_from_cells(part, part_lines, data, label, path, future_rows=future_rows, freq=freq,
-                                      series_id=sid, static=static))
+                                      series_id=sid, static=static, time=times[sid]))
     return out
 
 

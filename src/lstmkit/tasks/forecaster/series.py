@@ -97,14 +97,16 @@ _SEVERAL_SERIES_HINT = (" (sort the file by time and drop duplicates; if it hold
 
 def context_from_cells(cells: dict[str, list[str]], lines: np.ndarray, data, where: str, path: Path | None,
                        future_rows: int = 0, freq=None, series_id: str | None = None, static: dict | None = None,
-                       hint: str = "") -> Context:
+                       hint: str = "", time: pd.Index | None = None) -> Context:
     """One series' text cells (column -> N cells, as in the file; ``lines`` their 1-based lines) ->
     a checked :class:`Context`: times parse and strictly increase, values are numbers, the last
     ``future_rows`` rows (and only they) have empty targets, gaps and empty cells are interpolated
     (with a :class:`~lstmkit.errors.DataWarning` saying so) or, with ``data.missing=error``, an
-    error naming the lines. Errors name ``where`` (the file, or ``file (series 'a')``)."""
+    error naming the lines. Errors name ``where`` (the file, or ``file (series 'a')``). ``time``: the
+    time cells already parsed (:func:`lstmkit.data.formats.timeseries.parse_time`), when the caller has them."""
     names = [*data.target, *data.covariates, *data.future_covariates]
-    time = ts.parse_time(cells[data.time_column], lines, data.time_column, where)
+    if time is None:
+        time = ts.parse_time(cells[data.time_column], lines, data.time_column, where)
     ts.check_increasing(time, lines, where, hint)
     values = np.column_stack([ts.parse_numbers(cells[c], lines, c, where) for c in names])  # (N, C)
     if future_rows:
