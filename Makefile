@@ -26,7 +26,7 @@ demo: venv
 	$(VENV)/bin/lstmkit demo sentiment
 
 test: venv lint
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 # ruff's settings are in pyproject.toml ([tool.ruff]).
 lint: venv

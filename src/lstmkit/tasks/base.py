@@ -179,12 +179,13 @@ class Estimator(HyperParameters, BaseEstimator, abc.ABC):
 
     # ------------------------------------------------------------------ training
     def fit(self, X, y=None, valid=None, out_dir: str | Path | None = None, progress_bar: bool = False,
-            epoch_callback=None):
+            epoch_callback=None, callbacks: list | None = None):
         """Learn from ``(X, y)``; ``valid=(X_valid, y_valid)`` or, when None, a held-out part.
 
         ``out_dir`` keeps checkpoints (rerunning resumes), ``logs/metrics.csv`` and ``plots/``;
         without it they go to a temporary folder. ``epoch_callback(estimator, epoch, seconds)`` is
         called after each epoch's validation (benchmarks use it to score a test set on the way).
+        ``callbacks`` are extra Lightning callbacks for the trainer (``lstmkit tune`` prunes with one).
         """
         from lstmkit.training.train import fit as run_training
 
@@ -203,7 +204,8 @@ class Estimator(HyperParameters, BaseEstimator, abc.ABC):
                 result = run_training(self.network_, train_loader, valid_loader, cfg.train,
                                       Path(out_dir) if out_dir is not None else Path(scratch),
                                       monitor=self.monitor, mode=self.monitor_mode, progress_bar=progress_bar,
-                                      callbacks=[_EpochHook(self, epoch_callback)] if epoch_callback else [])
+                                      callbacks=([_EpochHook(self, epoch_callback)] if epoch_callback else [])
+                                      + list(callbacks or []))
             self.network_.load_state_dict(result.best_state_dict)
             self.network_.cpu().eval()
             self.valid_metrics_ = self._after_fit(X_valid, y_valid) or result.best_metrics
@@ -492,7 +494,7 @@ def check_same_run(out_dir: Path, cfg, data_sha256: str) -> None:
     resume from its checkpoints must match.
     """
     settings = config_to_dict(cfg)
-    for how_not_what in ("epochs", "devices", "num_nodes", "strategy", "num_threads"):
+    for how_not_what in ("epochs", "devices", "num_nodes", "strategy", "num_threads", "tracking"):
         settings["train"].pop(how_not_what, None)  # may change between runs: train longer, more processes
     run = {"settings": settings, "data_sha256": data_sha256}
     path = out_dir / "run.json"

@@ -74,13 +74,22 @@ class TrainConfig:
     class_weights: Literal["none", "balanced"] = "none"
     """Weight the loss by inverse class frequency (classification tasks); "none" weighs all
     examples equally."""
+    ensemble: int = 1
+    """Train this many members from seeds ``seed .. seed+ensemble-1`` and keep them all in one
+    model folder; predictions average the members (class probabilities, tag marginals decoded
+    under the tag scheme, or quantiles). 1: one model."""
+    tracking: Literal["none", "mlflow"] = "none"
+    """Also log the run to a tracking server: mlflow logs parameters, the per-epoch metrics of
+    ``logs/metrics.csv``, the plots and the model folder (as plain files) to
+    ``MLFLOW_TRACKING_URI`` (default ``./mlruns``). logs/ and TensorBoard are written either way."""
 
     def __post_init__(self) -> None:
         check_choices(self)
         positive = {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
                     "step_size": self.step_size, "gamma": self.gamma,
                     "log_every_n_steps": self.log_every_n_steps,
-                    "devices": self.devices, "num_nodes": self.num_nodes}
+                    "devices": self.devices, "num_nodes": self.num_nodes,
+                    "ensemble": self.ensemble}
         for key, value in positive.items():
             if not value > 0:
                 raise invalid(key, f"must be > 0, got {value}")

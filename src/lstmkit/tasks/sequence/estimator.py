@@ -134,6 +134,8 @@ class SequenceClassifier(Classifier):
             log_every_n_steps: int = 50,
             average_last: int = 0,
             class_weights: Literal["none", "balanced"] = "none",
+            ensemble: int = 1,
+            tracking: Literal["none", "mlflow"] = "none",
             max_shift: int = 0,
             feature_shift: int = 0,
             jitter: float = 0.0,
