@@ -36,6 +36,10 @@ class Task:
     """A module with ``run_with_states(estimator, X)`` and ``attribution_spec(estimator, x, target)``
     (``lstmkit explain``: gates and integrated gradients); the estimator's methods of those names
     call them. None: the task has no explanations."""
+    ensemble: str | None = None
+    """``"module:Class"``: the :class:`~lstmkit.nn.ensemble.Ensemble` subclass that combines this
+    task's networks when ``train.ensemble`` > 1 (how members' outputs are averaged). None: the task
+    cannot train ensembles."""
 
 
 TASKS: dict[str, Task] = {
@@ -43,6 +47,7 @@ TASKS: dict[str, Task] = {
         "lstmkit.tasks.text:TextClassifier",
         export="lstmkit.tasks.text.export:export_spec",
         explain="lstmkit.tasks.text.explain",
+        ensemble="lstmkit.tasks.text.ensemble:TextEnsemble",
         demos={"sentiment": Demo("Chinese review sentiment (chn-reviews), character-level BiLSTM",
                                  "lstmkit.tasks.text.demo:sentiment")},
     ),
@@ -50,6 +55,7 @@ TASKS: dict[str, Task] = {
         "lstmkit.tasks.tagger:Tagger",
         export="lstmkit.tasks.tagger.export:export_spec",
         explain="lstmkit.tasks.tagger.explain",
+        ensemble="lstmkit.tasks.tagger.ensemble:TaggerEnsemble",
         demos={"ner": Demo("Chinese NER (pd-ner: PER, LOC, ORG), character BiLSTM-CRF",
                            "lstmkit.tasks.tagger.demo:ner"),
                "cws": Demo("Chinese word segmentation (pd-cws), character BiLSTM-CRF",
@@ -59,6 +65,7 @@ TASKS: dict[str, Task] = {
         "lstmkit.tasks.sequence:SequenceClassifier",
         export="lstmkit.tasks.sequence.export:export_spec",
         explain="lstmkit.tasks.sequence.explain",
+        ensemble="lstmkit.tasks.sequence.ensemble:SequenceEnsemble",
         demos={"vowels": Demo("Japanese vowels (9 speakers, 12 LPC features, 7-29 frames), BiLSTM",
                               "lstmkit.tasks.sequence.demo:vowels"),
                "mnist": Demo("MNIST read row by row (28 steps of 28 pixels), BiLSTM; writes a PNG of predictions",
@@ -68,6 +75,7 @@ TASKS: dict[str, Task] = {
         "lstmkit.tasks.forecaster:Forecaster",
         export="lstmkit.tasks.forecaster.export:export_spec",
         explain="lstmkit.tasks.forecaster.explain",
+        ensemble="lstmkit.tasks.forecaster.ensemble:ForecastEnsemble",
         demos={"weather": Demo("Seattle weather: the next 7 days of temp_max and temp_min, BiLSTM with P10-P90; "
                                "writes plots/forecast.png", "lstmkit.tasks.forecaster.demo:weather"),
                "employment": Demo("US employment by sector: one global model forecasting 12 months of all 22 "
@@ -90,7 +98,8 @@ def get_task_class(name: str):
 
 def get_hook(task: str, kind: str, name: str | None = None):
     """Task ``task``'s ``kind`` hook (``"export"``: its export function; ``"explain"``: function
-    ``name`` of its explain module), or None where the task is not registered or has none."""
+    ``name`` of its explain module; ``"ensemble"``: its ensemble class), or None where the task is
+    not registered or has none."""
     entry = TASKS.get(task)
     target = getattr(entry, kind, None) if entry is not None else None
     if target is None:
