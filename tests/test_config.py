@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import pytest
 
 from lstmkit.config import (
@@ -256,3 +257,189 @@ def test_a_partial_section_keeps_the_tasks_own_defaults():
     assert (cfg.train.scheduler, cfg.train.optimizer, cfg.train.patience) == (default.scheduler, default.optimizer,
                                                                                 default.patience) == ("onecycle",
                                                                                                       "adamw", 0)
+
+
+# --- every message of the value conversion, word for word -----------------------
+# Values come two ways: as text (a YAML file, --set: "lax", parsed by the field's type) and as
+# Python values (estimator keywords: strict=True, nothing parsed from text). A rewrite of the
+# conversion must keep each message below exactly; the tables are the contract.
+
+
+@dataclass
+class Kinds:
+    """One field of every kind of type a config may use."""
+
+    count: int = 1
+    rate: float = 0.5
+    flag: bool = True
+    name: str = "a"
+    where: Path = Path(".")
+    mode: Literal["a", "b"] = "a"
+    pair: tuple[int, int] = (1, 2)
+    sizes: tuple[int, ...] = (1,)
+    words: list[str] = field(default_factory=list)
+    rates: list[float] = field(default_factory=list)
+    target: list[str] | str = "y"
+    limit: int | None = None
+    scale: float | None = None
+    label: str | None = None
+    table: dict[str, int] = field(default_factory=dict)
+
+
+def message(d: dict, strict: bool) -> str:
+    with pytest.raises(ConfigError) as err:
+        config_from_dict(Kinds, d, source="run.yaml", strict=strict)
+    return str(err.value)
+
+
+@pytest.mark.parametrize("d, reason", [
+    ({"count": "abc"}, "expected an integer, got 'abc'"),
+    ({"count": 1.5}, "expected an integer, got 1.5"),
+    ({"count": "1.5"}, "expected an integer, got '1.5'"),
+    ({"count": True}, "expected an integer, got True"),  # YAML's yes is not a number
+    ({"count": [1]}, "expected an integer, got [1]"),
+    ({"count": None}, "must not be empty (null)"),
+    ({"rate": "fast"}, "expected a number, got 'fast'"),
+    ({"rate": True}, "expected a number, got True"),
+    ({"rate": None}, "must not be empty (null)"),
+    ({"flag": "maybe"}, "expected true or false, got 'maybe'"),
+    ({"flag": 2}, "expected true or false, got 2"),
+    ({"name": True}, "expected a string, got True"),
+    ({"name": ["a"]}, "expected a string, got ['a']"),
+    ({"where": 3}, "expected a path, got 3"),
+    ({"mode": "c"}, "'c' is not one of: a, b"),
+    ({"mode": 1}, "1 is not one of: a, b"),
+    ({"mode": None}, "must not be empty (null)"),
+    ({"pair": "1,2,3"}, "expected 2 items, got 3"),
+    ({"pair": [1]}, "expected 2 items, got 1"),
+    ({"pair": "1, x"}, "expected an integer, got 'x'"),  # an item's own message
+    ({"pair": 5}, "expected a list, got 5"),
+    ({"sizes": "a,b"}, "expected an integer, got 'a'"),
+    ({"rates": "0.1,bad"}, "expected a number, got 'bad'"),
+    ({"limit": "big"}, "expected an integer, got 'big'"),
+    ({"limit": 1.5}, "expected an integer, got 1.5"),
+    ({"limit": True}, "expected an integer, got True"),
+    ({"scale": "x"}, "expected a number, got 'x'"),
+    ({"table": "x"}, "expected a mapping, got 'x'"),
+    ({"table": {"a": "z"}}, "expected an integer, got 'z'"),
+])
+def test_text_value_messages(d, reason):
+    """A changed or merged message here is a changed user-facing error (run.yaml, --set)."""
+    (key,) = d
+    assert message(d, strict=False) == f"invalid value for '{key}' in run.yaml: {reason}"
+
+
+@pytest.mark.parametrize("d, reason", [
+    ({"count": "3"}, "expected an integer, got '3'"),  # no parsing of text
+    ({"count": 1.0}, "expected an integer, got 1.0"),
+    ({"count": 1.5}, "expected an integer, got 1.5"),
+    ({"count": True}, "expected an integer, got True"),
+    ({"count": None}, "must not be None"),
+    ({"rate": "1e-3"}, "expected a number, got '1e-3'"),
+    ({"rate": True}, "expected a number, got True"),
+    ({"flag": 1}, "expected True or False, got 1"),
+    ({"flag": "yes"}, "expected True or False, got 'yes'"),
+    ({"name": 2020}, "expected a string, got 2020"),
+    ({"mode": "c"}, "'c' is not one of: a, b"),
+    ({"mode": None}, "must not be None"),
+    ({"pair": "1,2"}, "expected a list, got '1,2'"),  # no splitting of text
+    ({"pair": [1]}, "expected 2 items, got 1"),
+    ({"words": "a,b"}, "expected a list, got 'a,b'"),
+    ({"words": [1, 2]}, "expected a string, got 1"),
+    ({"limit": "none"}, "expected an integer, got 'none'"),  # "none" is not None
+    ({"scale": "none"}, "expected a number, got 'none'"),
+    ({"label": 5}, "expected a string, got 5"),
+    ({"table": "{a: 1}"}, "expected a mapping, got '{a: 1}'"),
+    ({"table": {"a": "2"}}, "expected an integer, got '2'"),
+    ({"target": 3}, "expected a list, got 3; expected a string, got 3"),  # each choice of the union
+])
+def test_python_value_messages(d, reason):
+    """Estimator keywords: a value of the wrong type is refused with the key, never parsed."""
+    (key,) = d
+    assert message(d, strict=True) == f"invalid value for '{key}' in run.yaml: {reason}"
+
+
+@pytest.mark.parametrize("d, expected", [
+    ({"count": " 7 "}, 7), ({"count": "3"}, 3), ({"count": 4.0}, 4),
+    ({"rate": "1e-3"}, 1e-3), ({"rate": 2}, 2.0),
+    ({"flag": "Yes"}, True), ({"flag": " off "}, False), ({"flag": 1}, True), ({"flag": 0}, False),
+    ({"name": 2020}, "2020"), ({"name": 2.5}, "2.5"),  # a column called 2020
+    ({"where": "x/y"}, Path("x/y")),
+    ({"pair": "3, 4"}, (3, 4)), ({"pair": [5, "6"]}, (5, 6)),
+    ({"sizes": "1,2"}, (1, 2)), ({"words": "a, b,,c"}, ["a", "b", "c"]), ({"words": "x"}, ["x"]),
+    ({"words": ("x", 1)}, ["x", "1"]), ({"rates": "0.5, 1"}, [0.5, 1.0]),
+    ({"target": "a,b"}, ["a", "b"]), ({"target": 3}, "3"),  # the union's first choice that fits
+    ({"limit": "none"}, None), ({"limit": "NULL"}, None), ({"limit": "~"}, None), ({"limit": None}, None),
+    ({"limit": "9"}, 9), ({"scale": "none"}, None), ({"label": "none"}, None), ({"label": 5}, "5"),
+    ({"table": "{a: 1}"}, {"a": 1}), ({"table": {"a": "2"}}, {"a": 2}),
+])
+def test_text_values_are_parsed_by_type(d, expected):
+    (key,) = d
+    value = getattr(config_from_dict(Kinds, d), key)
+    assert value == expected and type(value) is type(expected)
+
+
+@pytest.mark.parametrize("d, expected", [
+    ({"count": np.int64(3)}, 3), ({"rate": np.float32(0.25)}, 0.25), ({"rate": 2}, 2.0),
+    ({"where": "x/y"}, Path("x/y")),
+    ({"pair": [1, 2]}, (1, 2)), ({"sizes": np.array([3, 4])}, (3, 4)), ({"words": ("x", "y")}, ["x", "y"]),
+    ({"target": "a,b"}, "a,b"), ({"target": ["a"]}, ["a"]), ({"label": "none"}, "none"), ({"label": None}, None),
+])
+def test_python_values_are_kept_as_given(d, expected):
+    """numpy scalars and arrays (a GridSearchCV grid) are numbers and lists; text stays text."""
+    (key,) = d
+    value = getattr(config_from_dict(Kinds, d, strict=True), key)
+    assert value == expected and type(value) is type(expected)
+
+
+def test_literal_strings_take_yaml_numbers_as_text_only():
+    assert config_from_dict(TrainConfig, {"precision": 32}).precision == "32"
+    assert message_of(lambda: config_from_dict(TrainConfig, {"precision": 32}, strict=True)) == (
+        "invalid value for 'precision' in config: 32 is not one of: 32, bf16-mixed, 16-mixed")
+
+
+def message_of(call) -> str:
+    with pytest.raises(ConfigError) as err:
+        call()
+    return str(err.value)
+
+
+def test_structure_messages():
+    """The messages about keys and sections (not values), word for word."""
+    assert message_of(lambda: config_from_dict(ToyConfig, {"model": 3}, source="run.yaml")) == (
+        "run.yaml: 'model' must be a mapping of keys to values, got int")
+    assert message_of(lambda: config_from_dict(ToyConfig, [1], source="run.yaml")) == (
+        "run.yaml: the top level must be a mapping of keys to values, got list")
+    assert message_of(lambda: config_from_dict(ToyConfig, {"train": {"lr": 1, "lr.x": 2}})) == (
+        "'lr.x' sets a key below 'lr', which is not a section")
+    assert message_of(lambda: apply_overrides(ToyConfig(), ["model.hidden_size"])) == (
+        "--set expects key=value (e.g. train.lr=0.01), got 'model.hidden_size'")
+    assert message_of(lambda: apply_overrides(ToyConfig(), ["=3"])) == (
+        "--set expects key=value (e.g. train.lr=0.01), got '=3'")
+    assert message_of(lambda: apply_overrides(ToyConfig(), ["model=3"])) == (
+        "'model' in --set is a section; set one of its keys (model.<name>=value)")
+    valid = ", ".join(all_keys(ToyConfig))
+    assert message_of(lambda: apply_overrides(ToyConfig(), ["model.hiden_size=3"])) == (
+        f"unknown key 'model.hiden_size' in --set (did you mean 'model.hidden_size'?); valid keys: {valid}")
+    assert message_of(lambda: apply_overrides(ToyConfig(), ["zzz=3"])) == (
+        f"unknown key 'zzz' in --set; valid keys: {valid}")
+
+
+def test_range_messages_name_the_dotted_key_and_source():
+    """__post_init__ raises with the local key (hidden_size); the message names model.hidden_size."""
+    assert message_of(lambda: apply_overrides(ToyConfig(), ["model.hidden_size=0"])) == (
+        "invalid value for 'model.hidden_size' in --set: must be >= 1, got 0")
+    assert message_of(lambda: config_from_dict(ToyConfig, {"train": {"lr": -1}}, source="run.yaml")) == (
+        "invalid value for 'train.lr' in run.yaml: must be > 0, got -1.0")
+    assert message_of(lambda: TrainConfig(optimizer="adan")) == (
+        "invalid value for 'optimizer': 'adan' is not one of: adam, adamw, sgd, rmsprop")
+
+
+def test_a_type_the_config_cannot_convert_is_a_programming_error():
+    @dataclass
+    class Odd:
+        when: complex = 0j
+        """Not a config type."""
+
+    with pytest.raises(TypeError, match="config field 'when' has a type lstmkit cannot convert"):
+        config_from_dict(Odd, {"when": 1})

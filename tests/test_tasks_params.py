@@ -128,3 +128,30 @@ def test_classifiers_have_scikit_learn_types():
     assert clf.predict([]).shape == (0,)
     numbers = TextClassifier(hidden_size=8, **FAST).fit(texts, [int(label == "pos") for label in labels])
     assert numbers.classes_.dtype == np.int64 and numbers.predict(texts[:3]).dtype == np.int64
+
+
+def error_of(call) -> str:
+    with pytest.raises(ConfigError) as err:
+        call()
+    return str(err.value)
+
+
+def test_parameter_messages_word_for_word():
+    """The messages a Python user sees for a bad keyword: the dotted key, the value as given."""
+    where = "in the estimator's parameters"
+    assert error_of(lambda: TextClassifier(ngram_weight="none").resolved_config()) == (
+        f"invalid value for 'model.ngram_weight' {where}: expected a number, got 'none'")
+    assert error_of(lambda: TextClassifier(hidden_size="64").resolved_config()) == (
+        f"invalid value for 'model.hidden_size' {where}: expected an integer, got '64'")
+    assert error_of(lambda: TextClassifier(text_column=["a", "b"]).resolved_config()) == (
+        f"invalid value for 'data.text_column' {where}: expected a string, got ['a', 'b']")
+    assert error_of(lambda: TextClassifier(optimizer="adan").resolved_config()) == (
+        f"invalid value for 'train.optimizer' {where}: 'adan' is not one of: adam, adamw, sgd, rmsprop")
+    assert error_of(lambda: TextClassifier(lr=0).resolved_config()) == (
+        f"invalid value for 'train.lr' {where}: must be > 0, got 0.0")
+    assert error_of(lambda: _Toy(dropout=0.5)) == (
+        "hyperparameter 'dropout' is ambiguous: it is one of model.dropout, data.dropout; give the dotted key "
+        "(e.g. **{'model.dropout': ...}) or model__dropout=...")
+    assert error_of(lambda: _Toy(zzz=1)) == "unknown hyperparameter 'zzz'; valid: data__dropout, model__dropout, size"
+    assert error_of(lambda: _Toy(sise=1)) == (
+        "unknown hyperparameter 'sise' (did you mean 'size'?); valid: data__dropout, model__dropout, size")
