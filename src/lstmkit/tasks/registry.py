@@ -81,6 +81,7 @@ TASKS: dict[str, Task] = {
                "employment": Demo("US employment by sector: one global model forecasting 12 months of all 22 "
                                   "sectors, against per-series ETS", "lstmkit.tasks.forecaster.demo:employment")},
     ),
+    "char-lm": Task("lstmkit.tasks.charlm:CharLanguageModel"),
 }
 
 
