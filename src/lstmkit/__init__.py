@@ -8,7 +8,7 @@ that pay off in a server or beside other trainings are applied by the command li
 
 from lstmkit.version import __version__
 
-__all__ = ["__version__", "TextClassifier", "Tagger", "Forecaster", "SequenceClassifier", "load"]
+__all__ = ["__version__", "TextClassifier", "Tagger", "Forecaster", "SequenceClassifier", "load", "tune"]
 
 _ESTIMATORS = {
     "TextClassifier": "lstmkit.tasks.text",
@@ -27,4 +27,8 @@ def __getattr__(name):  # PEP 562 lazy attributes
         from lstmkit.io import load
 
         return load
+    if name == "tune":
+        from lstmkit.tuning import tune
+
+        return tune
     raise AttributeError(f"module 'lstmkit' has no attribute {name!r}")
