@@ -57,9 +57,14 @@ def resolve_char_lm(spec: str, key: str = "model.char_lm") -> Path:
 
 def load_char_lm(spec: str, key: str = "model.char_lm"):
     """The :class:`~lstmkit.tasks.charlm.estimator.CharLanguageModel` that ``spec`` names."""
+    from lstmkit.io import read_config
     from lstmkit.tasks.charlm.estimator import CharLanguageModel
 
-    return CharLanguageModel.load(resolve_char_lm(spec, key))
+    path = resolve_char_lm(spec, key)
+    task = read_config(path).get("task")
+    if task != CharLanguageModel.task:
+        raise ConfigError(f"{key}={spec}: a {task} model, not a language model of `lstmkit pretrain` (char-lm)")
+    return CharLanguageModel.load(path)
 
 
 def peoples_daily_texts() -> list[str]:
