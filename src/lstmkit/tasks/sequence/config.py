@@ -57,6 +57,9 @@ class SequenceDataConfig:
 class SequenceModelConfig:
     """The network's shape."""
 
+    architecture: Literal["rnn", "lstm_fcn"] = "rnn"
+    """rnn: the recurrent stack alone; lstm_fcn: beside it a 1-D convolution branch (Karim et al.'s LSTM-FCN /
+    MLSTM-FCN), the two vectors concatenated before the classifier (one label per sequence only)"""
     cell: Literal["lstm", "gru"] = "lstm"
     """Recurrent cell."""
     hidden_size: int = 64
@@ -83,15 +86,32 @@ class SequenceModelConfig:
     """Dropout before the output layer(s)"""
     label_smoothing: float = 0.0
     """Cross-entropy label smoothing (labels only)"""
+    conv_filters: list[int] = field(default_factory=lambda: [128, 256, 128])
+    """lstm_fcn: the channels of each convolution block."""
+    conv_kernels: list[int] = field(default_factory=lambda: [8, 5, 3])
+    """lstm_fcn: each convolution block's kernel size (as many as conv_filters)"""
+    squeeze_excite: bool = True
+    """lstm_fcn: squeeze-and-excitation after every convolution block but the last (MLSTM-FCN); false: LSTM-FCN"""
+    se_reduction: int = 16
+    """lstm_fcn: the squeeze-and-excitation bottleneck has filters / se_reduction units."""
+    branch_dropout: float = 0.8
+    """lstm_fcn: dropout on the recurrent branch's pooled vector (0.8 in Karim et al.)"""
 
     def __post_init__(self):
         check_choices(self)
-        for key in ("hidden_size", "num_layers", "attention_size"):
+        for key in ("hidden_size", "num_layers", "attention_size", "se_reduction"):
             if getattr(self, key) < 1:
                 raise invalid(key, f"must be >= 1; got {getattr(self, key)}")
         if self.hidden_layer < 0:
             raise invalid("hidden_layer", f"must be >= 0; got {self.hidden_layer}")
-        for key in ("dropout", "input_dropout", "classifier_dropout", "label_smoothing"):
+        for key in ("conv_filters", "conv_kernels"):
+            values = getattr(self, key)
+            if not values or any(v < 1 for v in values):
+                raise invalid(key, f"must be one or more numbers >= 1; got {values}")
+        if len(self.conv_kernels) != len(self.conv_filters):
+            raise invalid("conv_kernels", f"needs one kernel size per convolution block: conv_filters has "
+                                          f"{len(self.conv_filters)}, conv_kernels {len(self.conv_kernels)}")
+        for key in ("dropout", "input_dropout", "classifier_dropout", "label_smoothing", "branch_dropout"):
             if not 0.0 <= getattr(self, key) < 1.0:
                 raise invalid(key, f"must be in [0, 1); got {getattr(self, key)}")
 
@@ -146,3 +166,9 @@ class SequenceClassifierConfig:
     data: SequenceDataConfig = field(default_factory=SequenceDataConfig)
     model: SequenceModelConfig = field(default_factory=SequenceModelConfig)
     train: SequenceTrainConfig = field(default_factory=SequenceTrainConfig)
+
+    def __post_init__(self) -> None:
+        if self.model.architecture == "lstm_fcn" and self.data.label_per_step:
+            raise invalid("model.architecture", "lstm_fcn predicts one label per sequence (its convolution "
+                                                "branch is pooled over the sequence); with data.label_per_step="
+                                                "true use architecture=rnn")

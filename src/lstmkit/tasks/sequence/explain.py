@@ -5,14 +5,15 @@ Symbols: T steps of the sequence explained, F features per step, C labels.
 
 * :func:`run_with_states` (``SequenceClassifier.run_with_states``): the recurrent stack's gate
   activations and states at each step (reference engine, trained weights), steps named
-  ``1 .. T``.
+  ``1 .. T``; for ``model.architecture=lstm_fcn`` those of its recurrent branch (the convolution
+  branch has no gates).
 * :func:`attribution_spec` (``SequenceClassifier.attribution_spec``):
 
   - **step vectors** ``(1, T, F)``: the sequence's *scaled* features (``scaler.json``), what the
     recurrent layers read;
   - **baseline**: all zeros in scaled units, i.e. every feature at its training mean (without
     ``data.scale``: the raw value 0);
-  - **outputs** by mode:
+  - **outputs** by mode, from the whole network (both branches of an ``lstm_fcn`` model):
 
     ============  ======================================  ==========================================
     mode          outputs (K)                             default target

@@ -9,7 +9,9 @@
 The feature scaling (``scaler.json``) is part of the graph, so it takes the raw features; the
 recurrent layers are :class:`lstmkit.export.rnn.ExportableRecurrent` (exact on padded batches of
 any batch size and length), and pooling is the text classifier's branch-free
-:func:`lstmkit.tasks.text.export.pool`.
+:func:`lstmkit.tasks.text.export.pool`. An ``lstm_fcn`` model's convolution branch
+(:class:`lstmkit.nn.fcn.FCN`) goes in as it is: it makes no Python decision on the data, masks
+padding by index arithmetic and, in evaluation, its batch norm is an affine map per channel.
 """
 
 from __future__ import annotations
@@ -40,7 +42,10 @@ class SequenceGraph(nn.Module):
         x = (features - self.mean) / self.scale * mask  # (B, T, F), padding zeroed
         states, _ = self.rnn(x, lengths)  # (B, T, D*H)
         if net.mode == "sequence":
-            return torch.softmax(net.head(pool(net.pooling, states, lengths)), dim=-1)  # (B, C)
+            pooled = pool(net.pooling, states, lengths)  # (B, P)
+            if net.fcn is not None:
+                pooled = torch.cat([pooled, net.fcn(x, lengths)], dim=1)  # (B, P + K)
+            return torch.softmax(net.head(pooled), dim=-1)  # (B, C)
         out = net.head(states) * mask  # (B, T, C)
         if net.mode == "step_label":
             return torch.softmax(out, dim=-1) * mask  # (B, T, C)

@@ -13,6 +13,15 @@ hidden units per direction, ``D`` directions (2 if bidirectional), ``C`` labels:
     a value per step:
         the same head with one output --> (B, T) in scaled target units
 
+With ``model.architecture=lstm_fcn`` (one label per sequence; Karim et al.'s LSTM-FCN / MLSTM-FCN)
+a convolution branch (:class:`lstmkit.nn.fcn.FCN`) reads the same input beside the recurrent
+stack, and the two vectors are concatenated before the head::
+
+    x (B, T, F) --dropout--+--> LSTM/GRU stack --pooling--> (B, P) --branch_dropout--+
+                           |                                                         |--> concat (B, P + K)
+                           +--> FCN: conv blocks, SE, mean over real steps --> (B, K) -+
+        --> dropout --> [Linear -> ReLU -> dropout] --> Linear --> logits (B, C)
+
 Losses (only real steps count; ``m_bt = 1`` for ``t < lengths[b]``)::
 
     sequence labels:  L = (1/B) sum_b CE(logits_b, y_b)
@@ -32,6 +41,7 @@ from torch import Tensor, nn
 
 from lstmkit.metrics.classification import classification_metrics
 from lstmkit.nn import GRU, LSTM
+from lstmkit.nn.fcn import FCN
 from lstmkit.nn.pooling import Pooling, lengths_to_mask
 from lstmkit.tasks.sequence.config import SequenceModelConfig
 
@@ -39,7 +49,7 @@ MODES = ("sequence", "step_label", "step_value")
 
 
 class SequenceNet(nn.Module):
-    """(Bi)LSTM/GRU stack -> pooling or per-step head. See the module docstring.
+    """(Bi)LSTM/GRU stack [+ a convolution branch] -> pooling or per-step head. See the module docstring.
 
     Args:
         n_features: ``F``.
@@ -56,6 +66,8 @@ class SequenceNet(nn.Module):
         super().__init__()
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        if cfg.architecture == "lstm_fcn" and mode != "sequence":
+            raise ValueError(f"architecture lstm_fcn predicts one label per sequence, not mode {mode!r}")
         self.mode = mode
         self.n_outputs = n_outputs
         self.label_smoothing = cfg.label_smoothing
@@ -70,6 +82,12 @@ class SequenceNet(nn.Module):
             self.pooling = Pooling(cfg.pooling, width, bidirectional=cfg.bidirectional,
                                    attention_size=cfg.attention_size)
             width = self.pooling.output_size
+        self.fcn = self.branch_dropout = None  # no parameters: an rnn model's weights stay as they were
+        if cfg.architecture == "lstm_fcn":
+            self.branch_dropout = nn.Dropout(cfg.branch_dropout)
+            self.fcn = FCN(n_features, cfg.conv_filters, cfg.conv_kernels, squeeze_excite=cfg.squeeze_excite,
+                           reduction=cfg.se_reduction)
+            width += self.fcn.output_size
         layers: list[nn.Module] = [nn.Dropout(cfg.classifier_dropout)]
         if cfg.hidden_layer:
             layers += [nn.Linear(width, cfg.hidden_layer), nn.ReLU(), nn.Dropout(cfg.classifier_dropout)]
@@ -85,10 +103,11 @@ class SequenceNet(nn.Module):
         """``x (B, T, F)``, ``lengths (B,)`` -> ``(B, C)`` logits (sequence), ``(B, T, C)`` logits
         (step labels) or ``(B, T)`` values in target units (step values); padded steps of per-step
         outputs are 0. With ``return_attention`` also the attention weights ``(B, T)`` (or None)."""
-        states, _ = self.rnn(self.input_dropout(x), lengths=lengths)  # (B, T, D*H), 0 at padding
+        x = self.input_dropout(x)
+        states, _ = self.rnn(x, lengths=lengths)  # (B, T, D*H), 0 at padding
         attention = None
         if self.mode == "sequence":
-            pooled, attention = self.pooling(states, lengths)  # (B, P)
+            pooled, attention = self._pooled(x, states, lengths)  # (B, P [+ K])
             out = self.head(pooled)  # (B, C)
         else:
             mask = lengths_to_mask(lengths, x.size(1)).unsqueeze(2)  # (B, T, 1)
@@ -99,11 +118,20 @@ class SequenceNet(nn.Module):
 
     def _raw(self, batch: dict) -> Tensor:
         """Training-scale outputs: logits, or standardised values ``(B, T)``."""
-        states, _ = self.rnn(self.input_dropout(batch["x"]), lengths=batch["lengths"])
+        x = self.input_dropout(batch["x"])
+        states, _ = self.rnn(x, lengths=batch["lengths"])
         if self.mode == "sequence":
-            return self.head(self.pooling(states, batch["lengths"])[0])
+            return self.head(self._pooled(x, states, batch["lengths"])[0])
         out = self.head(states)
         return out.squeeze(2) if self.mode == "step_value" else out
+
+    def _pooled(self, x: Tensor, states: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor | None]:
+        """One vector per sequence: the pooled states ``(B, P)``, with ``lstm_fcn`` (after
+        ``branch_dropout``) followed by the convolution branch's ``(B, K)``; and the attention weights."""
+        pooled, attention = self.pooling(states, lengths)  # (B, P)
+        if self.fcn is not None:
+            pooled = torch.cat([self.branch_dropout(pooled), self.fcn(x, lengths)], dim=1)  # (B, P + K)
+        return pooled, attention
 
     def _loss(self, raw: Tensor, batch: dict, reduce: bool = True) -> Tensor:
         if self.mode == "sequence":
