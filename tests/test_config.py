@@ -381,12 +381,13 @@ def test_text_values_are_parsed_by_type(d, expected):
 
 @pytest.mark.parametrize("d, expected", [
     ({"count": np.int64(3)}, 3), ({"rate": np.float32(0.25)}, 0.25), ({"rate": 2}, 2.0),
-    ({"where": "x/y"}, Path("x/y")),
+    ({"flag": np.bool_(False)}, False), ({"where": "x/y"}, Path("x/y")),
     ({"pair": [1, 2]}, (1, 2)), ({"sizes": np.array([3, 4])}, (3, 4)), ({"words": ("x", "y")}, ["x", "y"]),
     ({"target": "a,b"}, "a,b"), ({"target": ["a"]}, ["a"]), ({"label": "none"}, "none"), ({"label": None}, None),
 ])
 def test_python_values_are_kept_as_given(d, expected):
-    """numpy scalars and arrays (a GridSearchCV grid) are numbers and lists; text stays text."""
+    """numpy scalars and arrays (a GridSearchCV grid) are numbers and lists; text stays text.
+    (The hand conversion refused numpy 2's booleans: it looked for the type name bool_.)"""
     (key,) = d
     value = getattr(config_from_dict(Kinds, d, strict=True), key)
     assert value == expected and type(value) is type(expected)
@@ -443,3 +444,12 @@ def test_a_type_the_config_cannot_convert_is_a_programming_error():
 
     with pytest.raises(TypeError, match="config field 'when' has a type lstmkit cannot convert"):
         config_from_dict(Odd, {"when": 1})
+
+
+def test_importing_the_config_module_leaves_pydantic_unloaded():
+    """pydantic is imported when a value is first converted, not by `lstmkit --help`'s imports."""
+    import subprocess
+    import sys
+
+    code = "import sys, lstmkit.config; print('pydantic' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"

@@ -9,8 +9,9 @@ A task's config is a dataclass whose fields are other dataclasses (sections)::
         train: TrainConfig = field(default_factory=TrainConfig)
 
 Every field has a type hint and a docstring below it (as in litgpt). The type
-hint is the whole schema: this module converts and checks values generically
-from it, so a task writes no parsing code. Supported field types:
+hint is the whole schema: :func:`convert` checks and converts each value from it
+(pydantic's validators do the scalars: lax for text, strict for Python values),
+so a task writes no parsing code. Supported field types:
 
     int, float, bool, str, Path,
     Literal["a", "b"]        -> a choice; anything else is an error listing the choices,
@@ -39,6 +40,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -51,8 +53,6 @@ from lstmkit.errors import ConfigError
 
 C = TypeVar("C")
 
-_TRUE = {"true", "yes", "y", "on", "1"}
-_FALSE = {"false", "no", "n", "off", "0"}
 _NONE = {"none", "null", "~"}
 
 
@@ -183,7 +183,7 @@ def _from_dict(cls: type[C], d: Mapping, source: str, prefix: str, root: type, s
                 value = _deep_merge(config_to_dict(f.default_factory()), _nest_dotted(value))
             kwargs[name] = _from_dict(tp, value, source, f"{key}.", root, strict)
         else:
-            kwargs[name] = (_convert_python if strict else _convert)(value, tp, key, source)
+            kwargs[name] = convert(value, tp, key, source, strict)
     for name, (f, _tp) in fields.items():
         no_default = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         if no_default and name not in kwargs:
@@ -211,8 +211,32 @@ def _choices_reason(value: Any, tp: Any) -> str:
     return f"{value!r} is not one of: {choices}"
 
 
-def _convert(value: Any, tp: Any, key: str, source: str) -> Any:
-    """Convert ``value`` (from YAML, JSON or a ``--set`` string) to type ``tp``."""
+_EXPECTED = {int: "an integer", float: "a number", str: "a string", Path: "a path"}
+
+
+@functools.cache
+def _validator(tp: Any):
+    """pydantic's validator of one scalar type (``int``, ``Literal[...]`` ...), built once per type.
+
+    Lax mode parses text (``"1e-3"``, ``"yes"``) and takes a number where a string is expected
+    (a column called 2020; not a path); strict mode parses nothing.
+    """
+    from pydantic import ConfigDict, TypeAdapter  # imported on first use: ~0.1 s that `lstmkit --help` does not need
+
+    return TypeAdapter(tp, config=ConfigDict(coerce_numbers_to_str=tp is str))
+
+
+def convert(value: Any, tp: Any, key: str, source: str, strict: bool = False) -> Any:
+    """Check ``value`` against type hint ``tp`` and convert it; an :class:`InvalidValue` names ``key``.
+
+    ``strict=False`` is for text (YAML, ``--set``): pydantic's lax mode parses scalars, after
+    three rules of our own: "none"/"null"/"~" is None where None is allowed, "a,b" is a list
+    where a list is expected (a mapping is read as YAML), and a YAML number is text where a
+    Literal of strings expects it (``precision: 32``). ``strict=True`` is for Python values:
+    pydantic's strict mode, after numpy scalars and arrays become Python numbers and lists.
+    Either way a bool is not a number (YAML reads ``yes`` as True). Lists, tuples and mappings
+    are walked here so that each item gets these rules and its own message.
+    """
 
     def fail(reason: str) -> InvalidValue:
         return InvalidValue(key, reason, source)
@@ -220,167 +244,59 @@ def _convert(value: Any, tp: Any, key: str, source: str) -> Any:
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if tp is Any:
         return value
-    if origin in (Union, types.UnionType):  # X | None
-        if value is None or (isinstance(value, str) and value.strip().lower() in _NONE):
-            if type(None) in args:
-                return None
-        options = [a for a in args if a is not type(None)]
-        errors = []
-        for option in options:
+    if strict and hasattr(value, "tolist") and not isinstance(value, str):
+        value = value.tolist()  # numpy: np.int64(3) -> 3, array([1, 2]) -> [1, 2]
+    if origin in (Union, types.UnionType):  # X | None, list[str] | str: the first choice that fits
+        text_none = not strict and isinstance(value, str) and value.strip().lower() in _NONE
+        if type(None) in args and (value is None or text_none):
+            return None
+        reasons = []
+        for option in (a for a in args if a is not type(None)):
             try:
-                return _convert(value, option, key, source)
+                return convert(value, option, key, source, strict)
             except InvalidValue as err:
-                errors.append(err.reason)
-        raise fail("; ".join(errors))
+                reasons.append(err.reason)
+        raise fail("; ".join(dict.fromkeys(reasons)))
     if value is None:
-        raise fail("must not be empty (null)")
-    if origin is Literal:
-        for choice in args:
-            if type(value) is type(choice) and value == choice:
-                return choice
-            if isinstance(choice, str) and type(value) in (int, float) and str(value) == choice:
-                return choice  # YAML reads `precision: 32` as the int 32
-            if isinstance(value, str) and not isinstance(choice, str):  # "2" for Literal[1, 2]
-                try:
-                    if _convert(value, type(choice), key, source) == choice:
-                        return choice
-                except InvalidValue:
-                    pass
-        raise fail(_choices_reason(value, tp))
+        raise fail("must not be None" if strict else "must not be empty (null)")
     if origin in (list, tuple):
-        if isinstance(value, str):
-            items = [s.strip() for s in value.split(",") if s.strip()]
-        elif isinstance(value, (list, tuple)):
-            items = list(value)
-        else:
+        if isinstance(value, str) and not strict:
+            value = [item.strip() for item in value.split(",") if item.strip()]
+        if not isinstance(value, (list, tuple)):
             raise fail(f"expected a list, got {value!r}")
         if origin is tuple and args and args[-1] is not Ellipsis:  # tuple[int, int]
-            if len(items) != len(args):
-                raise fail(f"expected {len(args)} items, got {len(items)}")
-            return tuple(_convert(v, a, key, source) for v, a in zip(items, args))
-        item_tp = args[0] if args else Any
-        converted = [_convert(v, item_tp, key, source) for v in items]
-        return tuple(converted) if origin is tuple else converted
+            if len(value) != len(args):
+                raise fail(f"expected {len(args)} items, got {len(value)}")
+            return tuple(convert(v, a, key, source, strict) for v, a in zip(value, args))
+        items = [convert(v, args[0] if args else Any, key, source, strict) for v in value]
+        return tuple(items) if origin is tuple else items
     if origin is dict:
-        if isinstance(value, str):
+        if isinstance(value, str) and not strict:
             value = yaml.safe_load(value)
         if not isinstance(value, Mapping):
             raise fail(f"expected a mapping, got {value!r}")
         k_tp, v_tp = args or (Any, Any)
-        return {_convert(k, k_tp, key, source): _convert(v, v_tp, key, source)
+        return {convert(k, k_tp, key, source, strict): convert(v, v_tp, key, source, strict)
                 for k, v in value.items()}
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, int) and value in (0, 1):
-            return bool(value)
-        text = str(value).strip().lower()
-        if text in _TRUE:
-            return True
-        if text in _FALSE:
-            return False
-        raise fail(f"expected true or false, got {value!r}")
-    if tp is int:
-        if isinstance(value, bool):
-            raise fail(f"expected an integer, got {value!r}")
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str):
-            try:
-                return int(value.strip())
-            except ValueError:
-                pass
-        raise fail(f"expected an integer, got {value!r}")
-    if tp is float:
-        if isinstance(value, bool):
-            raise fail(f"expected a number, got {value!r}")
-        if isinstance(value, (int, float)):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value.strip())  # YAML reads 1e-3 (no dot) as a string
-            except ValueError:
-                pass
-        raise fail(f"expected a number, got {value!r}")
-    if tp is str:
-        if isinstance(value, str):
-            return value
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return str(value)  # a column called 2020
-        raise fail(f"expected a string, got {value!r}")
-    if tp is Path:
-        if isinstance(value, (str, Path)):
-            return Path(value)
-        raise fail(f"expected a path, got {value!r}")
-    raise TypeError(f"config field '{key}' has a type lstmkit cannot convert: {tp!r}")
-
-
-def _convert_python(value: Any, tp: Any, key: str, source: str) -> Any:
-    """Check a Python ``value`` against type ``tp`` without parsing text (see ``strict``)."""
-    import numbers
-
-    def fail(reason: str) -> InvalidValue:
-        return InvalidValue(key, reason, source)
-
-    origin, args = typing.get_origin(tp), typing.get_args(tp)
-    if tp is Any:
-        return value
-    if origin in (Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for option in (a for a in args if a is not type(None)):
-            try:
-                return _convert_python(value, option, key, source)
-            except InvalidValue as err:
-                errors.append(err.reason)
-        raise fail("; ".join(errors) if value is not None else "must not be None")
-    if value is None:
-        raise fail("must not be None")
     if origin is Literal:
-        for choice in args:
-            if type(value) is type(choice) and value == choice:
-                return choice
-        raise fail(_choices_reason(value, tp))
-    if origin in (list, tuple):
-        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)) and not hasattr(value, "tolist"):
-            raise fail(f"expected a list, got {value!r}")
-        items = value.tolist() if hasattr(value, "tolist") else list(value)
-        if origin is tuple and args and args[-1] is not Ellipsis:
-            if len(items) != len(args):
-                raise fail(f"expected {len(args)} items, got {len(items)}")
-            return tuple(_convert_python(v, a, key, source) for v, a in zip(items, args))
-        converted = [_convert_python(v, args[0] if args else Any, key, source) for v in items]
-        return tuple(converted) if origin is tuple else converted
-    if origin is dict:
-        if not isinstance(value, Mapping):
-            raise fail(f"expected a mapping, got {value!r}")
-        k_tp, v_tp = args or (Any, Any)
-        return {_convert_python(k, k_tp, key, source): _convert_python(v, v_tp, key, source)
-                for k, v in value.items()}
-    if tp is bool:
-        if isinstance(value, bool) or type(value).__name__ == "bool_":
-            return bool(value)
-        raise fail(f"expected True or False, got {value!r}")
-    if tp is int:
-        if isinstance(value, numbers.Integral) and not isinstance(value, bool) and type(value).__name__ != "bool_":
-            return int(value)
-        raise fail(f"expected an integer, got {value!r}")
-    if tp is float:
-        if isinstance(value, numbers.Real) and not isinstance(value, bool) and type(value).__name__ != "bool_":
-            return float(value)
-        raise fail(f"expected a number, got {value!r}")
-    if tp is str:
-        if isinstance(value, str):
-            return value
-        raise fail(f"expected a string, got {value!r}")
-    if tp is Path:
-        if isinstance(value, (str, Path)):
-            return Path(value)
-        raise fail(f"expected a path, got {value!r}")
-    raise TypeError(f"config field '{key}' has a type lstmkit cannot convert: {tp!r}")
+        if not strict and type(value) in (int, float) and str(value) in args:
+            value = str(value)  # YAML reads `precision: 32` as the int 32
+        reason = _choices_reason(value, tp)
+    elif tp is bool:
+        reason = f"expected {'True or False' if strict else 'true or false'}, got {value!r}"
+        value = value.strip() if isinstance(value, str) else value  # --set flag= yes
+    elif tp in _EXPECTED:
+        reason = f"expected {_EXPECTED[tp]}, got {value!r}"
+        if isinstance(value, bool) and tp in (int, float):
+            raise fail(reason)
+    else:
+        raise TypeError(f"config field '{key}' has a type lstmkit cannot convert: {tp!r}")
+    from pydantic import ValidationError
+
+    try:  # a path is text in Python too: strict pydantic takes only Path objects
+        return _validator(tp).validate_python(value, strict=strict and tp is not Path)
+    except ValidationError:
+        raise fail(reason) from None
 
 
 # ----------------------------------------------------------------------------
