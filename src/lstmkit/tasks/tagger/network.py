@@ -6,7 +6,8 @@ Shapes for a batch of ``B`` sentences padded to ``T`` tokens, ``K`` tags::
     bigrams (B, T)        --Embedding (optional)-->         (B, T, G)     (token t, token t+1)
     dictionary (B, T, 4)  B/M/E/S word matches (optional)   (B, T, 4)
     chars (B, T, C)       --char CNN / char BiLSTM (opt.)-> (B, T, F)
-    x = concat (B, T, E+G+4+F) --dropout--> LSTM/GRU (exact on padding) --> (B, T, D*H)
+    lm_* (B, S), (B, T)   --character language model (opt.)-> (B, T, 2H')  forward and backward states
+    x = concat (B, T, E+G+4+F+2H') --dropout--> LSTM/GRU (exact on padding) --> (B, T, D*H)
         --dropout--> Linear --> emissions (B, T, K)
 
 ``decoder=crf``: a linear-chain CRF (:class:`lstmkit.nn.CRF`) on the emissions; the loss is the
@@ -18,6 +19,12 @@ batch's sentences, and decoding is Viterbi. ``decoder=softmax``: each token's ta
 With ``constrained`` the decoder only returns tag sequences the scheme allows
 (:func:`lstmkit.nn.crf.allowed_transitions`: no ``I-X`` after ``O`` in BIO, every ``B`` closed in
 BIOES and BMES): the CRF's disallowed moves score ``-inf`` in Viterbi.
+
+With ``model.char_lm`` a pretrained :class:`~lstmkit.tasks.charlm.network.CharLMNet` (``char_lm``)
+reads each sentence as text and gives each token its forward state after the token and its
+backward state before it (:mod:`lstmkit.tasks.tagger.char_lm`). Frozen (the default), its
+weights take no gradient, its states are computed under ``torch.no_grad()`` and it stays in
+eval mode; with ``char_lm_finetune`` it trains with the tagger.
 """
 
 from __future__ import annotations
@@ -72,7 +79,8 @@ class TaggerNet(nn.Module):
     """Embeddings -> (Bi)LSTM -> emissions -> CRF or softmax. See the module docstring."""
 
     def __init__(self, vocab_size: int, tags: list[str], scheme: str | None, cfg: TaggerModelConfig,
-                 num_bigrams: int = 0, num_chars: int = 0, embeddings: Tensor | None = None) -> None:
+                 num_bigrams: int = 0, num_chars: int = 0, embeddings: Tensor | None = None,
+                 char_lm: nn.Module | None = None) -> None:
         super().__init__()
         self.tags = list(tags)
         self.scheme = scheme
@@ -87,6 +95,11 @@ class TaggerNet(nn.Module):
         if cfg.char_features != "none":
             self.chars = CharFeatures(cfg.char_features, num_chars, cfg.char_dim, cfg.char_hidden)
             size += self.chars.output_size
+        self.char_lm = char_lm
+        self.char_lm_finetune = cfg.char_lm_finetune
+        if char_lm is not None:
+            size += 2 * char_lm.hidden_size
+            char_lm.requires_grad_(self.char_lm_finetune)
         self.input_dropout = nn.Dropout(cfg.embedding_dropout)
         rnn_cls = LSTM if cfg.cell == "lstm" else GRU
         self.rnn = rnn_cls(size, cfg.hidden_size, num_layers=cfg.num_layers, batch_first=True,
@@ -102,8 +115,15 @@ class TaggerNet(nn.Module):
             nn.init.zeros_(self.crf.transitions)
             self.crf.requires_grad_(False)
 
-    def emissions(self, batch: dict) -> Tensor:
-        """Per-token tag scores ``(B, T, K)`` (log-probabilities for the softmax decoder)."""
+    def train(self, mode: bool = True):
+        """As ``nn.Module.train``; a frozen language model stays in eval mode."""
+        super().train(mode)
+        if self.char_lm is not None and not self.char_lm_finetune:
+            self.char_lm.eval()
+        return self
+
+    def step_inputs(self, batch: dict) -> Tensor:
+        """``(B, T, F)``: each token's features concatenated, as the recurrent layers read them (before dropout)."""
         parts = [self.embedding(batch["ids"])]  # (B, T, E)
         if self.bigrams is not None:
             parts.append(self.bigrams(batch["bigrams"]))  # (B, T, G)
@@ -111,7 +131,14 @@ class TaggerNet(nn.Module):
             parts.append(batch["dictionary"])  # (B, T, 4)
         if self.chars is not None:
             parts.append(self.chars(batch["chars"], batch["char_lengths"]))  # (B, T, F)
-        x = self.input_dropout(torch.cat(parts, dim=-1))
+        if self.char_lm is not None:
+            with torch.set_grad_enabled(self.char_lm_finetune and torch.is_grad_enabled()):
+                parts.append(self.char_lm.boundary_states(batch))  # (B, T, 2H')
+        return torch.cat(parts, dim=-1)
+
+    def emissions(self, batch: dict) -> Tensor:
+        """Per-token tag scores ``(B, T, K)`` (log-probabilities for the softmax decoder)."""
+        x = self.input_dropout(self.step_inputs(batch))
         states, _ = self.rnn(x, lengths=batch["lengths"])  # (B, T, D*H)
         scores = self.emit(self.output_dropout(states))  # (B, T, K)
         return torch.log_softmax(scores, dim=-1) if self.decoder == "softmax" else scores
