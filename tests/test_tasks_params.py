@@ -155,3 +155,69 @@ def test_parameter_messages_word_for_word():
     assert error_of(lambda: _Toy(zzz=1)) == "unknown hyperparameter 'zzz'; valid: data__dropout, model__dropout, size"
     assert error_of(lambda: _Toy(sise=1)) == (
         "unknown hyperparameter 'sise' (did you mean 'size'?); valid: data__dropout, model__dropout, size")
+
+
+# --- settings that only some tasks read --------------------------------------------
+
+
+def test_a_setting_only_other_tasks_read_is_refused_with_its_readers():
+    """Tagger(class_weights="balanced") trained without weights and said nothing."""
+    from lstmkit import Forecaster, Tagger
+
+    assert error_of(lambda: Tagger(class_weights="balanced").resolved_config()) == (
+        "'train.class_weights' is read only by the text-classifier and sequence-classifier tasks, not by the "
+        "tagger: leave it at 'none' (got 'balanced')")
+    forecaster = Forecaster(**{"train.class_weights": "balanced"})
+    assert "not by the forecaster" in error_of(forecaster.resolved_config)
+    assert "not by the tagger" in error_of(lambda: clone(Tagger()).set_params(train__class_weights="balanced").fit([]))
+    # the defaults (what get_params and clone hand back) stay valid, and the readers accept it
+    assert clone(Tagger()).resolved_config().train.class_weights == "none"
+    assert TextClassifier(class_weights="balanced").resolved_config().train.class_weights == "balanced"
+
+
+def test_a_config_built_from_set_is_refused_too():
+    """The command line builds a config (--set, YAML) and hands it over as config=."""
+    from lstmkit.config import build_config
+    from lstmkit.tasks.tagger import Tagger, TaggerConfig
+
+    config = build_config(TaggerConfig, overrides=["train.class_weights=balanced"])
+    assert "'train.class_weights' is read only by" in error_of(lambda: Tagger(config=config).resolved_config())
+
+
+def test_ensembles_are_refused_by_a_task_without_an_ensemble_class():
+    from lstmkit.tasks import get_task_class
+
+    assert error_of(lambda: get_task_class("char-lm")(ensemble=3).resolved_config()) == (
+        "'train.ensemble' is read only by the text-classifier, tagger, sequence-classifier and forecaster tasks, "
+        "not by the char-lm: leave it at 1 (got 3)")
+
+
+def test_the_declared_readers_are_the_tasks_that_read_the_setting():
+    """A new classifier task that forgot reads=("train.class_weights",) would refuse its own setting; a
+    misspelt key in reads would refuse nothing."""
+    from lstmkit.tasks import get_task_class
+    from lstmkit.tasks.classification import Classifier
+    from lstmkit.tasks.registry import SOME_TASKS_READ, TASKS
+    from lstmkit.training.config import TrainConfig
+
+    train_keys = {f"train.{name}" for name in TrainConfig.__dataclass_fields__}
+    assert set(SOME_TASKS_READ) <= train_keys
+    for name, task in TASKS.items():
+        assert set(task.reads) <= set(SOME_TASKS_READ), name
+        is_classifier = issubclass(get_task_class(name), Classifier)
+        assert ("train.class_weights" in task.settings_read()) == is_classifier, name
+
+
+def test_the_command_line_refuses_it_in_one_line(tmp_path):
+    """lstmkit train tagger --set train.class_weights=balanced: an error naming the key, no model."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    data = Path(__file__).parent.parent / "docs" / "examples" / "tagger" / "train.conll"
+    result = subprocess.run([sys.executable, "-m", "lstmkit", "train", "tagger", "--train", str(data), "--out",
+                             str(tmp_path / "run"), "--set", "train.class_weights=balanced"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "'train.class_weights' is read only by the text-classifier and sequence-classifier tasks" in result.stderr
+    assert not (tmp_path / "run" / "model").exists()

@@ -33,6 +33,7 @@ from typing import Any
 
 from lstmkit.config import config_fields, config_from_dict, config_to_dict, is_section
 from lstmkit.errors import ConfigError
+from lstmkit.tasks.registry import check_unread_settings
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,7 +164,8 @@ class HyperParameters:
         """The config to train with: ``config`` (or the defaults) with every parameter applied.
 
         Values are checked as Python values (``strict``): a wrong type or range is a
-        :class:`~lstmkit.errors.ConfigError` naming the dotted key.
+        :class:`~lstmkit.errors.ConfigError` naming the dotted key, and so is a setting that only
+        other tasks read (``Tagger(class_weights="balanced")``; see the task registry's ``reads``).
         """
         spec = type(self)._param_spec
         base = copy.deepcopy(self.config) if self.config is not None else type(self).config_class()
@@ -174,7 +176,9 @@ class HyperParameters:
             for part in section.split("."):
                 node = node[part]
             node[field] = getattr(self, name)
-        return config_from_dict(type(self).config_class, values, source="the estimator's parameters", strict=True)
+        config = config_from_dict(type(self).config_class, values, source="the estimator's parameters", strict=True)
+        check_unread_settings(getattr(type(self), "task", ""), config, type(self).config_class())
+        return config
 
     def __repr__(self) -> str:
         defaults = type(self).__init__.__signature__.parameters

@@ -5,6 +5,8 @@ A new task plugs in by adding a package under ``lstmkit/tasks/`` and one entry h
 ``docs/writing-a-task.md``): its class, its demos, and the modules of its ONNX export and
 explanations, if it has them. All are named by ``"module:attribute"`` and imported on first use,
 so ``lstmkit --help`` stays fast and the estimator never imports its export or explain module.
+The entry also lists the shared ``train.*`` settings that only some tasks read and this one does
+(``reads``; :data:`SOME_TASKS_READ`): the other tasks refuse them.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 
-from lstmkit.errors import LstmkitError
+from lstmkit.errors import ConfigError, LstmkitError
 
 
 @dataclass(frozen=True)
@@ -40,11 +42,27 @@ class Task:
     """``"module:Class"``: the :class:`~lstmkit.nn.ensemble.Ensemble` subclass that combines this
     task's networks when ``train.ensemble`` > 1 (how members' outputs are averaged). None: the task
     cannot train ensembles."""
+    reads: tuple[str, ...] = ()
+    """The keys of :data:`SOME_TASKS_READ` that this task reads (``"train.class_weights"`` for a
+    classifier; ``train.ensemble`` needs no entry, the ``ensemble`` class says it). The task
+    refuses the others (:func:`check_unread_settings`)."""
+
+    def settings_read(self) -> tuple[str, ...]:
+        """The keys of :data:`SOME_TASKS_READ` that this task reads."""
+        return self.reads + (("train.ensemble",) if self.ensemble is not None else ())
+
+
+SOME_TASKS_READ = ("train.class_weights", "train.ensemble")
+"""Keys of the shared ``train.*`` section that only some tasks read. A task that does not read one
+refuses any value but its default, which it would ignore (``Tagger(class_weights="balanced")``
+would train without weights) or not support. Every other ``train.*`` key is read by the trainer
+that every task uses (:func:`lstmkit.training.train.fit`)."""
 
 
 TASKS: dict[str, Task] = {
     "text-classifier": Task(
         "lstmkit.tasks.text:TextClassifier",
+        reads=("train.class_weights",),
         export="lstmkit.tasks.text.export:export_spec",
         explain="lstmkit.tasks.text.explain",
         ensemble="lstmkit.tasks.text.ensemble:TextEnsemble",
@@ -63,6 +81,7 @@ TASKS: dict[str, Task] = {
     ),
     "sequence-classifier": Task(
         "lstmkit.tasks.sequence:SequenceClassifier",
+        reads=("train.class_weights",),
         export="lstmkit.tasks.sequence.export:export_spec",
         explain="lstmkit.tasks.sequence.explain",
         ensemble="lstmkit.tasks.sequence.ensemble:SequenceEnsemble",
@@ -106,6 +125,32 @@ def get_hook(task: str, kind: str, name: str | None = None):
     if target is None:
         return None
     return _import(target if name is None else f"{target}:{name}")
+
+
+def check_unread_settings(task: str, config, defaults) -> None:
+    """Refuse a value other than its default (``defaults``) for each key of :data:`SOME_TASKS_READ`
+    that task ``task`` does not read; the error names the key and the tasks that read it."""
+    entry = TASKS.get(task)
+    if entry is None:
+        return  # not a registered task: it declares nothing
+    for key in SOME_TASKS_READ:
+        value, default = _value(config, key), _value(defaults, key)
+        if key in entry.settings_read() or value is _MISSING or value == default:
+            continue
+        *others, last = [name for name, other in TASKS.items() if key in other.settings_read()]
+        readers = f"{', '.join(others)} and {last}" if others else last
+        raise ConfigError(f"'{key}' is read only by the {readers} tasks, not by the {task}: "
+                          f"leave it at {default!r} (got {value!r})")
+
+
+_MISSING = object()
+
+
+def _value(config, dotted: str):
+    """``config.train.ensemble`` for ``"train.ensemble"``; ``_MISSING`` where there is no such key."""
+    for part in dotted.split("."):
+        config = getattr(config, part, _MISSING)
+    return config
 
 
 def all_demos() -> dict[str, tuple[str, Demo]]:
