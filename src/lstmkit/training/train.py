@@ -564,7 +564,8 @@ def fit(model: nn.Module, train_loader, valid_loader, cfg: TrainConfig, out_dir:
 
     ``mode`` is "max" when a higher ``monitor`` is better (accuracy), "min" when lower is (loss).
     Returns with ``model`` holding the kept weights, in eval mode. ``callbacks`` are extra
-    Lightning callbacks (e.g. a benchmark scoring the test set after each epoch).
+    Lightning callbacks (e.g. a benchmark scoring the test set after each epoch); one with a method
+    ``on_plots_written(plots_dir)`` is also called, on global rank 0, once the curves are drawn.
 
     * **Progress** (``progress_bar=True``) goes to stderr: a bar on a terminal, else one line
       per epoch (:mod:`lstmkit.training.progress`). ``logs/train.log`` gets the epoch lines either way.
@@ -615,6 +616,9 @@ def fit(model: nn.Module, train_loader, valid_loader, cfg: TrainConfig, out_dir:
                 return ranks_result
             kept = read_json(ckpt_dir / "best.json") if (ckpt_dir / "best.json").exists() else {}
             plot_history(csv_path, out_dir / "plots", best_epoch=kept.get("epoch"))  # None: averaged weights
+            for callback in callbacks:  # e.g. lstmkit.training.tracking's, which logs the plots
+                if callable(getattr(callback, "on_plots_written", None)):
+                    callback.on_plots_written(out_dir / "plots")
 
         best_file = ckpt_dir / "best.safetensors"
         if not best_file.exists():
