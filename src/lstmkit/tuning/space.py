@@ -35,6 +35,8 @@ Space = dict[str, BaseDistribution]
 """Dotted config key -> the Optuna distribution its values are drawn from."""
 
 _RANGE_KEYS = {"low", "high", "log", "step"}
+MAX_INFERRED_SEASON = 24
+"""The longest season a forecaster infers from its data's frequency (hourly: 24)."""
 DEFAULT_SPACE_TASKS = ("text-classifier", "tagger", "forecaster", "sequence-classifier")
 """The tasks :func:`default_space` knows; any other task is tuned over a ``--space`` file."""
 
@@ -83,14 +85,17 @@ def default_space(task: str, base: Any) -> Space:
         if model.dictionary is not None:
             space["model.dictionary"] = CategoricalDistribution([None, model.dictionary])
     elif task == "forecaster":
-        lookback = model.lookback
         space |= {
-            # never longer than the run's own: a validation file holds that much context
-            "model.lookback": _ints(lookback, max(2, lookback // 2), lookback),
             "model.window_norm": CategoricalDistribution(["last", "mean", "none"]),
             "model.linear_skip": CategoricalDistribution([True, False]),
             "model.bidirectional": CategoricalDistribution([True, False]),
         }
+        # Shorter lookbacks, down to half the run's: never longer (a validation file holds that much
+        # context), never shorter than a season (the seasonal naive baseline needs one; unless
+        # data.season says it, the longest a frequency implies: 24 hours).
+        shortest = max(model.lookback // 2, base.data.season or MAX_INFERRED_SEASON)
+        if shortest < model.lookback:
+            space["model.lookback"] = IntDistribution(shortest, model.lookback)
     elif task == "sequence-classifier":
         space |= {
             "model.pooling": CategoricalDistribution(["last", "mean", "max", "attention", "max_mean"]),

@@ -1,0 +1,257 @@
+"""lstmkit tune / lstmkit.tune (lstmkit.tuning): spaces, pruning, failures, the study's storage and
+its outputs. Most trials are tiny forecasters (about a second each); the command line runs in real
+processes, two of them on one SQLite study."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import optuna
+import pytest
+import yaml
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.trial import TrialState
+from task_cases import CASES
+
+from lstmkit.errors import ConfigError
+from lstmkit.tasks import get_task_class
+from lstmkit.tuning import default_space, read_space, tune
+from lstmkit.tuning.space import DEFAULT_SPACE_TASKS, config_with, default_values
+
+FORECASTER = CASES["forecaster"]
+FAST = {**FORECASTER.params, "epochs": 2}
+"""A forecaster that trains in about a second."""
+FAST_SET = ["data.target=value", "data.covariates=x", "model.lookback=8", "model.horizon=3", "model.hidden_size=8",
+            "train.epochs=2", "train.lr=0.01", "train.patience=0"]
+"""The same settings as ``--set`` arguments."""
+
+
+def _forecaster(tmp: Path, **params):
+    cls = get_task_class("forecaster")
+    estimator = cls(**{**FAST, **params})
+    X, y = estimator.read_data(FORECASTER.write_train(tmp))
+    return estimator, X, y
+
+
+def _write_space(path: Path, space: dict) -> Path:
+    path.write_text(yaml.safe_dump(space), encoding="utf-8")
+    return path
+
+
+# ------------------------------------------------------------------------------------- spaces
+@pytest.mark.parametrize("task", DEFAULT_SPACE_TASKS)
+def test_default_space_draws_valid_configs_that_train(task, tmp_path):
+    """Every draw from a task's default space is a config the task accepts, the run's own settings lie
+    in it, and a drawn trial trains (one epoch on tiny data). Catches a range the config refuses
+    (dropout 1.0), a key the task does not have, a lever that breaks training."""
+    case = CASES[task]
+    cls = get_task_class(task)
+    estimator = cls(**{**case.params, "epochs": 1})
+    base = estimator.resolved_config()
+    space = default_space(task, base)
+    assert {"model.hidden_size", "model.cell", "train.lr", "train.batch_size"} <= set(space)
+    assert set(default_values(space, base)) == set(space)  # trial 0, the run's own settings, lies in it
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=3))
+    configs = []
+    for _ in range(12):
+        trial = study.ask(space)
+        configs.append(config_with(cls.config_class, base, trial.params, source="draw"))
+        study.tell(trial, 0.0)
+    X, y = estimator.read_data(case.write_train(tmp_path))
+    drawn = cls(config=configs[-1]).fit(X, y)
+    assert drawn.valid_metrics_[drawn.monitor] == drawn.valid_metrics_[drawn.monitor]  # a number, not NaN
+
+
+def test_space_file_replaces_the_default_space(tmp_path):
+    """A YAML space is the whole space, with integer, float, log and choice entries as the key's type
+    makes them; a tuned study draws those keys and no others."""
+    path = _write_space(tmp_path / "space.yaml", {
+        "model.hidden_size": {"low": 4, "high": 16, "log": True},
+        "train.lr": {"low": 1.0e-3, "high": 3.0e-2, "log": True},
+        "model.dropout": {"low": 0.0, "high": 0.4, "step": 0.1},
+        "model.cell": {"choices": ["lstm", "gru"]},
+    })
+    cls = get_task_class("forecaster")
+    space = read_space(path, cls.config_class)
+    assert space == {"model.hidden_size": IntDistribution(4, 16, log=True),
+                     "train.lr": FloatDistribution(1e-3, 3e-2, log=True),
+                     "model.dropout": FloatDistribution(0.0, 0.4, step=0.1),
+                     "model.cell": CategoricalDistribution(["lstm", "gru"])}
+    estimator, X, y = _forecaster(tmp_path)
+    result = tune(estimator, X, y, trials=2, space=path, sampler=optuna.samplers.RandomSampler(seed=0),
+                  progress=False)
+    for trial in result.study.trials:
+        assert set(trial.params) == set(space)
+        assert 4 <= trial.params["model.hidden_size"] <= 16
+    assert result.best_estimator.config_.model.hidden_size == result.best_params["model.hidden_size"]
+
+
+@pytest.mark.parametrize("entry, message", [
+    ({"model.hiden_size": {"low": 4, "high": 8}}, "unknown key 'model.hiden_size' (did you mean 'model.hidden_size'?)"),
+    ({"model.dropout": {"low": 0.0, "high": 1.5}}, "'model.dropout'"),
+    ({"model.hidden_size": {"low": 16, "high": 4}}, "'model.hidden_size': low must be below high"),
+    ({"model.hidden_size": {"low": 4.5, "high": 8}}, "'model.hidden_size': is an integer key"),
+    ({"model.cell": {"low": 1, "high": 2}}, "'model.cell': is not a number, so it takes {choices: [...]}"),
+    ({"model.cell": {"choices": ["lstm", "tcn"]}}, "'model.cell'"),
+    ({"train.lr": {"low": 0.0, "high": 0.1, "log": True}}, "'train.lr': a log range needs low > 0"),
+    ({"train.lr": 0.01}, "'train.lr': expected {low: ..., high: ...} or {choices: [...]}"),
+    ({"train.lr": {"low": 0.001}}, "'train.lr': a range has low and high"),
+])
+def test_bad_space_file_names_file_and_key(tmp_path, entry, message):
+    path = _write_space(tmp_path / "bad-space.yaml", entry)
+    with pytest.raises(ConfigError) as error:
+        read_space(path, get_task_class("forecaster").config_class)
+    assert str(path) in str(error.value) and message in str(error.value)
+
+
+def test_bad_space_file_from_the_command_line_is_one_line(tmp_path):
+    path = _write_space(tmp_path / "space.yaml", {"model.dropout": {"low": 0.0, "high": 1.5}})
+    data = FORECASTER.write_train(tmp_path)
+    result = _lstmkit("tune", "forecaster", "--train", data, "--out", tmp_path / "out", "--trials", 2, "--space", path)
+    assert result.exit_code == 2
+    assert result.stderr == f"error: invalid value for 'model.dropout' in {path}: must be in [0, 1); got 1.5\n"
+    assert not (tmp_path / "out" / "study.db").exists()  # nothing started
+
+
+def _lstmkit(*args):
+    """``lstmkit ARGS`` in this process (typer's runner): stdout and stderr apart."""
+    from typer.testing import CliRunner
+
+    from lstmkit.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+# ------------------------------------------------------------------------------------- pruning and failures
+def test_pruning_stops_a_hopeless_trial_after_its_first_epoch(tmp_path):
+    """Trial 0 (lr 0.01) completes its 3 epochs; trial 1 (lr 1e-9: it learns nothing) is worse than the
+    median at epoch 1 and is pruned there, through our Lightning callback."""
+    estimator, X, y = _forecaster(tmp_path, epochs=3)
+    result = tune(estimator, X, y, trials=2, space={"train.lr": FloatDistribution(1e-9, 0.05, log=True)},
+                  enqueue=[{"train.lr": 1e-9}], pruner=optuna.pruners.MedianPruner(n_startup_trials=1),
+                  progress=False)
+    first, second = result.study.trials
+    assert first.state == TrialState.COMPLETE and sorted(first.intermediate_values) == [1, 2, 3]
+    assert first.params["train.lr"] == 0.01
+    assert second.params["train.lr"] == 1e-9
+    assert second.state == TrialState.PRUNED and sorted(second.intermediate_values) == [1]
+    assert second.intermediate_values[1] > first.intermediate_values[1]
+
+
+def test_a_failing_trial_is_recorded_and_the_study_goes_on(tmp_path, capsys):
+    """A lookback longer than the data fails in fit: that trial is FAIL with its error, counts as one
+    of the study's trials, and the next trial runs."""
+    estimator, X, y = _forecaster(tmp_path)
+    space = {"model.lookback": CategoricalDistribution([8, 100000]), "model.hidden_size": IntDistribution(4, 8)}
+    result = tune(estimator, X, y, trials=3, space=space, out_dir=tmp_path / "out",
+                  enqueue=[{"model.lookback": 100000}, {"model.lookback": 8}])
+    states = [t.state for t in result.study.trials]
+    assert states == [TrialState.COMPLETE, TrialState.FAIL, TrialState.COMPLETE]
+    failed = result.study.trials[1]
+    assert "model.lookback=100000" in failed.user_attrs["error"]
+    rows = list(csv.DictReader((tmp_path / "out" / "trials.csv").open(encoding="utf-8")))
+    assert rows[1]["state"] == "FAIL" and "model.lookback=100000" in rows[1]["note"]
+    lines = capsys.readouterr().err.splitlines()
+    assert any(line.startswith("trial 1: failed: ") and "[2/3]" in line for line in lines)
+
+
+# ------------------------------------------------------------------------------------- storage
+def test_running_again_continues_the_study_and_runs_only_the_missing_trials(tmp_path):
+    """--trials is the study's total: 2 trials, then a trial cut off by Ctrl+C (FAIL without an error
+    of its own: it does not count), then asking for 3 runs exactly one more (trial 3)."""
+    estimator, X, y = _forecaster(tmp_path)
+    space = {"model.hidden_size": IntDistribution(4, 8)}
+    out = tmp_path / "out"
+    tune(estimator, X, y, trials=2, space=space, out_dir=out, progress=False)
+    study = optuna.load_study(study_name="forecaster", storage=f"sqlite:///{out / 'study.db'}")
+    interrupted = study.ask()
+    study.tell(interrupted, state=TrialState.FAIL)
+    before = {t.number: t.datetime_complete for t in study.trials}
+    result = tune(estimator, X, y, trials=3, space=space, out_dir=out, progress=False)
+    trials = result.study.trials
+    assert [t.number for t in trials] == [0, 1, 2, 3]
+    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.COMPLETE, TrialState.FAIL,
+                                         TrialState.COMPLETE]
+    assert {t.number: t.datetime_complete for t in trials[:3]} == before  # the old trials were not run again
+    result = tune(estimator, X, y, trials=3, space=space, out_dir=out, progress=False)
+    assert len(result.study.trials) == 4  # the study is full: nothing runs
+
+
+def _tune_process(tmp: Path, data: Path, out: Path, storage: str, trials: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "lstmkit", "tune", "forecaster", "--train", str(data), "--out", str(out), "--trials",
+         str(trials), "--storage", storage, "--study", "shared", "--pruner", "none",
+         "--space", str(tmp / "space.yaml"), *(a for item in FAST_SET for a in ("--set", item))],
+        stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
+
+
+def test_two_processes_share_one_sqlite_study(tmp_path):
+    """Two real `lstmkit tune` processes on one SQLite study: the trials add up to --trials, each trial
+    is run by one process only, and each process's outputs describe the whole study."""
+    data = FORECASTER.write_train(tmp_path)
+    _write_space(tmp_path / "space.yaml", {"model.hidden_size": {"low": 4, "high": 12}})
+    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+    processes = [_tune_process(tmp_path, data, tmp_path / f"out{i}", storage, trials=4) for i in (1, 2)]
+    errs = []
+    for process in processes:
+        _, err = process.communicate(timeout=240)
+        assert process.returncode == 0, err
+        errs.append(err)
+    study = optuna.load_study(study_name="shared", storage=storage)
+    ran = [t for t in study.trials if not t.user_attrs.get("surplus")]
+    assert len(ran) == 4 and all(t.state == TrialState.COMPLETE for t in ran)
+    by_process = [{int(line.split(":")[0].split()[1]) for line in err.splitlines() if line.startswith("trial ")}
+                  for err in errs]
+    assert by_process[0].isdisjoint(by_process[1])
+    assert by_process[0] | by_process[1] == {t.number for t in ran}
+    seen = [list(csv.DictReader((tmp_path / f"out{i}" / "trials.csv").open(encoding="utf-8"))) for i in (1, 2)]
+    # the process that finished last saw every trial complete (the other may have left while one ran)
+    assert any([(int(r["number"]), r["state"]) for r in rows] == [(t.number, "COMPLETE") for t in ran]
+               for rows in seen)
+
+
+# ------------------------------------------------------------------------------------- outputs
+def test_command_line_outputs(tmp_path):
+    """`lstmkit tune` writes trials.csv (rows = the study's trials), best.yaml (which `lstmkit train
+    --config` trains), best/model (loads and predicts; the best trial's settings), the plots, and a
+    line per trial on stderr."""
+    data = FORECASTER.write_train(tmp_path)
+    _write_space(tmp_path / "space.yaml", {"model.hidden_size": {"low": 4, "high": 12},
+                                           "model.cell": {"choices": ["lstm", "gru"]}})
+    out = tmp_path / "study"
+    result = _lstmkit("tune", "forecaster", "--train", data, "--out", out, "--trials", 3, "--space",
+                      tmp_path / "space.yaml", *(a for item in FAST_SET for a in ("--set", item)))
+    assert result.exit_code == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("trial ")]
+    assert [line.split(":")[0] for line in lines] == ["trial 0", "trial 1", "trial 2"]
+    assert all("val_mae=" in line and "best " in line for line in lines)
+
+    study = optuna.load_study(study_name="forecaster", storage=f"sqlite:///{out / 'study.db'}")
+    rows = list(csv.DictReader((out / "trials.csv").open(encoding="utf-8")))
+    assert [(int(r["number"]), r["state"], float(r["value"]), int(r["model.hidden_size"]), r["model.cell"])
+            for r in rows] == [(t.number, t.state.name, t.value, t.params["model.hidden_size"], t.params["model.cell"])
+                               for t in study.trials]
+    assert all(float(r["seconds"]) > 0 for r in rows)
+    assert (out / "plots" / "history.png").stat().st_size > 0 and (out / "plots" / "importances.png").exists()
+
+    best = study.best_trial
+    config = yaml.safe_load((out / "best.yaml").read_text(encoding="utf-8"))
+    assert config["model"]["hidden_size"] == best.params["model.hidden_size"]
+    assert config["model"]["cell"] == best.params["model.cell"]
+    assert config["train"]["epochs"] == 2 and config["data"]["covariates"] == ["x"]  # --set reaches every trial
+
+    from lstmkit import load
+    model = load(out / "best" / "model")
+    assert model.config_.model.hidden_size == best.params["model.hidden_size"]
+    X, _ = model.read_data(data)
+    assert model.evaluate(X)["mae"] > 0
+
+    trained = _lstmkit("train", "forecaster", "--train", data, "--config", out / "best.yaml", "--out",
+                       tmp_path / "again")
+    assert trained.exit_code == 0, trained.stderr
+    again = load(tmp_path / "again" / "model")
+    assert again.config_.model.hidden_size == best.params["model.hidden_size"]
