@@ -21,6 +21,13 @@ Run (one thread, as on the shared 2-core machine)::
         --datasets japanese-vowels mnist-rows --seeds 0 1 2 --out runs/bench-sequence.json
 
 It prints one line per run and a markdown table for ``docs/benchmarks.md``.
+
+Choosing settings without looking at test: ``--select`` trains the same runs but scores only the
+``valid`` split (accuracy and loss of the kept epoch, mean over the seeds; each seed holds out
+different validation cases) and trains no baseline, e.g. for the LSTM-FCN::
+
+    nice -n 10 env OMP_NUM_THREADS=1 .venv/bin/python benchmarks/sequence_classification.py \
+        --datasets japanese-vowels --seeds 0 1 2 --select --set model.architecture=lstm_fcn
 """
 
 from __future__ import annotations
@@ -74,7 +81,9 @@ def baselines(splits: dict, seed: int) -> list[dict]:
     return out
 
 
-def run_lstm(dataset: str, seed: int, overrides: list[str], out_dir: Path | None) -> dict:
+def run_lstm(dataset: str, seed: int, overrides: list[str], out_dir: Path | None, select: bool = False) -> dict:
+    """Train the preset (with ``overrides``) on ``train``, keep the epoch of lowest ``valid`` loss;
+    score ``test`` and the baselines, or with ``select`` only report the ``valid`` metrics."""
     from lstmkit.config import build_config
     from lstmkit.data.datasets import load_dataset
     from lstmkit.tasks.sequence import SequenceClassifier, SequenceClassifierConfig
@@ -87,6 +96,9 @@ def run_lstm(dataset: str, seed: int, overrides: list[str], out_dir: Path | None
     clf = SequenceClassifier(config=config).fit(*splits["train"], valid=splits["valid"],
                                                 out_dir=out_dir / f"{dataset}-{seed}" if out_dir else None)
     seconds = time.perf_counter() - start
+    if select:  # never look at test while choosing settings
+        return {"dataset": dataset, "seed": seed, "valid": clf.valid_metrics_, "seconds": seconds,
+                "epochs": len(clf.history_), "overrides": list(overrides)}
     test = clf.evaluate(*splits["test"])
     return {"dataset": dataset, "seed": seed, "accuracy": test["accuracy"], "macro_f1": test["macro_f1"],
             "valid": clf.valid_metrics_, "seconds": seconds, "epochs": len(clf.history_),
@@ -101,18 +113,32 @@ def main() -> None:
                         help="change the preset (e.g. model.hidden_size=96)")
     parser.add_argument("--out", type=Path, help="write all results as JSON here")
     parser.add_argument("--runs", type=Path, help="keep the run folders (logs, plots) under this folder")
+    parser.add_argument("--select", action="store_true",
+                        help="score only the validation split (for choosing settings), no test, no baselines")
     args = parser.parse_args()
     results = []
     for dataset in args.datasets:
         for seed in args.seeds:
-            result = run_lstm(dataset, seed, args.overrides, args.runs)
+            result = run_lstm(dataset, seed, args.overrides, args.runs, args.select)
             results.append(result)
+            if args.select:
+                valid = result["valid"]
+                print(f"{dataset} seed {seed}: valid accuracy {valid['accuracy']:.4f}, loss {valid['loss']:.4f} "
+                      f"({result['seconds']:.0f} s, {result['epochs']} epochs)", flush=True)
+                continue
             base = ", ".join(f"{b['model']} {b['accuracy']:.4f}" for b in result["baselines"])
             print(f"{dataset} seed {seed}: recurrent test accuracy {result['accuracy']:.4f} "
                   f"({result['seconds']:.0f} s, {result['epochs']} epochs); {base}", flush=True)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=1))
+    if args.select:
+        for dataset in args.datasets:
+            valid = [r["valid"] for r in results if r["dataset"] == dataset]
+            accuracy, loss = np.mean([v["accuracy"] for v in valid]), np.mean([v["loss"] for v in valid])
+            print(f"{dataset} {' '.join(args.overrides) or '(preset)'}: mean valid accuracy {accuracy:.4f}, "
+                  f"mean valid loss {loss:.4f}")
+        return
     threads = os.environ.get("OMP_NUM_THREADS", "default")
     print(f"\n| data set | model | test accuracy per seed ({', '.join(map(str, args.seeds))}) | mean | "
           f"seconds per seed (OMP_NUM_THREADS={threads}) |")
