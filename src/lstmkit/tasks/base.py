@@ -76,7 +76,7 @@ import json
 import tempfile
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -187,9 +187,11 @@ class Estimator(HyperParameters, BaseEstimator, abc.ABC):
         called after each epoch's validation (benchmarks use it to score a test set on the way).
         ``callbacks`` are extra Lightning callbacks for the trainer (``lstmkit tune`` prunes with one).
         """
-        from lstmkit.training.train import fit as run_training
+        from lstmkit.tasks.registry import get_hook
 
         cfg = self.resolved_config()
+        if cfg.train.ensemble > 1 and get_hook(self.task, "ensemble") is None:
+            raise ConfigError(f"train.ensemble: {self.task} models cannot be ensembled yet; use train.ensemble=1")
         self.config_ = cfg
         self._progress = progress_bar
         with self._training_data(X, y, valid, out_dir) as (X, y, X_valid, y_valid):
@@ -197,22 +199,76 @@ class Estimator(HyperParameters, BaseEstimator, abc.ABC):
                 check_same_run(Path(out_dir), cfg, self.fingerprint(X, y, X_valid, y_valid))
             torch.manual_seed(cfg.train.seed)
             self._prepare(X, y)
-            self.network_ = self._build_network()
-            train_loader = self._loader(X, y, train=True)
-            valid_loader = self._loader(X_valid, y_valid, train=False)
+            extra = ([_EpochHook(self, epoch_callback)] if epoch_callback else []) + list(callbacks or [])
             with tempfile.TemporaryDirectory(prefix="lstmkit-") as scratch:
-                result = run_training(self.network_, train_loader, valid_loader, cfg.train,
-                                      Path(out_dir) if out_dir is not None else Path(scratch),
-                                      monitor=self.monitor, mode=self.monitor_mode, progress_bar=progress_bar,
-                                      callbacks=([_EpochHook(self, epoch_callback)] if epoch_callback else [])
-                                      + list(callbacks or []))
-            self.network_.load_state_dict(result.best_state_dict)
+                run_dir = Path(out_dir) if out_dir is not None else Path(scratch)
+                members, results, valid_loader = [], [], None
+                for k in range(cfg.train.ensemble):  # one network, or the members one after another
+                    network, result, valid_loader = self._train_member(X, y, X_valid, y_valid, cfg, k, run_dir,
+                                                                        extra)
+                    members.append(network)
+                    results.append(result)
+            self.config_ = cfg
+            self.network_ = members[0] if len(members) == 1 else self._ensemble(members)
             self.network_.cpu().eval()
-            self.valid_metrics_ = self._after_fit(X_valid, y_valid) or result.best_metrics
-            self.history_ = result.history
+            self.history_ = results[0].history
+            if len(members) > 1:
+                self.member_histories_ = [result.history for result in results]
+            best = results[0].best_metrics if len(members) == 1 else validation_metrics(self.network_, valid_loader)
+            self.valid_metrics_ = self._after_fit(X_valid, y_valid) or best
             if out_dir is not None and is_global_zero():  # under DDP only rank 0 writes files
                 self._plot_validation(X_valid, y_valid, Path(out_dir) / "plots")
         return self
+
+    def _train_member(self, X, y, X_valid, y_valid, cfg, k: int, run_dir: Path, callbacks: list):
+        """Train network ``k`` of ``train.ensemble`` (seed ``train.seed + k``; its run files in
+        ``run_dir/members/<k+1>/`` when there are several, else in ``run_dir``) -> ``(network with
+        its kept weights, FitResult, validation loader)``. ``config_`` carries the member's seed while
+        the loaders are made (their shuffling follows it)."""
+        from lstmkit.training.train import fit as run_training
+
+        several = cfg.train.ensemble > 1
+        member_cfg = replace(cfg, train=replace(cfg.train, seed=cfg.train.seed + k))
+        member_dir = run_dir / "members" / str(k + 1) if several else run_dir
+        self.config_ = member_cfg
+        torch.manual_seed(member_cfg.train.seed)
+        self.network_ = network = self._build_network()
+        if several:
+            self._say(f"ensemble member {k + 1} of {cfg.train.ensemble} (seed {member_cfg.train.seed})")
+        train_loader = self._loader(X, y, train=True)
+        valid_loader = self._loader(X_valid, y_valid, train=False)
+        callbacks = list(callbacks)
+        tracker = None
+        if cfg.train.tracking == "mlflow":
+            from lstmkit.training.tracking import mlflow_callback
+
+            params = {"task": self.task, "lstmkit_version": __version__, **flat_settings(member_cfg)}
+            tags = {"member": str(k + 1), "ensemble": str(cfg.train.ensemble)} if several else None
+            name = run_dir.name + (f"-member{k + 1}" if several else "")
+            tracker = mlflow_callback(params, run_name=name, out_dir=member_dir, tags=tags)
+            callbacks.append(tracker)
+        result = run_training(network, train_loader, valid_loader, member_cfg.train, member_dir, monitor=self.monitor,
+                              mode=self.monitor_mode, progress_bar=self._progress, callbacks=callbacks)
+        if tracker is not None and k == 0:
+            self.tracking_run_id_ = tracker.run_id
+        network.load_state_dict(result.best_state_dict)
+        network.cpu().eval()
+        return network, result, valid_loader
+
+    def _ensemble(self, members: list[torch.nn.Module]) -> torch.nn.Module:
+        """``members`` as one network: the task's :class:`~lstmkit.nn.ensemble.Ensemble` (named in the
+        task registry)."""
+        from lstmkit.tasks.registry import get_hook
+
+        ensemble_class = get_hook(self.task, "ensemble")
+        if ensemble_class is None:
+            raise ConfigError(f"train.ensemble: {self.task} models cannot be ensembled yet; use train.ensemble=1")
+        return ensemble_class(members)
+
+    def _assembled_network(self) -> torch.nn.Module:
+        """The network ``config_`` describes, untrained: one, or ``train.ensemble`` members as one."""
+        n = self.config_.train.ensemble
+        return self._build_network() if n == 1 else self._ensemble([self._build_network() for _ in range(n)])
 
     def read_training_data(self, path) -> tuple[Any, Any]:
         """What ``lstmkit train`` passes to :meth:`fit` for ``--train FILE`` (and ``--valid``): the
@@ -337,12 +393,26 @@ class Estimator(HyperParameters, BaseEstimator, abc.ABC):
     def export_module(self) -> ExportSpec:
         """A tensor-only module for ONNX export, with example inputs (see :class:`ExportSpec`): the
         ``export`` function the task registry names for this task."""
+        from lstmkit.nn.ensemble import Ensemble, MeanGraph
         from lstmkit.tasks.registry import get_hook
 
         hook = get_hook(self.task, "export")
         if hook is None:
             raise NotImplementedError(f"export is not available for {self.task} models yet")
-        return hook(self)
+        network = getattr(self, "network_", None)
+        if not isinstance(network, Ensemble) or network.export_by == "network":
+            return hook(self)
+        if network.export_by is None:
+            raise NotImplementedError(f"export of a {self.task} ensemble (train.ensemble={len(network)}) is not "
+                                      "available yet; train with train.ensemble=1 to export")
+        specs = []
+        try:
+            for member in network.members:
+                self.network_ = member
+                specs.append(hook(self))
+        finally:
+            self.network_ = network
+        return replace(specs[0], module=MeanGraph([spec.module for spec in specs]))
 
     def run_with_states(self, X) -> list[dict]:
         """Per input: its steps and the recurrent layers' gate activations and states (the task's
@@ -352,7 +422,8 @@ class Estimator(HyperParameters, BaseEstimator, abc.ABC):
         hook = get_hook(self.task, "explain", "run_with_states")
         if hook is None:
             raise NotImplementedError(f"explanations are not available for {self.task} models yet")
-        return hook(self, X)
+        with self._first_member():
+            return hook(self, X)
 
     def attribution_spec(self, x, target=None):
         """What integrated gradients needs for one input (an
@@ -363,7 +434,24 @@ class Estimator(HyperParameters, BaseEstimator, abc.ABC):
         hook = get_hook(self.task, "explain", "attribution_spec")
         if hook is None:
             raise NotImplementedError(f"explanations are not available for {self.task} models yet")
-        return hook(self, x, target)
+        with self._first_member():
+            return hook(self, x, target)
+
+    @contextmanager
+    def _first_member(self):
+        """For the time of the block, an ensemble's first member stands in as ``network_`` (explanations
+        read one network: its gates, its gradients); a single network stays as it is."""
+        from lstmkit.nn.ensemble import Ensemble
+
+        network = getattr(self, "network_", None)
+        if not isinstance(network, Ensemble):
+            yield
+            return
+        self.network_ = network.first()
+        try:
+            yield
+        finally:
+            self.network_ = network
 
     # ------------------------------------------------------------------ data settings of a trained model
     def with_data_settings(self, overrides: list[str]):
@@ -398,8 +486,13 @@ class Estimator(HyperParameters, BaseEstimator, abc.ABC):
             "config": config_to_dict(self.config_),
             **state.get("config", {}),
         }
-        return save_model_folder(path, config=config, state_dict=self.network_.state_dict(),
-                                 vocab=state.get("vocab"), metrics=metrics, extra=state.get("extra"))
+        folder = save_model_folder(path, config=config, state_dict=self.network_.state_dict(),
+                                   vocab=state.get("vocab"), metrics=metrics, extra=state.get("extra"))
+        if getattr(self, "tracking_run_id_", None):  # fitted with train.tracking=mlflow: the folder joins the run
+            from lstmkit.training.tracking import log_model_folder
+
+            log_model_folder(self.tracking_run_id_, Path(folder))
+        return folder
 
     @classmethod
     def load(cls, path: str | Path):
@@ -432,7 +525,7 @@ class Estimator(HyperParameters, BaseEstimator, abc.ABC):
         est.config_ = config
         try:
             est._restore(folder)
-            est.network_ = est._build_network()
+            est.network_ = est._assembled_network()
         except LstmkitError as error:
             if str(path) in str(error):
                 raise
@@ -455,6 +548,22 @@ class Estimator(HyperParameters, BaseEstimator, abc.ABC):
     @abc.abstractmethod
     def _restore(self, folder) -> None:
         """The inverse of :meth:`_folder_state`, from a :class:`lstmkit.io.ModelFolder`."""
+
+
+def flat_settings(cfg) -> dict[str, Any]:
+    """Every setting under its dotted key (``{"model.hidden_size": 128, ...}``), as a tracking run's parameters."""
+    return {f"{section}.{key}": value
+            for section, values in config_to_dict(cfg).items() for key, value in values.items()}
+
+
+def validation_metrics(network: torch.nn.Module, loader) -> dict[str, float]:
+    """The trainer's validation metrics (:func:`lstmkit.training.train.epoch_metrics`) of ``network`` (on
+    the CPU) over ``loader``: an ensemble's, scored as its members were while they trained."""
+    from lstmkit.training.train import epoch_metrics
+
+    network.eval()
+    with torch.no_grad():
+        return epoch_metrics(network, [network.validation_output(batch) for batch in loader])
 
 
 def as_list(values) -> list:
@@ -498,7 +607,8 @@ def check_same_run(out_dir: Path, cfg, data_sha256: str) -> None:
         settings["train"].pop(how_not_what, None)  # may change between runs: train longer, more processes
     run = {"settings": settings, "data_sha256": data_sha256}
     path = out_dir / "run.json"
-    if path.exists() and (out_dir / "checkpoints" / "last.ckpt").exists():
+    resumable = (out_dir / "checkpoints" / "last.ckpt").exists() or any(out_dir.glob("members/*/checkpoints/last.ckpt"))
+    if path.exists() and resumable:
         before = json.loads(path.read_text(encoding="utf-8"))
         if before.get("data_sha256") != run["data_sha256"]:
             raise ConfigError(f"{out_dir} holds a run on other data; use another --out, or delete it to retrain")

@@ -34,6 +34,7 @@ from torch import Tensor, nn
 from lstmkit.data.formats.timeseries import calendar_features, future_times
 from lstmkit.errors import DataError
 from lstmkit.export.rnn import ExportableRecurrent
+from lstmkit.nn.ensemble import members_of
 from lstmkit.tasks.base import ExportSpec
 from lstmkit.tasks.forecaster.window_norm import normalise_window
 
@@ -69,7 +70,8 @@ class ForecastGraph(nn.Module):
                  offsets: np.ndarray | None = None, panel: bool = False) -> None:
         super().__init__()
         self.net = net.eval()
-        self.encoder = ExportableRecurrent(net.encoder)
+        self.members = members_of(net)  # an ensemble's members: their standardised forecasts are averaged
+        self.encoders = nn.ModuleList(ExportableRecurrent(member.encoder) for member in self.members)
         self.n_future, self.n_calendar, self.panel = n_future, n_calendar, panel
         self.names = input_names(n_future, n_calendar, panel, net.n_static_numbers, len(net.embeddings))
         self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))  # (C,)
@@ -98,10 +100,10 @@ class ForecastGraph(nn.Module):
             future.append(batch["calendar"][:, L:])  # (B, H, Kc)
         return torch.cat(past, dim=-1), (torch.cat(future, dim=-1) if future else None)
 
-    def forward(self, *inputs: Tensor) -> Tensor:
-        net, cfg = self.net, self.net.cfg
-        batch = dict(zip(self.names, inputs))
-        past, future = self.features(batch)
+    def member_forecast(self, net: nn.Module, encoder: nn.Module, batch: dict, past: Tensor,
+                        future: Tensor | None) -> Tensor:
+        """One network's forecast ``(B, H, T, Q)`` in standardised units (:meth:`ForecastNet.forward`)."""
+        cfg = net.cfg
         static = net.static_vector(batch.get("static_numbers"), batch.get("static_categories"))  # (B, E) or None
         T, H, Q, L = net.n_targets, net.horizon, net.n_out, cfg.lookback
         x = past[..., :T]  # (B, L, T)
@@ -111,7 +113,7 @@ class ForecastGraph(nn.Module):
             z, loc, scale = normalise_window(x, cfg.window_norm, cfg.window_norm_eps)  # (B, L, T), (B, 1, T) x2
         lengths = torch.full_like(past[:, 0, 0], cfg.lookback, dtype=torch.long)  # (B,): every window is full
         encoder_input = [z, past[..., T:]] + ([] if static is None else [static.unsqueeze(1).expand(-1, L, -1)])
-        _, h_n = self.encoder(torch.cat(encoder_input, dim=-1), lengths)  # (layers*D, B, S)
+        _, h_n = encoder(torch.cat(encoder_input, dim=-1), lengths)  # (layers*D, B, S)
         D, last = net.directions, net.encoder.num_layers * net.directions  # the last layer's D final states
         h = torch.cat([h_n[last - D + d] for d in range(D)], dim=-1)  # (B, D*S)
         if cfg.decoder == "direct":
@@ -130,7 +132,15 @@ class ForecastGraph(nn.Module):
             out = torch.stack(steps, dim=1)  # (B, H, T, Q)
         if net.skip is not None:
             out = out + net.skip(z.transpose(1, 2)).transpose(1, 2).unsqueeze(-1)  # (B, H, T, 1)
-        out = out * scale.unsqueeze(-1) + loc.unsqueeze(-1)  # standardised units
+        return out * scale.unsqueeze(-1) + loc.unsqueeze(-1)  # standardised units
+
+    def forward(self, *inputs: Tensor) -> Tensor:
+        net, T = self.net, self.net.n_targets
+        batch = dict(zip(self.names, inputs))
+        past, future = self.features(batch)
+        outs = [self.member_forecast(member, encoder, batch, past, future)
+                for member, encoder in zip(self.members, self.encoders)]
+        out = outs[0] if len(outs) == 1 else torch.stack(outs).mean(0)  # as ForecastEnsemble.forward
         if net.quantile:
             out = (out + self.offsets).sort(dim=-1).values
         mean, scale = self.scaling(batch)  # (B or 1, 1, C)

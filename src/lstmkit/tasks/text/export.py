@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from lstmkit.export.ngrams import ExportableNgramTfidf
 from lstmkit.export.rnn import ExportableRecurrent, steps_mask
+from lstmkit.nn.ensemble import mean_log_probs, members_of
 from lstmkit.nn.pooling import masked_last, masked_max, masked_mean
 from lstmkit.tasks.base import ExportSpec
 
@@ -47,13 +48,16 @@ class TextClassifierGraph(nn.Module):
     def __init__(self, net: nn.Module) -> None:
         super().__init__()
         self.net = net.eval()
-        self.rnn = ExportableRecurrent(net.rnn)
+        self.members = members_of(net)  # an ensemble's LSTM branches: their probabilities are averaged
+        self.rnns = nn.ModuleList(ExportableRecurrent(member.rnn) for member in self.members)
         self.ngrams = ExportableNgramTfidf(net.ngrams) if net.ngrams is not None else None
 
     def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
-        net = self.net
-        states, _ = self.rnn(net.rnn_inputs(ids, lengths), lengths)  # (B, T, D*H)
-        logits = net.classifier(pool(net.pooling, states, lengths))  # (B, C)
+        net, branches = self.net, []
+        for member, rnn in zip(self.members, self.rnns):
+            states, _ = rnn(member.rnn_inputs(ids, lengths), lengths)  # (B, T, D*H)
+            branches.append(member.classifier(pool(member.pooling, states, lengths)))  # (B, C)
+        logits = branches[0] if len(branches) == 1 else mean_log_probs(branches)  # as TextEnsemble.lstm_branch
         if self.ngrams is not None:
             logits = net.fuse(logits, self.ngrams(ids, lengths))
         return torch.softmax(logits, dim=-1)
