@@ -255,3 +255,19 @@ def test_command_line_outputs(tmp_path):
     assert trained.exit_code == 0, trained.stderr
     again = load(tmp_path / "again" / "model")
     assert again.config_.model.hidden_size == best.params["model.hidden_size"]
+
+
+def test_pruners_by_name_and_a_space_as_python_data():
+    from lstmkit.tuning.pruning import make_pruner
+    from lstmkit.tuning.space import space_from_mapping
+
+    assert isinstance(make_pruner("median"), optuna.pruners.MedianPruner)
+    assert isinstance(make_pruner("halving"), optuna.pruners.SuccessiveHalvingPruner)
+    assert isinstance(make_pruner("none"), optuna.pruners.NopPruner)
+    with pytest.raises(ValueError, match="unknown pruner 'hyperband'"):
+        make_pruner("hyperband")
+    config_class = get_task_class("forecaster").config_class
+    assert space_from_mapping({"train.batch_size": {"choices": [16, 32]}}, config_class) == {
+        "train.batch_size": CategoricalDistribution([16, 32])}
+    with pytest.raises(ConfigError, match=r"^space: unknown key 'hidden_size' \(did you mean 'model.hidden_size'"):
+        space_from_mapping({"hidden_size": {"low": 4, "high": 8}}, config_class, source="space")

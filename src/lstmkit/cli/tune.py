@@ -1,6 +1,9 @@
 """``lstmkit tune TASK --train PATH [--valid PATH] --out DIR --trials N [--timeout S] [--storage URL]
-[--study NAME] [--space FILE.yaml] [--set key=value ...]``: an Optuna study over the task's settings
-(see :mod:`lstmkit.tuning.study` and docs/tuning.md)."""
+[--study NAME] [--space FILE.yaml] [--config FILE.yaml] [--set key=value ...] [--pruner NAME]``: an
+Optuna study over the task's settings (see :mod:`lstmkit.tuning.study` and docs/tuning.md).
+
+A line per trial goes to stderr; stdout gets the outcome (the best trial, where its settings and
+model are), as ``train`` ends with the validation metrics."""
 
 from __future__ import annotations
 
@@ -33,6 +36,8 @@ def register(app: typer.Typer) -> None:
                                          "(default: the task)."),
         space: Path | None = typer.Option(None, "--space", metavar="FILE.yaml", help="Search space: key -> "
                                           "{low, high, log} or {choices: [...]} (default: the task's)."),
+        config: Path | None = typer.Option(None, "--config", metavar="FILE.yaml", help="YAML file of settings "
+                                           "every trial starts from (as train --config)."),
         pruner: str = typer.Option("median", "--pruner", metavar="median|halving|none",
                                    help="How hopeless trials are stopped, from their per-epoch validation metric."),
         overrides: list[str] | None = typer.Option(None, "--set", metavar="KEY=VALUE", help=SET_HELP + " Applies "
@@ -48,8 +53,12 @@ def register(app: typer.Typer) -> None:
         if pruner not in PRUNERS:
             raise ConfigError(f"--pruner must be one of {', '.join(PRUNERS)}, got {pruner!r}")
         cls = get_task_class(task)
-        estimator = cls(config=build_config(cls.config_class, overrides=list(overrides or [])))
+        estimator = cls(config=build_config(cls.config_class, yaml_path=config, overrides=list(overrides or [])))
         X, y = estimator.read_training_data(train_path)
         valid = estimator.read_training_data(valid_path) if valid_path is not None else None
-        run_study(estimator, X, y, valid=valid, trials=trials, out_dir=out, space=space, storage=storage,
-                  study_name=study, timeout=timeout, pruner=pruner)
+        result = run_study(estimator, X, y, valid=valid, trials=trials, out_dir=out, space=space, storage=storage,
+                           study_name=study, timeout=timeout, pruner=pruner)
+        best = result.study.best_trial
+        typer.echo(f"best: trial {best.number}, val_{result.metric}={best.value:.4f}")
+        typer.echo(f"settings saved to {out / 'best.yaml'}")
+        typer.echo(f"model saved to {out / 'best' / 'model'}")

@@ -130,10 +130,14 @@ def read_space(path: str | Path, config_class: type, base: Any | None = None) ->
             nor a list of choices, a range on a key that is not a number, an endpoint or a choice
             the config refuses.
     """
-    path = Path(path)
-    data = load_yaml(path)
+    return space_from_mapping(load_yaml(path), config_class, base, source=str(path))
+
+
+def space_from_mapping(data: dict, config_class: type, base: Any | None = None, source: str = "the space") -> Space:
+    """A space from the YAML form as Python data (``{"train.lr": {"low": 1e-4, "high": 1e-2, "log": True}}``);
+    errors name ``source`` and the key (see :func:`read_space`)."""
     if not data:
-        raise ConfigError(f"{path}: the space is empty; give at least one key, e.g. "
+        raise ConfigError(f"{source}: the space is empty; give at least one key, e.g. "
                           "'train.lr: {low: 1.0e-4, high: 1.0e-2, log: true}'")
     base = base if base is not None else config_class()
     key_types = _field_types(config_class)
@@ -146,14 +150,17 @@ def read_space(path: str | Path, config_class: type, base: Any | None = None) ->
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             sections = {k.split(".")[0] for k in valid}
             nested = " (write keys dotted, e.g. 'model.hidden_size:')" if key in sections else ""
-            raise ConfigError(f"{path}: unknown key '{key}'{hint}{nested}; valid keys: {', '.join(valid)}")
-        space[key] = _distribution(path, key, entry, key_types[key], config_class, base)
+            raise ConfigError(f"{source}: unknown key '{key}'{hint}{nested}; valid keys: {', '.join(valid)}")
+        if isinstance(entry, BaseDistribution):
+            space[key] = entry
+        else:
+            space[key] = _distribution(source, key, entry, key_types[key], config_class, base)
     return space
 
 
-def _distribution(path: Path, key: str, entry: Any, tp: Any, config_class: type, base: Any) -> BaseDistribution:
+def _distribution(source: str, key: str, entry: Any, tp: Any, config_class: type, base: Any) -> BaseDistribution:
     """One space entry -> its distribution, every value checked by the config."""
-    where = f"{path}: '{key}'"
+    where = f"{source}: '{key}'"
     if not isinstance(entry, dict):
         raise ConfigError(f"{where}: expected {{low: ..., high: ...}} or {{choices: [...]}}, got {entry!r}")
     if "choices" in entry:
@@ -167,7 +174,7 @@ def _distribution(path: Path, key: str, entry: Any, tp: Any, config_class: type,
             if choice is not None and not isinstance(choice, (bool, int, float, str)):
                 raise ConfigError(f"{where}: each choice must be one value (a number, text, true/false or "
                                   f"null), got {choice!r}")
-            _check_value(path, key, choice, config_class, base)
+            _check_value(source, key, choice, config_class, base)
         return CategoricalDistribution(choices)
     unknown = set(map(str, entry)) - _RANGE_KEYS
     if unknown or not {"low", "high"} <= set(entry):
@@ -195,15 +202,15 @@ def _distribution(path: Path, key: str, entry: Any, tp: Any, config_class: type,
     if step is not None and step <= 0:
         raise ConfigError(f"{where}: step must be > 0, got {step}")
     for value in (low, high):
-        _check_value(path, key, number(value), config_class, base)
+        _check_value(source, key, number(value), config_class, base)
     if number is int:
         return IntDistribution(int(low), int(high), log=log, step=int(step) if step is not None else 1)
     return FloatDistribution(float(low), float(high), log=log, step=float(step) if step is not None else None)
 
 
-def _check_value(path: Path, key: str, value: Any, config_class: type, base: Any) -> None:
+def _check_value(source: str, key: str, value: Any, config_class: type, base: Any) -> None:
     """Raise the config's own error (naming the file and the key) when ``key=value`` is refused."""
-    config_with(config_class, base, {key: value}, source=str(path))
+    config_with(config_class, base, {key: value}, source=source)
 
 
 def config_with(config_class: type, base: Any, params: dict[str, Any], source: str) -> Any:
@@ -268,4 +275,5 @@ def space_to_yaml(space: Space) -> dict[str, dict]:
     return out
 
 
-__all__ = ["Space", "default_space", "read_space", "config_with", "default_values", "space_to_yaml"]
+__all__ = ["Space", "default_space", "read_space", "space_from_mapping", "config_with", "default_values",
+           "space_to_yaml"]

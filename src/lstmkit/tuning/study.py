@@ -46,7 +46,7 @@ from lstmkit.config import config_from_dict, config_to_dict
 from lstmkit.errors import ConfigError, LstmkitError
 from lstmkit.tuning import report
 from lstmkit.tuning.pruning import PruneTrial, make_pruner
-from lstmkit.tuning.space import Space, config_with, default_space, default_values, read_space
+from lstmkit.tuning.space import Space, config_with, default_space, default_values, read_space, space_from_mapping
 
 HEARTBEAT_SECONDS = 10
 """How often a running trial tells an RDB storage it is alive."""
@@ -92,8 +92,9 @@ def tune(estimator, X, y=None, valid=None, *, trials: int, out_dir: str | Path |
     ``trials``: the study's total (a study continued runs only the missing ones). ``out_dir``:
     keeps ``study.db`` (unless ``storage`` names another), ``best.yaml``, ``best/model``,
     ``trials.csv`` and ``plots/``; without it and without ``storage`` the study lives in memory.
-    ``space``: a :data:`~lstmkit.tuning.space.Space` or a YAML file (default: the task's
-    :func:`~lstmkit.tuning.space.default_space`). ``timeout``: start no trial after this many
+    ``space``: a YAML file, or its content as a dict (``{"train.lr": {"low": 1e-4, "high": 1e-2,
+    "log": True}}``; Optuna distributions are taken as they are); default: the task's
+    :func:`~lstmkit.tuning.space.default_space`. ``timeout``: start no trial after this many
     seconds. ``pruner``: ``median``, ``halving``, ``none`` or an Optuna pruner. ``sampler``: an
     Optuna sampler (default: TPE). ``enqueue``: settings (dotted key -> value) to try first,
     after the run's own. ``progress``: a line per trial on stderr.
@@ -108,7 +109,9 @@ def tune(estimator, X, y=None, valid=None, *, trials: int, out_dir: str | Path |
         raise ConfigError(f"--trials must be a whole number >= 1, got {trials!r}")
     if space is None:
         space = default_space(cls.task, base)
-    elif not isinstance(space, dict):
+    elif isinstance(space, dict):
+        space = space_from_mapping(space, cls.config_class, base, source="space")
+    else:
         space = read_space(space, cls.config_class, base)
     metric, mode = tuned_metric(cls)
     out_dir = Path(out_dir) if out_dir is not None else None
@@ -131,7 +134,7 @@ def tune(estimator, X, y=None, valid=None, *, trials: int, out_dir: str | Path |
             if out_dir is not None:  # what is done so far; the command continues the study
                 report.write_trials_csv(study, out_dir / "trials.csv")
             raise
-        return _finish(study, run, echo)
+        return _finish(study, run)
 
 
 class _TrialRunner:
@@ -277,7 +280,7 @@ def _open_study(task: str, metric: str, mode: str, out_dir: Path | None, storage
     return study, storage is not None
 
 
-def _finish(study: optuna.Study, run: _TrialRunner, echo: Callable[[str], None]) -> TuneResult | None:
+def _finish(study: optuna.Study, run: _TrialRunner) -> TuneResult:
     """Write the reports and the best model; return the result."""
     from lstmkit.io import load
 
@@ -297,8 +300,6 @@ def _finish(study: optuna.Study, run: _TrialRunner, echo: Callable[[str], None])
         report.write_best_yaml(best, run.cls.task, run.metric, out_dir / "best.yaml")
         estimator = _best_model(run, best, best_config, load)
         _drop_other_models(study, out_dir, best.number)
-        echo(f"best: trial {best.number}, val_{run.metric}={best.value:.4f}; {out_dir / 'best.yaml'}, "
-             f"{out_dir / 'best' / 'model'}, {out_dir / 'trials.csv'}")
     return TuneResult(study=study, best_params=dict(best.params), best_value=float(best.value),
                       best_config=best_config, best_estimator=estimator, metric=run.metric)
 
