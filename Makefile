@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 TORCH  := torch==2.13.0
 
-.PHONY: demo test lint venv clean bench
+.PHONY: demo test lint typecheck venv clean bench
 
 # The venv is (re)built when pyproject.toml changes; torch is pinned (CPU build).
 $(VENV)/.installed: pyproject.toml
@@ -25,12 +25,16 @@ venv: $(VENV)/.installed
 demo: venv
 	$(VENV)/bin/lstmkit demo sentiment
 
-test: venv lint
+test: venv lint typecheck
 	$(PY) -m pytest -q -n 2 --dist loadfile
 
 # ruff's settings are in pyproject.toml ([tool.ruff]).
 lint: venv
 	$(PY) -m ruff check src tests benchmarks
+
+# mypy's settings are in pyproject.toml ([tool.mypy]): the public API as users' code sees it.
+typecheck: venv
+	$(PY) -m mypy
 
 bench: venv
 	$(PY) benchmarks/core.py

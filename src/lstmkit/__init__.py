@@ -6,7 +6,17 @@ that pay off in a server or beside other trainings are applied by the command li
 (:mod:`lstmkit.runtime`).
 """
 
+from typing import TYPE_CHECKING
+
 from lstmkit.version import __version__
+
+if TYPE_CHECKING:  # what type checkers and IDEs see of the lazy names below
+    from lstmkit.io import load
+    from lstmkit.tasks.forecaster import Forecaster
+    from lstmkit.tasks.sequence import SequenceClassifier
+    from lstmkit.tasks.tagger import Tagger
+    from lstmkit.tasks.text import TextClassifier
+    from lstmkit.tuning import tune
 
 __all__ = ["__version__", "TextClassifier", "Tagger", "Forecaster", "SequenceClassifier", "load", "tune"]
 

@@ -353,8 +353,9 @@ def load_yaml(path: str | Path) -> dict:
         n_lines = max(1, len(text.splitlines()))  # "<stream end>" is reported past the last line
         line = f", line {min(mark.line + 1, n_lines)}" if mark is not None else ""
         problem = getattr(err, "problem", None) or str(err)
-        if getattr(err, "context", None) and context is not None:
-            problem += f" ({err.context} started on line {context.line + 1})"
+        started = getattr(err, "context", None)  # "while parsing a flow sequence"
+        if started and context is not None:
+            problem += f" ({started} started on line {context.line + 1})"
         raise ConfigError(f"{path}{line}: invalid YAML: {problem}") from None
     if data is None:
         return {}

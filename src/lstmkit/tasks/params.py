@@ -29,7 +29,7 @@ import dataclasses
 import difflib
 import inspect
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from lstmkit.config import config_fields, config_from_dict, config_to_dict, is_section
 from lstmkit.errors import ConfigError
@@ -115,8 +115,8 @@ class HyperParameters:
     subclass is created (``__init_subclass__``).
     """
 
-    config_class: type = object
-    _param_spec: ParamSpec
+    config_class: ClassVar[type] = object
+    _param_spec: ClassVar[ParamSpec]
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -128,12 +128,13 @@ class HyperParameters:
         def __init__(self, config=None, **params):
             HyperParameters._store(self, config, params)
 
-        __init__.__signature__ = init_signature(cls._param_spec, cls.config_class())
+        # a function made at run time: inspect (and scikit-learn) read the signature set here
+        __init__.__signature__ = init_signature(cls._param_spec, cls.config_class())  # type: ignore[attr-defined]
         __init__.__doc__ = (f"Store the hyperparameters (see the module :mod:`lstmkit.tasks.params`).\n\n"
                             f"``config``: a :class:`{cls.config_class.__name__}` to start from; each keyword "
                             "overrides one of its keys.")
         __init__.__qualname__ = f"{cls.__qualname__}.__init__"
-        cls.__init__ = __init__
+        cls.__init__ = __init__  # type: ignore[method-assign]
 
     def _store(self, config, params: Mapping[str, Any]) -> None:
         spec = type(self)._param_spec
@@ -147,7 +148,7 @@ class HyperParameters:
         """Every hyperparameter by its parameter name, and ``config`` (scikit-learn's protocol)."""
         return {"config": self.config, **{name: getattr(self, name) for name in type(self)._param_spec.names}}
 
-    def set_params(self, **params: Any):
+    def set_params(self, **params: Any) -> Self:
         """Change hyperparameters by name (short, ``section__name`` or dotted); returns ``self``.
 
         ``config=`` replaces the base config and resets every parameter from it first.
@@ -176,12 +177,13 @@ class HyperParameters:
             for part in section.split("."):
                 node = node[part]
             node[field] = getattr(self, name)
-        config = config_from_dict(type(self).config_class, values, source="the estimator's parameters", strict=True)
+        config: Any = config_from_dict(type(self).config_class, values, source="the estimator's parameters",
+                                       strict=True)
         check_unread_settings(getattr(type(self), "task", ""), config, type(self).config_class())
         return config
 
     def __repr__(self) -> str:
-        defaults = type(self).__init__.__signature__.parameters
+        defaults = inspect.signature(type(self).__init__).parameters
         changed = []
         for name, value in self.get_params(deep=False).items():
             default = defaults[name].default if name in defaults else object()
