@@ -191,6 +191,27 @@ def test_bmes_segmentation_gives_words_and_uses_a_cross_fitted_dictionary(tmp_pa
     assert (tmp_path / "cws" / "dictionary.json").is_file() and (tmp_path / "cws" / "bigrams.json").is_file()
 
 
+def test_the_default_dictionary_suits_the_data_and_is_saved_as_chosen(tmp_path):
+    """model.dictionary=auto (the default) must pick the training words for BMES tags, pd-train for
+    character-level entities and nothing for words, and the model folder must say which, or a loaded
+    model would build another network than the one it was trained as."""
+    from lstmkit.data.tagschemes import bmes_tags
+
+    cheap = {k: v for k, v in TINY.items() if k != "dictionary"} | {"epochs": 1}
+    words = [["上海", "是", "中国", "的", "城市"], ["北京", "是", "首都"]] * 10
+    bmes = Tagger(**cheap).fit([list("".join(s)) for s in words], [bmes_tags(s) for s in words])
+    english = Tagger(**cheap).fit([["Anna", "met", "Bob"], ["Bob", "left"]] * 10,
+                                  [["B-PER", "O", "B-PER"], ["B-PER", "O"]] * 10)
+    chinese = Tagger(**cheap).fit(*chinese_ner(20, seed=0))
+    assert Tagger().resolved_config().model.dictionary == "auto"
+    chosen = {"bmes": bmes, "english": english, "chinese": chinese}
+    assert {name: t.config_.model.dictionary for name, t in chosen.items()} == \
+        {"bmes": "training", "english": None, "chinese": "pd-train"}
+    assert english.dictionary_ is None and bmes.dictionary_ is not None and chinese.dictionary_ is not None
+    english.save(tmp_path / "english")
+    assert load(tmp_path / "english").predict([["Anna", "left"]]) == english.predict([["Anna", "left"]])
+
+
 def test_dictionary_features_match_brute_force():
     """Every dictionary word occurrence marks B, M, E (S for one token) -- checked against a naive scan."""
     rng = random.Random(0)
