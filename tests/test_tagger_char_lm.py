@@ -114,13 +114,29 @@ def test_the_model_folder_holds_the_language_model(taggers, lm_dir, tmp_path):
         shutil.move(str(moved), lm_dir)
 
 
-def test_explain_and_export_with_a_language_model(taggers):
-    """explain must feed the recurrent layers what predict feeds them; export must say it is not there yet."""
+def test_explain_and_onnx_export_with_a_language_model(taggers, tmp_path):
+    """explain must feed the recurrent layers what predict feeds them; the ONNX graph must read the
+    language models as PyTorch does (an input left out, or states gathered at other positions or
+    from the padding, changes the emissions), on batches of other sizes and lengths than traced."""
+    import numpy as np
+
+    from lstmkit.export.onnx import export_onnx, run_onnx
+    from lstmkit.export.viterbi import decode
+    from lstmkit.tasks.tagger.export import graph_inputs
+
     tagger = taggers[True]
     (record,) = tagger.run_with_states(["新华社记者"])
     assert len(record["tokens"]) == 5
-    with pytest.raises(NotImplementedError, match="not available for taggers with a character language model"):
-        tagger.export_module()
+    sidecar = export_onnx(tagger, tmp_path / "tagger.onnx")
+    assert {"lm_forward", "lm_backward", "lm_forward_at", "lm_backward_at"} <= set(sidecar["input_names"])
+    X = ["新华社记者陈静在南京报道", "刘洋在杭州市访问", ["李"], list("上海浦东开发区的外资企业已经超过一万家")]
+    feeds = graph_inputs(sidecar, X)
+    (emissions,) = run_onnx(tmp_path / "tagger.onnx", feeds)
+    with torch.no_grad():
+        reference = tagger.network_.eval().emissions({k: torch.from_numpy(v) for k, v in feeds.items()}).numpy()
+    valid = np.arange(emissions.shape[1])[None, :] < feeds["lengths"][:, None]
+    np.testing.assert_allclose(emissions[valid], reference[valid], atol=1e-4)
+    assert decode(emissions, feeds["lengths"], sidecar) == tagger.predict(X)
 
 
 def test_char_lm_names_a_folder_or_a_bundled_model(tmp_path):

@@ -8,6 +8,10 @@ Inputs (B sentences right-padded to T tokens; only those the model uses, in this
     dictionary    (B, T, 4) float  B/M/E/S dictionary word matches, 0/1 (model.dictionary)
     chars         (B, T, C) int64  each token's first 20 character ids   (model.char_features)
     char_lengths  (B, T) int64     characters per token (0 at padding)   (model.char_features)
+    lm_forward    (B, S) int64     "\n" + the sentence's text, language-model character ids (model.char_lm)
+    lm_backward   (B, S) int64     "\n" + the text reversed                                 (model.char_lm)
+    lm_lengths    (B,)   int64     characters in each (the text's length + 1)               (model.char_lm)
+    lm_forward_at, lm_backward_at (B, T) int64  where each token's two states are read    (model.char_lm)
 
 Output: ``emissions (B, T, K)`` float32, the per-token tag scores the CRF decodes
 (log-probabilities for a softmax tagger), **zero at padded steps**. Viterbi decoding stays
@@ -21,7 +25,8 @@ words, the tokenizer of raw text) and :func:`graph_inputs` does it in one call::
 
     feeds = graph_inputs(sidecar, ["Anna visited Rome", ["John", "left"]])   # {name: numpy array}
 
-The recurrent layers (the sentence BiLSTM/GRU and the character BiLSTM) go through
+The recurrent layers (the sentence BiLSTM/GRU, the character BiLSTM and the character language
+models' LSTMs) go through
 :class:`lstmkit.export.rnn.ExportableRecurrent`: exact on padded batches of any size and length.
 """
 
@@ -36,12 +41,15 @@ from lstmkit.data.vocab import Vocab
 from lstmkit.errors import DataError
 from lstmkit.export.rnn import ExportableRecurrent, steps_mask
 from lstmkit.tasks.base import ExportSpec
+from lstmkit.tasks.charlm.features import collate_lm, lm_inputs
 from lstmkit.tasks.tagger.dictionary import BMES_BITS, WordDictionary
 from lstmkit.tasks.tagger.text import tokenize_with_offsets
 
 INPUT_AXES = {"ids": {0: "batch", 1: "steps"}, "lengths": {0: "batch"}, "bigrams": {0: "batch", 1: "steps"},
               "dictionary": {0: "batch", 1: "steps"}, "chars": {0: "batch", 1: "steps", 2: "chars"},
-              "char_lengths": {0: "batch", 1: "steps"}}
+              "char_lengths": {0: "batch", 1: "steps"}, "lm_forward": {0: "batch", 1: "lm_chars"},
+              "lm_backward": {0: "batch", 1: "lm_chars"}, "lm_lengths": {0: "batch"},
+              "lm_forward_at": {0: "batch", 1: "steps"}, "lm_backward_at": {0: "batch", 1: "steps"}}
 INPUT_DOCS = {
     "ids": "token ids (batch, steps) int64 from vocab (after lowercase when set), right-padded with 0; unknown 1",
     "lengths": "true lengths (batch,) int64, 1 <= lengths <= steps",
@@ -51,6 +59,13 @@ INPUT_DOCS = {
                   "token, the token is a Single-token word (lstmkit.tasks.tagger.dictionary)",
     "chars": "(batch, steps, chars) int64 ids in char_vocab of each token's first max_chars characters, 0 padding",
     "char_lengths": "(batch, steps) int64 characters of each token (at most max_chars), 0 at padding",
+    "lm_forward": "(batch, lm_chars) int64 ids in char_lm_vocab of a newline then the sentence's text (its tokens "
+                  "joined by char_lm_joiner), right-padded with 0",
+    "lm_backward": "(batch, lm_chars) int64 the same for a newline then the text reversed",
+    "lm_lengths": "(batch,) int64 length of each (the text's characters + 1)",
+    "lm_forward_at": "(batch, steps) int64 position in lm_forward after each token's last character, 0 at padding",
+    "lm_backward_at": "(batch, steps) int64 position in lm_backward after each token's first character, 0 at "
+                      "padding (lstmkit.tasks.charlm.features)",
 }
 
 
@@ -60,7 +75,11 @@ def input_names(net: nn.Module) -> list[str]:
     names += ["bigrams"] if net.bigrams is not None else []
     names += ["dictionary"] if net.uses_dictionary else []
     names += ["chars", "char_lengths"] if net.chars is not None else []
+    names += list(LM_INPUTS) if net.char_lm is not None else []
     return names
+
+
+LM_INPUTS = ("lm_forward", "lm_backward", "lm_lengths", "lm_forward_at", "lm_backward_at")
 
 
 class TaggerGraph(nn.Module):
@@ -77,6 +96,9 @@ class TaggerGraph(nn.Module):
         self.rnn = ExportableRecurrent(net.rnn)
         chars = net.chars
         self.char_rnn = ExportableRecurrent(chars.rnn) if chars is not None and chars.kind == "lstm" else None
+        lm = net.char_lm
+        self.lm_rnns = None if lm is None else nn.ModuleList(
+            [ExportableRecurrent(lm.direction(name).rnn) for name in ("forward", "backward")])
 
     def char_vectors(self, chars: Tensor, char_lengths: Tensor) -> Tensor:
         """:class:`~lstmkit.tasks.tagger.network.CharFeatures` without data-dependent branches:
@@ -104,6 +126,12 @@ class TaggerGraph(nn.Module):
             parts.append(batch["dictionary"].to(parts[0].dtype))  # (B, T, 4)
         if net.chars is not None:
             parts.append(self.char_vectors(batch["chars"], batch["char_lengths"]))  # (B, T, F)
+        if self.lm_rnns is not None:
+            for name, rnn in zip(("forward", "backward"), self.lm_rnns):
+                lm_states, _ = rnn(net.char_lm.direction(name).embedding(batch[f"lm_{name}"]),
+                                   batch["lm_lengths"])  # (B, S, H')
+                at = batch[f"lm_{name}_at"].unsqueeze(-1).expand(-1, -1, lm_states.size(-1))  # (B, T, H')
+                parts.append(lm_states.gather(1, at))  # (B, T, H'): the state at each token's boundary
         states, _ = self.rnn(torch.cat(parts, dim=-1), lengths)  # (B, T, D*H)
         scores = net.emit(states)  # (B, T, K)
         if net.decoder == "softmax":
@@ -139,6 +167,8 @@ def sidecar_extra(tagger) -> dict:
         extra["dictionary"] = tagger.dictionary_.to_json()
     if tagger.char_vocab_ is not None:
         extra["char_vocab"], extra["max_chars"] = list(tagger.char_vocab_.tokens), MAX_CHARS
+    if getattr(tagger, "char_lm_", None) is not None:
+        extra["char_lm_vocab"], extra["char_lm_joiner"] = list(tagger.char_lm_.vocab.tokens), tagger._joiner()
     names = input_names(net)
     extra["inputs"] = {name: INPUT_DOCS[name] for name in names}
     extra["outputs"] = {"emissions": "per-token tag scores (batch, steps, tags) float32, zero at padded steps"
@@ -188,6 +218,9 @@ def graph_inputs(sidecar: dict, sentences: list) -> dict[str, np.ndarray]:
                 chars[b, t, : len(word)] = torch.tensor(word, dtype=torch.long)
                 char_lengths[b, t] = len(word)
         feeds["chars"], feeds["char_lengths"] = chars, char_lengths
+    if "char_lm_vocab" in sidecar:
+        vocab, joiner = Vocab(sidecar["char_lm_vocab"]), sidecar["char_lm_joiner"]
+        feeds.update(collate_lm([lm_inputs(row, joiner, vocab) for row in tokens]))
     return {name: value.numpy() for name, value in feeds.items()}
 
 
@@ -195,9 +228,6 @@ def export_spec(tagger) -> ExportSpec:
     """The :class:`ExportSpec` of a fitted :class:`~lstmkit.tasks.tagger.Tagger`."""
     tagger._check_fitted()
     net = tagger.network_.cpu().eval()
-    if net.char_lm is not None:
-        raise NotImplementedError("ONNX export is not available for taggers with a character language model "
-                                  "(model.char_lm) yet")
     extra = sidecar_extra(tagger)
     known = list(tagger.vocab_.tokens[2:]) or [Vocab.UNK]
     examples = [[known[i % len(known)] for i in range(n)] + ["<never-seen>"] for n in (5, 2, 0)]  # 6, 3, 1 tokens
