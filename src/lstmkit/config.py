@@ -38,9 +38,13 @@ preset) < YAML file < ``--set`` overrides (see :func:`build_config`).
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import difflib
 import functools
+import inspect
+import re
+import textwrap
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -114,6 +118,89 @@ def all_keys(cls: type) -> list[str]:
         else:
             keys.append(f.name)
     return keys
+
+
+@dataclasses.dataclass(frozen=True)
+class KeyDoc:
+    """One settable key as ``lstmkit config TASK`` and the guides' key tables show it."""
+
+    key: str
+    """The dotted key, ``model.hidden_size``."""
+    type: str
+    """The type as the tables write it: ``int``, ``str or none``, ``lstm / gru``, ``list of str``."""
+    default: str
+    """The default as ``--set`` would write it: ``true``, ``none``, ``0.1,0.5,0.9``; ``(empty)``."""
+    meaning: str
+    """The field's attribute docstring on one line (``code`` in single backquotes)."""
+
+
+def describe_keys(cls: type) -> list[KeyDoc]:
+    """Every key of config class ``cls`` with its type, default (``cls()``'s, so a task's own
+    ``train.*`` defaults) and meaning (the docstring under the field), in declaration order."""
+
+    def walk(section: Any, prefix: str) -> list[KeyDoc]:
+        docs = field_docs(type(section))
+        rows = []
+        for f, tp in config_fields(type(section)):
+            value = getattr(section, f.name)
+            if is_section(tp):
+                rows += walk(value, f"{prefix}{f.name}.")
+            else:
+                rows.append(KeyDoc(f"{prefix}{f.name}", type_text(tp), value_text(value), docs.get(f.name, "")))
+        return rows
+
+    return walk(cls(), "")
+
+
+def type_text(tp: Any) -> str:
+    """How a key's type is written for people: ``int``, ``str or none``, ``lstm / gru``."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is Literal:
+        return " / ".join(str(a) for a in args)
+    if origin in (Union, types.UnionType):
+        return " or ".join("none" if a is type(None) else type_text(a) for a in args)
+    if origin in (list, tuple):
+        return f"list of {type_text(args[0])}" if args else "list"
+    if origin is dict:
+        return "mapping"
+    return getattr(tp, "__name__", str(tp))
+
+
+def value_text(value: Any) -> str:
+    """A value as ``--set`` would write it (``true``, ``none``, ``a,b``); ``(empty)`` for ``""`` or ``[]``."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        value = ",".join(value_text(v) for v in value)
+    return str(value) if str(value) != "" else "(empty)"
+
+
+_ROLE = re.compile(r":[a-z]+:`~?([^`]+)`")  # :class:`~lstmkit.x.Y` -> Y
+
+
+@functools.cache
+def field_docs(cls: type) -> dict[str, str]:
+    """The attribute docstring of each field of dataclass ``cls`` (the string literal below it, as
+    IDEs and Sphinx read it) on one line; a subclass's docstring wins over its base's."""
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if not dataclasses.is_dataclass(klass):
+            continue
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
+        except (OSError, TypeError):  # defined where there is no source (an interactive session)
+            continue
+        body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
+        for node, after in zip(body, body[1:]):
+            if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+                    and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
+                    and isinstance(after.value.value, str)):
+                text = " ".join(after.value.value.split())
+                text = _ROLE.sub(lambda m: f"`{m.group(1).rsplit('.', 1)[-1]}`", text)
+                docs[node.target.id] = text.replace("``", "`")
+    return docs
 
 
 def config_to_dict(cfg: Any) -> dict:

@@ -218,9 +218,9 @@ def demo(
 # Each of these modules (beside this one, in lstmkit/cli/) has ``register(app)``, which adds its
 # command(s) to ``app``; they import only :mod:`lstmkit.cli.common`, never this module.
 def _register_verbs() -> None:
-    from lstmkit.cli import backtest, explain, export, gradients, pretrain, serve, tune
+    from lstmkit.cli import backtest, config, explain, export, gradients, pretrain, serve, tune
 
-    for module in (serve, export, explain, gradients, backtest, pretrain, tune):
+    for module in (serve, export, explain, gradients, backtest, pretrain, tune, config):
         module.register(app)
 
 

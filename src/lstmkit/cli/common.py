@@ -11,7 +11,7 @@ import typer
 from lstmkit.errors import LstmkitError
 
 SET_HELP = ("KEY=VALUE: one setting, e.g. model.hidden_size=256 (repeat --set for more; an unknown key "
-            "lists the valid ones; every key is in the task's guide under docs/).")
+            "lists the valid ones; `lstmkit config TASK` explains each).")
 DATA_SET_HELP = ("data.KEY=VALUE: read the file with other data settings, e.g. data.text_column=review "
                  "(repeat --set for more); the model itself is unchanged.")
 
