@@ -138,10 +138,11 @@ def describe_keys(cls: type) -> list[KeyDoc]:
     """Every key of config class ``cls`` with its type, default (``cls()``'s, so a task's own
     ``train.*`` defaults) and meaning (the docstring under the field), in declaration order."""
 
-    def walk(section: Any, prefix: str) -> list[KeyDoc]:
-        docs = field_docs(type(section))
+    def walk(section: object, prefix: str) -> list[KeyDoc]:
+        section_class: type = type(section)
+        docs = field_docs(section_class)
         rows = []
-        for f, tp in config_fields(type(section)):
+        for f, tp in config_fields(section_class):
             value = getattr(section, f.name)
             if is_section(tp):
                 rows += walk(value, f"{prefix}{f.name}.")
