@@ -29,8 +29,9 @@ def test_the_guides_key_tables_are_made_from_the_code():
         found.update({(path.name, m.group("spec")): m for m in TABLE.finditer(text)})
         assert with_tables(text) == text, f"{path.name}: a key table drifted; run lstmkit config-docs docs/{path.name}"
     # the tables are there (taking a marker out must not turn this test off)
-    assert {("serving.md", "serve"), ("scaling.md", "text-classifier train.devices train.strategy train.num_nodes")} \
-        <= set(found)
+    assert {("serving.md", "serve"), ("scaling.md", "text-classifier train.devices train.strategy train.num_nodes"),
+            ("forecasting.md", "forecaster data model")} <= set(found)
+    assert any(name == "sequence-classification.md" for name, _ in found)
 
 
 def test_a_drifted_table_is_found_and_rewritten(tmp_path):
