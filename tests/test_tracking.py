@@ -139,6 +139,25 @@ def test_a_resumed_run_continues_the_same_mlflow_run_without_repeating_an_epoch(
     assert [r.info.run_id for r in client.search_runs(["0"])] == [first.run_id]
 
 
+
+class PressesCtrlCInEpoch3(Callback):
+    def on_train_epoch_start(self, trainer, pl_module):
+        if trainer.current_epoch + 1 == 3:
+            raise KeyboardInterrupt
+
+
+def test_ctrl_c_ends_the_run_killed_with_the_finished_epochs(store, tmp_path, monkeypatch):
+    """Bugs guarded: the interrupted run left RUNNING (or FINISHED); the epochs finished before
+    Ctrl+C missing from MLflow."""
+    out = tmp_path / "run"
+    tracker = mlflow_callback(PARAMS, run_name="run", out_dir=out)
+    with pytest.raises(KeyboardInterrupt):
+        run(out, epochs=4, callbacks=[PressesCtrlCInEpoch3(), tracker])  # before the tracker logs epoch 2
+    client = reader(store, monkeypatch)
+    assert client.get_run(tracker.run_id).info.status == "KILLED"
+    assert_history_is_the_csv(client, tracker.run_id, out)
+    assert [int(r["epoch"]) for r in csv_rows(out)] == [1, 2]
+
 def test_finished_epochs_missing_from_mlflow_are_logged_on_resume_and_a_fresh_start_is_a_new_run(
         store, tmp_path, monkeypatch):
     """Bugs guarded: a run resumed with tracking turned on (or killed before it logged an epoch)
@@ -211,4 +230,5 @@ def test_a_store_mlflow_cannot_open_is_one_error_naming_it(tmp_path, monkeypatch
     tracker = mlflow_callback(PARAMS, run_name="run", out_dir=tmp_path / "run")
     with pytest.raises(LstmkitError, match="MLflow tracking URI nosuchscheme://somewhere: "):
         run(tmp_path / "run", epochs=1, callbacks=[tracker])
+
 
