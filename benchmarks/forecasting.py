@@ -147,8 +147,9 @@ def L_context(splits) -> int:
     return int((valid["date"] <= train["date"].iloc[-1]).sum())
 
 
-def employment(seeds: list[int], per_series: bool = True) -> dict:
-    """The global LSTM, a per-series LSTM and per-series ETS on us-employment's 2015 (see the docstring)."""
+def employment(seeds: list[int], per_series: bool = True, ensemble: int = 1) -> dict:
+    """The global LSTM, a per-series LSTM and per-series ETS on us-employment's 2015 (see the docstring).
+    ``ensemble`` > 1: each global model is a seed ensemble of that many members (seeds seed..seed+N-1)."""
     from lstmkit.config import build_config
     from lstmkit.data.datasets.timeseries import load_us_employment
     from lstmkit.metrics.forecast import ets_forecast, forecast_metrics as score
@@ -163,7 +164,8 @@ def employment(seeds: list[int], per_series: bool = True) -> dict:
     out = {"global": {}, "per_series_lstm": {}}
     for seed in seeds:
         start = time.perf_counter()
-        fc = Forecaster(config=build_config(ForecasterConfig, overrides=EMPLOYMENT_SETTINGS + [f"train.seed={seed}"]))
+        fc = Forecaster(config=build_config(ForecasterConfig, overrides=EMPLOYMENT_SETTINGS + [
+            f"train.seed={seed}", f"train.ensemble={ensemble}"]))
         fc.fit(train, valid=(valid, None))
         seconds = time.perf_counter() - start
         m = fc.evaluate(test)
@@ -295,6 +297,8 @@ def main() -> None:
                         choices=["us-employment", *SETUPS])
     parser.add_argument("--seeds", nargs="+", type=int, default=[13, 14, 15])
     parser.add_argument("--no-per-series", action="store_true", help="skip the per-series LSTM row of us-employment")
+    parser.add_argument("--ensemble", type=int, default=1,
+                        help="us-employment: each global model a seed ensemble of N members (seeds seed..seed+N-1)")
     parser.add_argument("--set", nargs="*", default=[], help="extra hyperparameters, key=value (applied to all)")
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args()
@@ -307,7 +311,7 @@ def main() -> None:
         for item in args.set:
             key, _, value = item.partition("=")
             overrides[key] = json.loads(value) if value[:1] in "[{0123456789-tf" and value not in ("t", "f") else value
-        out = {name: (employment(args.seeds, not args.no_per_series) if name == "us-employment"
+        out = {name: (employment(args.seeds, not args.no_per_series, args.ensemble) if name == "us-employment"
                       else run(name, args.seeds, overrides)) for name in args.series}
     if args.json:
         with open(args.json, "w") as f:

@@ -155,13 +155,11 @@ def _frame(fc, contexts, windows, quantiles) -> pd.DataFrame:
     levels = list(fc.config_.model.quantiles) if quantiles.shape[-1] > 1 else [0.5]
     id_name = fc.config_.data.id_column or "series"
     many = len(contexts) > 1 or contexts[0].series_id is not None
-    columns = {"origin": [], **({id_name: []} if many else {}), "time": []}
-    for name in names:
-        columns[name] = []
-        for q in levels:
-            if q != 0.5:
-                columns[f"{name}_{quantile_key(q)}"] = []
-        columns[f"{name}_true"] = []
+    parts: dict[str, list[np.ndarray]] = {}  # column -> one array per series, joined once at the end
+
+    def add(key: str, values) -> None:
+        parts.setdefault(key, []).append(np.asarray(values))
+
     for s, ctx in enumerate(contexts):
         mine = np.flatnonzero(windows["series"] == s)
         if not mine.size:
@@ -169,16 +167,18 @@ def _frame(fc, contexts, windows, quantiles) -> pd.DataFrame:
         origins = windows["origins"][mine]
         rows = (origins[:, None] + np.arange(H)).ravel()  # (W_s * H,)
         names_of_rows = np.asarray(times_json(ctx.time[: ctx.n_history]), dtype=object)  # each row's time, once
-        times = names_of_rows[rows].tolist()
-        columns["origin"] += np.repeat(names_of_rows[origins], H).tolist()
+        add("origin", np.repeat(names_of_rows[origins], H))
         if many:
-            columns[id_name] += [ctx.series_id] * len(rows)
-        columns["time"] += times
+            add(id_name, np.full(len(rows), ctx.series_id, dtype=object))
+        add("time", names_of_rows[rows])
         truth = ctx.targets[rows]  # (W_s * H, T)
         q = quantiles[mine].reshape(len(rows), len(names), len(levels))
         for t, name in enumerate(names):
             for k, level in enumerate(levels):
-                key = name if level == 0.5 else f"{name}_{quantile_key(level)}"
-                columns[key] += np.round(q[:, t, k], 6).tolist()
-            columns[f"{name}_true"] += truth[:, t].tolist()
+                add(name if level == 0.5 else f"{name}_{quantile_key(level)}", np.round(q[:, t, k], 6))
+            add(f"{name}_true", truth[:, t])
+    order = ["origin", *([id_name] if many else []), "time"]
+    for name in names:
+        order += [name] + [f"{name}_{quantile_key(q)}" for q in levels if q != 0.5] + [f"{name}_true"]
+    columns = {key: np.concatenate(parts[key]) if key in parts else np.array([], dtype=object) for key in order}
     return pd.DataFrame(columns)
