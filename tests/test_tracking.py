@@ -232,3 +232,11 @@ def test_a_store_mlflow_cannot_open_is_one_error_naming_it(tmp_path, monkeypatch
         run(tmp_path / "run", epochs=1, callbacks=[tracker])
 
 
+def test_an_experiment_id_the_store_lacks_is_one_error_naming_the_store(store, tmp_path, monkeypatch):
+    """Bug guarded: MLflow's exception from inside Lightning's hook instead of one line."""
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_ID", "12345")
+    tracker = mlflow_callback(PARAMS, run_name="run", out_dir=tmp_path / "run")
+    with pytest.raises(LstmkitError, match=f"MLflow tracking URI {store}: .*12345"):
+        run(tmp_path / "run", epochs=1, callbacks=[tracker])
+
+

@@ -45,7 +45,7 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -94,22 +94,29 @@ def _file_store_allowed() -> Iterator[None]:
             os.environ.pop("MLFLOW_ALLOW_FILE_STORE", None)
 
 
+@contextmanager
+def _mlflow_errors(uri: str) -> Iterator[None]:
+    """MLflow's errors (a store it cannot open, a server that does not answer, an unknown
+    experiment id) as one :class:`LstmkitError` naming the tracking URI."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        yield
+    except MlflowException as error:
+        raise LstmkitError(f"MLflow tracking URI {uri}: {error.message}") from None
+
+
 def _client(uri: str):
-    """An ``MlflowClient`` on ``uri``; a store MLflow cannot open is an :class:`LstmkitError`.
+    """An ``MlflowClient`` on ``uri``, its store opened.
 
     MLflow builds (and caches, per URI) its store when the client is made, so allowing the
     file store around this call covers the client's later calls.
     """
     client_class = _mlflow_client_class()
-    from mlflow.exceptions import MlflowException
-
-    try:
-        with _file_store_allowed():
-            client = client_class(tracking_uri=uri)
-            client.search_experiments(max_results=1)  # opens the store now, while allowed
-            return client
-    except MlflowException as error:
-        raise LstmkitError(f"MLflow tracking URI {uri}: {error.message}") from None
+    with _mlflow_errors(uri), _file_store_allowed():
+        client = client_class(tracking_uri=uri)
+        client.search_experiments(max_results=1)  # opens the store now, while allowed
+        return client
 
 
 def _experiment_id(client) -> str:
@@ -180,6 +187,46 @@ class MLflowRun(Callback):
         if not trainer.is_global_zero:
             return
         self._client = _client(self.uri)
+        with _mlflow_errors(self.uri):
+            self._start(trainer)
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        if self._client is not None:
+            with _mlflow_errors(self.uri):
+                self._log_finished_epochs(trainer.current_epoch)
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        if self._client is not None:
+            with _mlflow_errors(self.uri):
+                self._log_finished_epochs(trainer.current_epoch)
+                self._client.set_terminated(self._run_id, status="FINISHED")
+
+    def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
+        """Log the finished epochs and end the run FAILED (KILLED on Ctrl+C); an MLflow error
+        here is dropped, so that the error that stopped training is the one raised."""
+        from mlflow.exceptions import MlflowException
+
+        if self._client is None or self._run_id is None:  # no run started
+            return
+        status = "KILLED" if isinstance(exception, KeyboardInterrupt) else "FAILED"
+        with suppress(MlflowException):
+            self._log_finished_epochs(trainer.current_epoch)
+        with suppress(MlflowException):
+            self._client.set_terminated(self._run_id, status=status)
+
+    def on_plots_written(self, plots_dir: Path) -> None:
+        """Log ``plots_dir/*.png`` under ``plots/`` (again: a file of the same name is replaced).
+        :func:`lstmkit.training.train.fit` calls it once it has drawn the curves; call it again
+        after drawing more plots into the folder."""
+        if self._client is None:
+            return
+        with _mlflow_errors(self.uri):
+            for png in sorted(Path(plots_dir).glob("*.png")):
+                self._client.log_artifact(self._run_id, str(png), artifact_path="plots")
+
+    # --- what is logged ---
+    def _start(self, trainer) -> None:
+        """Start the MLflow run, or continue the run folder's when training resumes."""
         resumed = self._resume() if trainer.ckpt_path is not None else None
         if resumed is None:
             experiment_id = _experiment_id(self._client)
@@ -198,34 +245,6 @@ class MLflowRun(Callback):
                    {"run_id": self._run_id, "tracking_uri": self.uri, "experiment_id": experiment_id})
         self._log_finished_epochs(trainer.current_epoch)
 
-    def on_train_epoch_start(self, trainer, pl_module) -> None:
-        if self._client is not None:
-            self._log_finished_epochs(trainer.current_epoch)
-
-    def on_train_end(self, trainer, pl_module) -> None:
-        if self._client is not None:
-            self._log_finished_epochs(trainer.current_epoch)
-            self._client.set_terminated(self._run_id, status="FINISHED")
-
-    def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
-        if self._client is None:
-            return
-        try:
-            self._log_finished_epochs(trainer.current_epoch)
-        finally:
-            status = "KILLED" if isinstance(exception, KeyboardInterrupt) else "FAILED"
-            self._client.set_terminated(self._run_id, status=status)
-
-    def on_plots_written(self, plots_dir: Path) -> None:
-        """Log ``plots_dir/*.png`` under ``plots/`` (again: a file of the same name is replaced).
-        :func:`lstmkit.training.train.fit` calls it once it has drawn the curves; call it again
-        after drawing more plots into the folder."""
-        if self._client is None:
-            return
-        for png in sorted(Path(plots_dir).glob("*.png")):
-            self._client.log_artifact(self._run_id, str(png), artifact_path="plots")
-
-    # --- what is logged ---
     def _resume(self):
         """The run kept in the run folder, if this store still has it (not deleted)."""
         from mlflow.exceptions import MlflowException
@@ -297,4 +316,7 @@ def log_model_folder(run_id: str, folder: Path) -> None:
     folder = Path(folder)
     if not folder.is_dir():
         raise LstmkitError(f"{folder}: not a model folder (no such directory)")
-    _client(tracking_uri()).log_artifacts(run_id, str(folder), artifact_path="model")
+    uri = tracking_uri()
+    client = _client(uri)
+    with _mlflow_errors(uri):
+        client.log_artifacts(run_id, str(folder), artifact_path="model")
