@@ -244,6 +244,11 @@ def test_command_line_outputs(tmp_path):
     assert config["model"]["cell"] == best.params["model.cell"]
     assert config["train"]["epochs"] == 2 and config["data"]["covariates"] == ["x"]  # --set reaches every trial
 
+    trial_folder = out / "trials" / f"trial-{best.number:04d}"
+    assert len((trial_folder / "logs" / "metrics.csv").read_text(encoding="utf-8").splitlines()) == 1 + 2  # 2 epochs
+    assert not list((out / "trials").glob("*/checkpoints"))  # removed when each trial ended
+    assert [p.parent.name for p in (out / "trials").glob("*/model")] == [trial_folder.name]  # only the best's
+
     from lstmkit import load
     model = load(out / "best" / "model")
     assert model.config_.model.hidden_size == best.params["model.hidden_size"]
@@ -271,3 +276,23 @@ def test_pruners_by_name_and_a_space_as_python_data():
         "train.batch_size": CategoricalDistribution([16, 32])}
     with pytest.raises(ConfigError, match=r"^space: unknown key 'hidden_size' \(did you mean 'model.hidden_size'"):
         space_from_mapping({"hidden_size": {"low": 4, "high": 8}}, config_class, source="space")
+
+
+def test_each_trial_is_an_mlflow_run_with_train_tracking_mlflow(tmp_path, monkeypatch):
+    """--set train.tracking=mlflow reaches every trial: one MLflow run per trial, named after its run
+    folder, with the trial's drawn settings as parameters."""
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", str(tmp_path / "mlruns"))
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    estimator, X, y = _forecaster(tmp_path, tracking="mlflow")
+    result = tune(estimator, X, y, trials=2, space={"model.hidden_size": {"low": 4, "high": 12}},
+                  out_dir=tmp_path / "out", progress=False)
+    client = MlflowClient(tracking_uri=str(tmp_path / "mlruns"))
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    by_name = {run.info.run_name: run for run in runs}
+    assert sorted(by_name) == ["trial-0000", "trial-0001"]
+    for trial in result.study.trials:
+        run = by_name[f"trial-{trial.number:04d}"]
+        assert run.data.params["model.hidden_size"] == str(trial.params["model.hidden_size"])
+        assert run.data.metrics["val_mae"] == pytest.approx(trial.intermediate_values[2])  # the last epoch's

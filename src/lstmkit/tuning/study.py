@@ -20,10 +20,13 @@ the study's total, counted in the storage:
   its trial back unrun (recorded as pruned with the ``surplus`` mark, and left out of every
   report). So N processes sharing one study run ``trials`` trials in all, none twice.
 
-A trial that improves on the best so far saves its model to ``OUT/trials/NNNN/model``; at the
-end ``OUT/best/model`` is the best trial's model (trained again from ``best.yaml`` when that
-trial ran on another machine), and ``OUT/trials.csv``, ``OUT/best.yaml`` and ``OUT/plots/`` are
-rewritten from the storage, so they describe the whole study, not just this process's trials.
+Each trial trains in its own run folder, ``OUT/trials/trial-NNNN`` (``logs/metrics.csv``,
+``plots/``; its checkpoints are removed when it ends; with ``train.tracking=mlflow`` its MLflow run
+is named after it). A trial that improves on the best so far saves its model there (``model/``,
+removed once another trial is better); at the end ``OUT/best/model`` is the best trial's model
+(trained again from ``best.yaml`` when that trial ran on another machine), and ``OUT/trials.csv``,
+``OUT/best.yaml`` and ``OUT/plots/`` are rewritten from the storage, so they describe the whole
+study, not just this process's trials.
 """
 
 from __future__ import annotations
@@ -157,7 +160,8 @@ class _TrialRunner:
             trial.set_user_attr(report.CONFIG, config_to_dict(config))
             estimator = self.cls(config=config)
             pruning = PruneTrial(trial, self.metric)
-            estimator.fit(self.X, self.y, valid=self.valid, callbacks=[pruning])
+            estimator.fit(self.X, self.y, valid=self.valid, out_dir=self.run_folder(trial.number),
+                          callbacks=[pruning])
             value = float(estimator.valid_metrics_[self.metric])
         except optuna.TrialPruned:
             raise
@@ -165,16 +169,23 @@ class _TrialRunner:
             trial.set_user_attr(report.ERROR, _describe(error))
             raise
         finally:
+            if self.out_dir is not None:  # the logs and plots stay; the checkpoints would only fill the disk
+                shutil.rmtree(self.run_folder(trial.number) / "checkpoints", ignore_errors=True)
             _free_memory()
         if _improves(study, value):
             self._keep(trial.number, estimator, value)
         return value
 
+    def run_folder(self, number: int) -> Path | None:
+        """Trial ``number``'s run folder (``OUT/trials/trial-NNNN``: logs, plots, and its model while it is
+        the best), or None in memory. MLflow names the trial's run after it."""
+        return self.out_dir / "trials" / f"trial-{number:04d}" if self.out_dir is not None else None
+
     def _keep(self, number: int, estimator, value: float) -> None:
         if self.out_dir is None:
             self.kept = {number: estimator}
             return
-        estimator.save(self.out_dir / "trials" / f"{number:04d}" / "model",
+        estimator.save(self.run_folder(number) / "model",
                        metrics={"valid": estimator.valid_metrics_, "tune": {"trial": number, "value": value}})
 
 
@@ -299,7 +310,7 @@ def _finish(study: optuna.Study, run: _TrialRunner) -> TuneResult:
     else:
         report.write_best_yaml(best, run.cls.task, run.metric, out_dir / "best.yaml")
         estimator = _best_model(run, best, best_config, load)
-        _drop_other_models(study, out_dir, best.number)
+        _drop_other_models(study, run, best.number)
     return TuneResult(study=study, best_params=dict(best.params), best_value=float(best.value),
                       best_config=best_config, best_estimator=estimator, metric=run.metric)
 
@@ -314,7 +325,7 @@ def _best_model(run: _TrialRunner, best: FrozenTrial, best_config, load):
         with contextlib.suppress(ValueError, OSError):
             if json.loads(metrics_file.read_text(encoding="utf-8")).get("tune", {}).get("trial") == best.number:
                 return load(target)
-    saved = run.out_dir / "trials" / f"{best.number:04d}" / "model"
+    saved = run.run_folder(best.number) / "model"
     estimator = load(saved) if saved.exists() else _retrain(run, best_config)
     estimator.save(target, metrics={"valid": estimator.valid_metrics_,
                                     "tune": {"trial": best.number, "value": best.value}})
@@ -326,12 +337,12 @@ def _retrain(run: _TrialRunner, config):
     return run.cls(config=config).fit(run.X, run.y, valid=run.valid)
 
 
-def _drop_other_models(study: optuna.Study, out_dir: Path, best: int) -> None:
-    """Remove the saved models of finished trials other than the best (running ones may still win)."""
-    finished = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
-    for folder in sorted((out_dir / "trials").glob("*")):
-        if folder.name.isdigit() and int(folder.name) in finished and int(folder.name) != best:
-            shutil.rmtree(folder, ignore_errors=True)
+def _drop_other_models(study: optuna.Study, run: _TrialRunner, best: int) -> None:
+    """Remove the saved models of finished trials other than the best (running ones may still win);
+    their logs and plots stay."""
+    for trial in study.get_trials(deepcopy=False):
+        if trial.state.is_finished() and trial.number != best:
+            shutil.rmtree(run.run_folder(trial.number) / "model", ignore_errors=True)
 
 
 @contextlib.contextmanager
