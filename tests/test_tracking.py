@@ -158,6 +158,26 @@ def test_ctrl_c_ends_the_run_killed_with_the_finished_epochs(store, tmp_path, mo
     assert_history_is_the_csv(client, tracker.run_id, out)
     assert [int(r["epoch"]) for r in csv_rows(out)] == [1, 2]
 
+
+def test_a_trial_the_tuner_prunes_logs_every_row_and_ends_killed(store, tmp_path, monkeypatch):
+    """Bugs guarded: the epoch whose metric pruned a tune trial (its row written, its checkpoint
+    not) missing from MLflow, although that trial is never resumed; a pruned trial shown FAILED."""
+    import optuna
+
+    from lstmkit.tuning.pruning import PruneTrial
+
+    study = optuna.create_study(direction="maximize", pruner=optuna.pruners.ThresholdPruner(upper=-1.0,
+                                                                                           n_warmup_steps=2))
+    out = tmp_path / "trial"
+    tracker = mlflow_callback(PARAMS, run_name="trial", out_dir=out)
+    with pytest.raises(optuna.TrialPruned, match="pruned after epoch 2"):
+        run(out, epochs=4, callbacks=[tracker, PruneTrial(study.ask(), "accuracy")])
+    client = reader(store, monkeypatch)
+    logged = client.get_run(tracker.run_id)
+    assert logged.info.status == "KILLED" and logged.data.tags["lstmkit.pruned"] == "true"
+    assert [int(r["epoch"]) for r in csv_rows(out)] == [1, 2]
+    assert_history_is_the_csv(client, tracker.run_id, out)
+
 def test_finished_epochs_missing_from_mlflow_are_logged_on_resume_and_a_fresh_start_is_a_new_run(
         store, tmp_path, monkeypatch):
     """Bugs guarded: a run resumed with tracking turned on (or killed before it logged an epoch)

@@ -144,6 +144,15 @@ def _chunks(items: list, size: int = _BATCH) -> Iterator[list]:
         yield items[start:start + size]
 
 
+def _is_pruned(exception: BaseException) -> bool:
+    """Is ``exception`` Optuna's "prune this trial" (``lstmkit tune``)?"""
+    try:
+        import optuna
+    except ImportError:
+        return False
+    return isinstance(exception, optuna.TrialPruned)
+
+
 def _csv_rows(path: Path) -> list[dict[str, str]]:
     """``logs/metrics.csv`` as written: its cells as text (empty cells stay empty)."""
     if not path.exists():
@@ -203,14 +212,22 @@ class MLflowRun(Callback):
 
     def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
         """Log the finished epochs and end the run FAILED (KILLED on Ctrl+C); an MLflow error
-        here is dropped, so that the error that stopped training is the one raised."""
+        here is dropped, so that the error that stopped training is the one raised.
+
+        A trial that ``lstmkit tune`` prunes (:class:`optuna.TrialPruned`, raised once the epoch's
+        row is written) is over for good, never resumed: all its rows are logged, and it ends
+        KILLED with the tag ``lstmkit.pruned=true``.
+        """
         from mlflow.exceptions import MlflowException
 
         if self._client is None or self._run_id is None:  # no run started
             return
-        status = "KILLED" if isinstance(exception, KeyboardInterrupt) else "FAILED"
+        pruned = _is_pruned(exception)
+        status = "KILLED" if pruned or isinstance(exception, KeyboardInterrupt) else "FAILED"
         with suppress(MlflowException):
-            self._log_finished_epochs(trainer.current_epoch)
+            self._log_finished_epochs(trainer.current_epoch + 1 if pruned else trainer.current_epoch)
+            if pruned:
+                self._client.set_tag(self._run_id, "lstmkit.pruned", "true")
         with suppress(MlflowException):
             self._client.set_terminated(self._run_id, status=status)
 
