@@ -181,6 +181,45 @@ def test_running_again_continues_the_study_and_runs_only_the_missing_trials(tmp_
     assert len(result.study.trials) == 4  # the study is full: nothing runs
 
 
+def test_ctrl_c_then_the_same_command_runs_only_the_missing_trials(tmp_path):
+    """A real Ctrl+C (SIGINT) in the middle of trial 1: the command stops with status 130 and keeps
+    the study; running it again runs the missing trials only, and the trial cut off does not count."""
+    import signal
+    import time
+
+    data = FORECASTER.write_train(tmp_path)
+    _write_space(tmp_path / "space.yaml", {"model.hidden_size": {"low": 4, "high": 12}})
+    command = [sys.executable, "-m", "lstmkit", "tune", "forecaster", "--train", str(data), "--out",
+               str(tmp_path / "out"), "--trials", "3", "--space", str(tmp_path / "space.yaml"), "--pruner", "none",
+               *(a for item in [*FAST_SET, "train.epochs=12"] for a in ("--set", item))]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    first = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+    lines = []
+    for line in first.stderr:  # wait until trial 0 is done, then interrupt trial 1
+        lines.append(line)
+        if line.startswith("trial 0:"):
+            break
+    time.sleep(1.0)
+    first.send_signal(signal.SIGINT)
+    _, rest = first.communicate(timeout=120)
+    assert first.returncode == 130, "".join(lines) + rest
+    assert "interrupted" in rest
+    storage = f"sqlite:///{tmp_path / 'out' / 'study.db'}"
+    before = optuna.load_study(study_name="forecaster", storage=storage).trials
+    done_before = [t.number for t in before if t.state == TrialState.COMPLETE]
+    cut_off = [t for t in before if t.state == TrialState.FAIL]
+    assert done_before[0] == 0 and all("error" not in t.user_attrs for t in cut_off)
+
+    quicker = [*command, "--set", "train.epochs=2"]  # the settings of trials still to come may change
+    again = subprocess.run(quicker, capture_output=True, text=True, env=env, timeout=240)
+    assert again.returncode == 0, again.stderr
+    after = optuna.load_study(study_name="forecaster", storage=storage).trials
+    assert sum(t.state == TrialState.COMPLETE for t in after) == 3
+    ran_again = [line for line in again.stderr.splitlines() if line.startswith("trial ")]
+    assert len(ran_again) == 3 - len(done_before)  # only the missing ones
+    assert not (tmp_path / "out" / "trials.csv").read_text(encoding="utf-8").count("RUNNING")
+
+
 def _tune_process(tmp: Path, data: Path, out: Path, storage: str, trials: int) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "lstmkit", "tune", "forecaster", "--train", str(data), "--out", str(out), "--trials",
