@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lstmkit.cli import app
-from lstmkit.cli.config import TABLE, key_rows, markdown_table, with_tables
+from lstmkit.cli.config import TABLE, key_rows, markdown_table, markdown_text, with_tables
 from lstmkit.config import describe_keys, field_docs
 from lstmkit.tasks.registry import TASKS
 
@@ -30,7 +30,7 @@ def test_the_guides_key_tables_are_made_from_the_code():
         assert with_tables(text) == text, f"{path.name}: a key table drifted; run lstmkit config-docs docs/{path.name}"
     # the tables are there (taking a marker out must not turn this test off)
     assert {("serving.md", "serve"), ("scaling.md", "text-classifier train.devices train.strategy train.num_nodes"),
-            ("forecasting.md", "forecaster data model")} <= set(found)
+            ("forecasting.md", "forecaster data model"), ("tagging.md", "tagger data model")} <= set(found)
     assert any(name == "sequence-classification.md" for name, _ in found)
 
 
@@ -84,7 +84,8 @@ def test_docstrings_of_a_subclass_win_and_roles_read_as_code():
     rows = describe_keys(Toy)
     assert [(r.key, r.type, r.default, r.meaning) for r in rows] == [
         ("size", "int", "3", "Units of the `LSTM`, `size` > 0 | more."), ("plain", "str", "a", "")]
-    assert markdown_table(rows).splitlines()[2] == "| `size` | int | `3` | Units of the `LSTM`, `size` > 0 / more. |"
+    assert markdown_table(rows).splitlines()[2] == r"| `size` | int | `3` | Units of the `LSTM`, `size` > 0 \| more. |"
+    assert markdown_text("become <unk>, not `<pad>`") == r"become \<unk>, not `<pad>`"  # <unk> is no HTML tag
 
 
 @pytest.mark.parametrize("args, message", [

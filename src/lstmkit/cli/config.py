@@ -57,8 +57,15 @@ def key_rows(name: str, selectors: Sequence[str] = ()) -> list[KeyDoc]:
 def markdown_table(rows: Sequence[KeyDoc]) -> str:
     """The guides' table: ``| key | type | default | meaning |``, one row per key."""
     lines = ["| key | type | default | meaning |", "|---|---|---|---|"]
-    lines += [f"| `{row.key}` | {row.type} | `{row.default}` | {row.meaning.replace('|', '/')} |" for row in rows]
+    lines += [f"| `{row.key}` | {row.type} | `{row.default}` | {markdown_text(row.meaning)} |" for row in rows]
     return "\n".join(lines) + "\n"
+
+
+def markdown_text(text: str) -> str:
+    """``text`` as Markdown shows it: ``|`` escaped (a table cell), and outside `code` ``<`` too
+    (``<unk>`` would be read as an HTML tag and vanish)."""
+    parts = text.replace("|", "\\|").split("`")
+    return "`".join(part if i % 2 else part.replace("<", "\\<") for i, part in enumerate(parts))
 
 
 def text_listing(rows: Sequence[KeyDoc]) -> str:
