@@ -301,6 +301,13 @@ def test_command_line_outputs(tmp_path):
     assert again.config_.model.hidden_size == best.params["model.hidden_size"]
 
 
+def test_the_seed_is_not_searched_without_validation_data(tmp_path):
+    """Without --valid each seed would hold out another part of the data: scores of different data."""
+    estimator, X, y = _forecaster(tmp_path)
+    with pytest.raises(ConfigError, match="train.seed is in the search space"):
+        tune(estimator, X, y, trials=2, space={"train.seed": {"low": 0, "high": 9}}, progress=False)
+
+
 def test_pruners_by_name_and_a_space_as_python_data():
     from lstmkit.tuning.pruning import make_pruner
     from lstmkit.tuning.space import space_from_mapping

@@ -116,6 +116,9 @@ def tune(estimator, X, y=None, valid=None, *, trials: int, out_dir: str | Path |
         space = space_from_mapping(space, cls.config_class, base, source="space")
     else:
         space = read_space(space, cls.config_class, base)
+    if valid is None and "train.seed" in space:
+        raise ConfigError("train.seed is in the search space, so each trial would hold out another part of the "
+                          "training data and the scores could not be compared: give validation data (--valid)")
     metric, mode = tuned_metric(cls)
     out_dir = Path(out_dir) if out_dir is not None else None
     if out_dir is not None:
