@@ -312,7 +312,19 @@ def test_pruners_by_name_and_a_space_as_python_data():
     from lstmkit.tuning.pruning import make_pruner
     from lstmkit.tuning.space import space_from_mapping
 
-    assert isinstance(make_pruner("median"), optuna.pruners.MedianPruner)
+    median = make_pruner("median")
+    assert isinstance(median, optuna.pruners.MedianPruner)
+    study = optuna.create_study(pruner=median)  # 5 finished trials, then one far worse at epochs 1 and 2
+    for _ in range(5):
+        trial = study.ask()
+        trial.report(0.1, 1)
+        trial.report(0.1, 2)
+        study.tell(trial, 0.1)
+    hopeless = study.ask()
+    hopeless.report(9.0, 1)
+    assert not hopeless.should_prune()  # never after the first epoch only
+    hopeless.report(9.0, 2)
+    assert hopeless.should_prune()
     assert isinstance(make_pruner("halving"), optuna.pruners.SuccessiveHalvingPruner)
     assert isinstance(make_pruner("none"), optuna.pruners.NopPruner)
     with pytest.raises(ValueError, match="unknown pruner 'hyperband'"):

@@ -30,9 +30,9 @@ PRUNERS = ("median", "halving", "none")
 
 def make_pruner(name: str, startup_trials: int = 5, warmup_epochs: int = 1) -> optuna.pruners.BasePruner:
     """The pruner called ``name`` (see the module docstring); ``median`` prunes nothing in the first
-    ``startup_trials`` trials nor before epoch ``warmup_epochs + 1``."""
-    if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=startup_trials, n_warmup_steps=warmup_epochs)
+    ``startup_trials`` trials, nor in a trial's first ``warmup_epochs`` epochs."""
+    if name == "median":  # steps are 1-based epochs; Optuna prunes from step == n_warmup_steps
+        return optuna.pruners.MedianPruner(n_startup_trials=startup_trials, n_warmup_steps=warmup_epochs + 1)
     if name == "halving":
         return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
     if name == "none":
