@@ -260,3 +260,63 @@ def test_an_experiment_id_the_store_lacks_is_one_error_naming_the_store(store, t
         run(tmp_path / "run", epochs=1, callbacks=[tracker])
 
 
+
+# --- end to end: `lstmkit train ... --set train.tracking=mlflow` (the estimators' wiring) -----------------
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "docs" / "examples"
+
+
+def flat_config(model_folder: Path) -> dict[str, str]:
+    """The model folder's config.json settings as dotted keys and parameter texts."""
+    config = read_json(model_folder / "config.json")["config"]
+    return {f"{section}.{key}": param_text(value)
+            for section, values in config.items() for key, value in values.items()}
+
+
+def test_lstmkit_train_logs_the_run_and_a_rerun_continues_it(store, tmp_path, monkeypatch):
+    """End to end, in fresh processes. Bugs guarded: the estimator not adding the callback, or
+    giving it other settings than the model was trained with; the model folder not logged, or
+    logged with a pickle; the plots the estimator draws after training (the confusion matrix)
+    missing; `lstmkit train` run again with more epochs starting a second MLflow run or
+    repeating epochs."""
+    from cli_process import lstmkit_ok
+
+    args = ["train", "text-classifier", "--train", EXAMPLES / "reviews.csv", "--config", EXAMPLES / "config.yaml",
+            "--out", tmp_path / "run", "--set", "train.tracking=mlflow"]
+    lstmkit_ok(tmp_path, *args, "--epochs", "2")
+    client = reader(store, monkeypatch)
+    [first] = client.search_runs(["0"])
+    model = tmp_path / "run" / "model"
+    assert first.info.status == "FINISHED" and first.info.run_name == "run"
+    assert first.data.params == {**flat_config(model), "task": "text-classifier", "lstmkit_version": __version__}
+    assert_history_is_the_csv(client, first.info.run_id, tmp_path / "run")
+    files = artifact_files(client, first.info.run_id)
+    assert sorted(f for f in files if f.startswith("model/")) == sorted(f"model/{p.name}" for p in model.iterdir())
+    assert all(f.endswith((".json", ".png", ".safetensors")) for f in files), files
+    curves = {f"plots/{p.name}" for p in (tmp_path / "run" / "plots").glob("*.png")} - {"plots/confusion_matrix.png"}
+    assert curves <= set(files) and "plots/loss.png" in curves
+
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE")
+    lstmkit_ok(tmp_path, *args, "--epochs", "3")  # resumes: trains epoch 3
+    client = reader(store, monkeypatch)
+    [again] = client.search_runs(["0"])
+    assert again.info.run_id == first.info.run_id and again.info.status == "FINISHED"
+    assert [int(r["epoch"]) for r in csv_rows(tmp_path / "run")] == [1, 2, 3]
+    assert_history_is_the_csv(client, first.info.run_id, tmp_path / "run")
+    assert again.data.tags["lstmkit.resumed.train.epochs"] == "3" and again.data.params["train.epochs"] == "2"
+
+
+@pytest.mark.xfail(strict=True, reason="waits for the estimator to call the tracker's on_plots_written after "
+                                       "_plot_validation (tasks/base.py); remove this mark then")
+def test_the_plots_drawn_after_training_join_the_run(store, tmp_path, monkeypatch):
+    """Bug guarded: the confusion matrix (drawn by the estimator once training has ended) not in MLflow."""
+    from lstmkit import TextClassifier
+
+    clf = TextClassifier(tokenizer="word", embedding_dim=8, hidden_size=8, ngram_buckets=512, epochs=1,
+                         batch_size=16, tracking="mlflow")
+    clf.fit(["good room", "bad food", "great view", "awful staff"] * 5, ["pos", "neg", "pos", "neg"] * 5,
+            out_dir=tmp_path / "run")
+    client = reader(store, monkeypatch)
+    plots = {f"plots/{p.name}" for p in (tmp_path / "run" / "plots").glob("*.png")}
+    assert "plots/confusion_matrix.png" in plots
+    assert {a.path for a in client.list_artifacts(clf.tracking_run_id_, "plots")} == plots
