@@ -8,6 +8,7 @@ whose hidden states other tasks read as contextual character features (``model.c
 ``network.py``    :class:`CharLMNet`: the forward and the backward LSTM language model
 ``estimator.py``  :class:`CharLanguageModel`: fit, perplexities, the model folder
 ``features.py``   the models' states at each token's boundaries, for the tagger
+``pretrained.py`` what a tagger or text classifier keeps of the language model it reads
 ``bundled.py``    language models shipped with lstmkit (``model.char_lm=peoples-daily``)
 ================  ==========================================================
 """

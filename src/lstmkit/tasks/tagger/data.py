@@ -377,7 +377,7 @@ class Batches:
             longest = int(char_lengths.max())
             chars = table[padded][:, :, :longest] * inside[:, :, None]  # (B, T, C)
             batch["chars"], batch["char_lengths"] = torch.from_numpy(chars), torch.from_numpy(char_lengths)
-        if self.lm is not None:  # a character language model's inputs (lstmkit.tasks.tagger.char_lm)
+        if self.lm is not None:  # a character language model's inputs (lstmkit.tasks.charlm.pretrained)
             batch.update(collate_lm([self.lm(r) for r in raw]))
         batch["tags"] = pad_arrays([self.tags[i] for i in indices])[0]
         self.reads += 1

@@ -60,7 +60,7 @@ from lstmkit.inference import map_batches, network_device
 from lstmkit.metrics.tagging import tagging_metrics
 from lstmkit.tasks.base import Estimator
 from lstmkit.tasks.charlm.features import collate_lm
-from lstmkit.tasks.tagger.char_lm import TaggerCharLM
+from lstmkit.tasks.charlm.pretrained import PretrainedCharLM
 from lstmkit.tasks.tagger.config import TaggerConfig
 from lstmkit.tasks.tagger.data import (
     END,
@@ -366,7 +366,7 @@ class Tagger(Estimator):
             self.char_vocab_ = char_vocab(tokens, counts, first)
             self._tables["chars"] = char_table(tokens, self.char_vocab_, MAX_CHARS)
         self.dictionary_ = self._build_dictionary(token_strings(rows, tokens), tags)
-        self.char_lm_ = TaggerCharLM.from_spec(model.char_lm) if model.char_lm else None
+        self.char_lm_ = PretrainedCharLM.from_spec(model.char_lm) if model.char_lm else None
         self.embeddings_ = self._initial_embeddings(vocab_table[ids] for ids in rows)
         if self.embeddings_ is not None:
             model.embedding_dim = int(self.embeddings_.size(1))
@@ -601,7 +601,7 @@ class Tagger(Estimator):
         self.char_vocab_ = Vocab.from_json(extra["chars"], "chars.json") if "chars" in extra else None
         self.dictionary_ = (WordDictionary.from_json(extra["dictionary"], self.config_.model.dictionary_folds)
                             if "dictionary" in extra else None)
-        self.char_lm_ = TaggerCharLM.from_json(extra["char_lm"]) if "char_lm" in extra else None
+        self.char_lm_ = PretrainedCharLM.from_json(extra["char_lm"]) if "char_lm" in extra else None
 
     # ------------------------------------------------------------------ inference
     def _inference_batches(self, lengths: list[int]) -> list[list[int]]:

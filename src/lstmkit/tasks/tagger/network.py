@@ -22,7 +22,7 @@ BIOES and BMES): the CRF's disallowed moves score ``-inf`` in Viterbi.
 
 With ``model.char_lm`` a pretrained :class:`~lstmkit.tasks.charlm.network.CharLMNet` (``char_lm``)
 reads each sentence as text and gives each token its forward state after the token and its
-backward state before it (:mod:`lstmkit.tasks.tagger.char_lm`). Frozen (the default), its
+backward state before it (:mod:`lstmkit.tasks.charlm.pretrained`). Frozen (the default), its
 weights take no gradient, its states are computed under ``torch.no_grad()`` and it stays in
 eval mode; with ``char_lm_finetune`` it trains with the tagger.
 """

@@ -65,6 +65,11 @@ class TextModelConfig:
     """Hash buckets of the lexicon's n-grams, at most (fewer for small data: 4 per distinct n-gram)"""
     bigram_dim: int = 0
     """> 0: also feed each token's hashed (token, next token) bigram vector of this size."""
+    char_lm: str | None = None
+    """A pretrained character language model (a folder of `lstmkit pretrain`, or peoples-daily) whose forward and
+    backward states at each character join its vector (character tokens only); none: off"""
+    char_lm_finetune: bool = False
+    """Train the language model's weights with the classifier (false: frozen, its states computed without gradients)"""
     bigram_buckets: int = 100_000
     """Hash buckets of the bigram vectors."""
     cell: Literal["lstm", "gru"] = "lstm"

@@ -33,10 +33,12 @@ from lstmkit.data.store.folder import training_store_folder
 from lstmkit.data.store.rows import StoreBatchSampler, StoreRows, pad_arrays
 from lstmkit.data.tokenizers import tokenizer_from_config
 from lstmkit.data.vocab import Vocab
-from lstmkit.errors import DataError
+from lstmkit.errors import ConfigError, DataError
 from lstmkit.inference import map_batches, network_device
 from lstmkit.metrics.classification import classification_metrics
 from lstmkit.nn.ngrams import buckets_for, distinct_ngrams
+from lstmkit.tasks.charlm.pretrained import PretrainedCharLM
+from lstmkit.tasks.charlm.streams import NEWLINE
 from lstmkit.tasks.classification import Classifier
 from lstmkit.tasks.text.config import TextClassifierConfig
 from lstmkit.tasks.text.data import rows_of, stream_text_data
@@ -86,6 +88,8 @@ class TextClassifier(Classifier):
             lexicon_folds: int = 5,
             lexicon_buckets: int = 1048576,
             bigram_dim: int = 0,
+            char_lm: str | None = None,
+            char_lm_finetune: bool = False,
             bigram_buckets: int = 100000,
             cell: Literal["lstm", "gru"] = "lstm",
             hidden_size: int = 64,
@@ -229,6 +233,12 @@ class TextClassifier(Classifier):
         vectors, the n-gram tables' sizes, the n-gram regression, the lexicon, class weights."""
         model = self.config_.model
         seed = self.config_.train.seed
+        self.char_lm_ = None
+        if model.char_lm:
+            if self.tokenizer_.name != "char":
+                raise ConfigError(f"model.char_lm: a text classifier reads a character language model over character "
+                                  f"tokens; this data is tokenised by {self.tokenizer_.name} (set data.tokenizer=char)")
+            self.char_lm_ = PretrainedCharLM.from_spec(model.char_lm)
         if model.embedding_init == "ppmi" or model.pretrained_embeddings:
             self._say("preparing token vectors (" + ("from " + model.pretrained_embeddings
                                                      if model.pretrained_embeddings else "PPMI-SVD") + ")")
@@ -318,17 +328,27 @@ class TextClassifier(Classifier):
                                  class_weights=getattr(self, "class_weights_", None),
                                  embeddings=getattr(self, "embeddings_", None),
                                  ngram_state=getattr(self, "ngram_state_", None),
-                                 lexicon=getattr(self, "lexicon_", None))
+                                 lexicon=getattr(self, "lexicon_", None), **self._char_lm_parts())
+
+    def _char_lm_parts(self) -> dict:
+        """The network's language model (``model.char_lm``) and its table vocabulary id -> its character id."""
+        lm = getattr(self, "char_lm_", None)
+        if lm is None:
+            return {}
+        return {"char_lm": lm.network(), "char_lm_ids": torch.tensor(lm.vocab.encode(self.vocab_.tokens)),
+                "newline": lm.vocab.encode([NEWLINE])[0]}
 
     # -- model folder --------------------------------------------------------
     def _folder_state(self) -> dict:
+        lm = getattr(self, "char_lm_", None)
         return {"config": {**self._label_state(), "tokenizer": self.tokenizer_.to_config()},
-                "vocab": self.vocab_.to_json()}
+                "vocab": self.vocab_.to_json(), "extra": {"char_lm": lm.to_json()} if lm is not None else None}
 
     def _restore(self, folder) -> None:
         self._restore_labels(folder.config)
         self.tokenizer_ = tokenizer_from_config(folder.config["tokenizer"])
         self.vocab_ = Vocab.from_json(folder.vocab)
+        self.char_lm_ = PretrainedCharLM.from_json(folder.extra["char_lm"]) if "char_lm" in folder.extra else None
 
     # -- inference -----------------------------------------------------------
     def _batched(self, texts: list[str], run) -> tuple[Tensor, ...]:

@@ -67,6 +67,9 @@ def export_spec(clf) -> ExportSpec:
     """The :class:`ExportSpec` of a fitted :class:`~lstmkit.tasks.text.TextClassifier`."""
     clf._check_fitted()
     net = clf.network_.cpu().eval()
+    if getattr(net, "char_lm", None) is not None:
+        raise NotImplementedError("ONNX export is not available for text classifiers with a character language "
+                                  "model (model.char_lm) yet")
     examples = ["a first example text", "a second, longer example text to pad the others", "short"]
     ids = clf.encode(examples)
     lengths = torch.tensor([max(1, len(s)) for s in ids])

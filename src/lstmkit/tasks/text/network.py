@@ -2,7 +2,8 @@
 
 Network (shapes for a batch of B texts padded to T tokens)::
 
-    ids (B, T) --Embedding--> (B, T, E) --dropout--> [; lexicon (B, T, n*C)] --> LSTM/GRU --> (B, T, D*H)
+    ids (B, T) --Embedding--> (B, T, E) [; LM states (B, T, 2H')] --dropout--> [; lexicon (B, T, n*C)]
+        --> LSTM/GRU --> (B, T, D*H)
         --pooling (last|mean|max|attention|max_mean)--> (B, P)
         --dropout--> [Linear -> ReLU -> dropout] --> Linear --> (B, C)
     ids (B, T) --hashed 1..n-gram TF-IDF bag, one weight per class (optional)--> (B, C)
@@ -17,6 +18,13 @@ The n-gram branch is a logistic regression on TF-IDF character/word n-grams, fit
 by scikit-learn before training and kept fixed; the two branches' log-probabilities are mixed with
 a weight tuned on validation. It brings the surface features a linear model is good at, the LSTM
 brings order, negation and context.
+
+With ``model.char_lm`` (character tokens) a pretrained character language model
+(:class:`~lstmkit.tasks.charlm.network.CharLMNet`, ``char_lm``) reads each text, made from its token
+ids through the table ``char_lm_ids`` (vocabulary id -> the language model's character id), and
+each character's forward state after it and backward state before it join its vector
+(:meth:`~lstmkit.tasks.charlm.network.CharLMNet.character_states`). Frozen by default (no
+gradient, eval mode); trained with the classifier when ``char_lm_finetune``.
 
 The recurrent layers are :mod:`lstmkit.nn`'s, fed the true ``lengths`` so padding never changes a
 result; batches are length-bucketed so little time goes into padding.
@@ -42,7 +50,8 @@ class TextClassifierNet(nn.Module):
 
     def __init__(self, vocab_size: int, num_labels: int, cfg: TextModelConfig,
                  class_weights: Tensor | None = None, embeddings: Tensor | None = None,
-                 ngram_state: dict[str, Tensor] | None = None, lexicon: NgramLexicon | None = None) -> None:
+                 ngram_state: dict[str, Tensor] | None = None, lexicon: NgramLexicon | None = None,
+                 char_lm: nn.Module | None = None, char_lm_ids: Tensor | None = None, newline: int = 2) -> None:
         super().__init__()
         self.num_labels = num_labels
         self.label_smoothing = cfg.label_smoothing
@@ -53,7 +62,12 @@ class TextClassifierNet(nn.Module):
         self.lexicon = None
         if cfg.lexicon_ngrams:
             self.lexicon = lexicon or NgramLexicon(cfg.lexicon_buckets, self.num_labels, cfg.lexicon_ngrams)
+        self.char_lm, self.char_lm_finetune, self.newline = char_lm, cfg.char_lm_finetune, newline
+        if char_lm is not None:
+            char_lm.requires_grad_(self.char_lm_finetune)
+            self.register_buffer("char_lm_ids", char_lm_ids)  # (V,) vocabulary id -> the LM's character id
         extra_inputs = cfg.bigram_dim + (self.lexicon.output_size if self.lexicon is not None else 0)
+        extra_inputs += 2 * char_lm.hidden_size if char_lm is not None else 0
         self.rnn = rnn_cls(
             cfg.embedding_dim + extra_inputs,
             cfg.hidden_size,
@@ -109,7 +123,7 @@ class TextClassifierNet(nn.Module):
         return self.classifier(pooled), attention  # (B, C)
 
     def rnn_inputs(self, ids: Tensor, lengths: Tensor, fold: Tensor | None = None) -> Tensor:
-        """What the recurrent layers read at each step: ``(B, T, E [+ bigram_dim] [+ n*C])``."""
+        """What the recurrent layers read at each step: ``(B, T, E [+ bigram_dim] [+ 2H'] [+ n*C])``."""
         x = self.embedding(ids)  # (B, T, E)
         if self.bigrams is not None:  # (token_t, token_t+1) hashed; the last step pairs with padding
             following = torch.cat([ids[:, 1:], torch.zeros_like(ids[:, :1])], dim=1)  # (B, T)
@@ -117,10 +131,21 @@ class TextClassifierNet(nn.Module):
             following = following * inside  # 0 (<pad>) after each text's last token
             bigram = torch.remainder(ids * 1_000_003 + following, self.bigrams.num_embeddings)
             x = torch.cat([x, self.bigrams(bigram)], dim=-1)  # (B, T, E + bigram_dim)
+        if self.char_lm is not None:
+            with torch.set_grad_enabled(self.char_lm_finetune and torch.is_grad_enabled()):
+                states = self.char_lm.character_states(self.char_lm_ids[ids], lengths, self.newline)  # (B, T, 2H')
+            x = torch.cat([x, states], dim=-1)
         x = self.embedding_dropout(x)
         if self.lexicon is not None:
             x = torch.cat([x, self.lexicon(ids, lengths, fold)], dim=-1)  # (B, T, E + ... + n*C)
         return x
+
+    def train(self, mode: bool = True):
+        """As ``nn.Module.train``; a frozen language model stays in eval mode."""
+        super().train(mode)
+        if self.char_lm is not None and not self.char_lm_finetune:
+            self.char_lm.eval()
+        return self
 
     def ngram_branch(self, ids: Tensor, lengths: Tensor) -> Tensor | None:
         """The fixed TF-IDF n-gram logistic regression's logits ``(B, C)``, or None without it."""
