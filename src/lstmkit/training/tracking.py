@@ -9,10 +9,13 @@ parameters      the flattened config (``model.hidden_size``, ``train.lr``, ...),
 metrics         every row of ``logs/metrics.csv``: each column but ``epoch`` (``train_loss``,
                 ``val_loss``, ``val_<metric>``, ``lr``, ``seconds``) with ``step`` = the epoch;
                 an empty cell is not logged
-artifacts       ``plots/*.png`` under ``plots/``; the model folder's files (JSON and
-                safetensors) under ``model/`` (:func:`log_model_folder`). Never a pickle:
-                no ``mlflow.pytorch.log_model``, no checkpoint
+artifacts       ``plots/*.png`` under ``plots/`` (as ``fit`` has drawn them; plots drawn later
+                join when :meth:`MLflowRun.on_plots_written` is called again); the model
+                folder's files (JSON and safetensors) under ``model/`` (:func:`log_model_folder`).
+                Never a pickle: no ``mlflow.pytorch.log_model``, no checkpoint
 tags            ``mlflow.runName`` (the run folder's name), ``lstmkit.run_folder``, any given
+status          FINISHED; FAILED on an error; KILLED on Ctrl+C, or when ``lstmkit tune`` prunes
+                the trial (tag ``lstmkit.pruned=true``; all its rows are logged)
 ==============  ===========================================================================
 
 Where: ``MLFLOW_TRACKING_URI`` (any store MLflow knows: a folder, ``sqlite:///mlflow.db``,
