@@ -155,3 +155,18 @@ def test_a_missing_char_lm_folder_is_a_config_error(tmp_path):
     (tmp_path / "other" / "config.json").write_text(json.dumps(config), encoding="utf-8")
     with pytest.raises(ConfigError, match="a tagger model, not a language model"):
         load_char_lm(str(tmp_path / "other"))
+
+
+def test_bad_input_is_a_clear_error(tmp_path):
+    """A missing file, an empty one, or several training processes (which would read each stream's
+    windows out of order) must stop with one message naming the file or the key."""
+    from lstmkit.errors import DataError
+
+    args = ["pretrain", "--text", str(tmp_path / "missing.txt"), "--out", str(tmp_path / "r")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2 and "missing.txt: file not found" in result.output
+    (tmp_path / "blank.txt").write_text("\n  \n", encoding="utf-8")
+    with pytest.raises(DataError, match="blank.txt: no text found"):
+        CharLanguageModel().read_data(tmp_path / "blank.txt")
+    with pytest.raises(ConfigError, match="train.devices: a character language model trains in one process"):
+        CharLanguageModel(devices=2, **TINY).fit(word_lines(20, seed=0))
