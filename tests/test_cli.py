@@ -268,6 +268,9 @@ def test_help_lists_only_commands_that_exist():
         "explain",
         "gradients",
         "backtest",
+        "pretrain",
+        "tune",
+        "config",
     }
     for verb in listed:
         help_text = run_cli(verb, "--help")

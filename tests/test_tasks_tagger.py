@@ -16,6 +16,7 @@ from task_case_tagger import tiny_ner
 
 from lstmkit import Tagger, load
 from lstmkit.data.formats.conll import read_conll, write_conll
+from lstmkit.data.naming import data_named
 from lstmkit.data.tagschemes import bio_to_bioes, entities
 from lstmkit.errors import ConfigError, DataError, DataWarning
 from lstmkit.nn.crf import allowed_transitions
@@ -170,7 +171,8 @@ def test_evaluate_converts_the_other_entity_scheme_and_says_so():
     in_bioes = tagger.evaluate(X_test, [bio_to_bioes(row) for row in y_test])
     with pytest.warns(DataWarning, match="test.conll: its tags are BIO, the model's BIOES: converted to BIOES "
                                          r"before scoring \(the same entities\)"):
-        in_bio = tagger.evaluate(X_test, y_test, source="test.conll")
+        with data_named("test.conll"):
+            in_bio = tagger.evaluate(X_test, y_test)
     assert in_bio == in_bioes and in_bio["token_accuracy"] > 0.95
 
 
@@ -365,7 +367,7 @@ def test_bad_inputs_are_data_errors_naming_the_place(ner, tmp_path):
     bad = tmp_path / "gold.conll"
     bad.write_text("张 B-PER\n三 I-PER\n\n李 B-PER\n四 X-PER\n", encoding="utf-8")
     with pytest.raises(DataError, match=f"{bad}, line 5"):
-        ner.evaluate(*ner.read_data(bad), source=bad)
+        ner.evaluate(*ner.read_data(bad))  # the gold tags carry their file and lines
     unknown = tmp_path / "unknown.conll"
     unknown.write_text("张 B-PER\n三 I-PER\n\n李 B-ORG\n四 I-ORG\n", encoding="utf-8")
     X, y = ner.read_data(unknown)

@@ -306,8 +306,6 @@ def test_lstmkit_train_logs_the_run_and_a_rerun_continues_it(store, tmp_path, mo
     assert again.data.tags["lstmkit.resumed.train.epochs"] == "3" and again.data.params["train.epochs"] == "2"
 
 
-@pytest.mark.xfail(strict=True, reason="waits for the estimator to call the tracker's on_plots_written after "
-                                       "_plot_validation (tasks/base.py); remove this mark then")
 def test_the_plots_drawn_after_training_join_the_run(store, tmp_path, monkeypatch):
     """Bug guarded: the confusion matrix (drawn by the estimator once training has ended) not in MLflow."""
     from lstmkit import TextClassifier

@@ -96,11 +96,13 @@ def evaluate(
     overrides: list[str] | None = typer.Option(None, "--set", metavar="data.KEY=VALUE", help=DATA_SET_HELP),
 ) -> None:
     """Score a model on a labelled file."""
+    from lstmkit.data.naming import data_named
     from lstmkit.io import load
 
     estimator = load(model_dir).with_data_settings(list(overrides or []))
     X, y = estimator.read_data(data)
-    metrics = estimator.evaluate(X, y, source=data)
+    with data_named(data):
+        metrics = estimator.evaluate(X, y)
     if as_json:
         typer.echo(json.dumps(metrics, ensure_ascii=False))
         return

@@ -91,13 +91,14 @@ def register(app: typer.Typer) -> None:
     @app.command("config")
     @user_errors
     def config_command(
-        name: str = typer.Argument(..., metavar="TASK", help="A task (text-classifier, tagger, ...) or serve."),
-        selectors: list[str] | None = typer.Argument(
-            None, metavar="[SECTION|KEY]...", help="Only these sections (data, model, train) or keys."
-        ),
+        name: str = typer.Argument(..., metavar="TASK"),
+        selectors: list[str] | None = typer.Argument(None, metavar="[SECTION|KEY]...", hidden=True),
         markdown: bool = typer.Option(False, "--markdown", help="As a Markdown table (the guides' form)."),
     ) -> None:
-        """List the settings of a task (--set KEY=VALUE, YAML, Python keywords): type, default, meaning."""
+        """List the settings of a task (--set KEY=VALUE, YAML, Python keywords): type, default, meaning.
+
+        lstmkit config TASK [SECTION|KEY]...: TASK is a task (text-classifier, tagger, ...) or serve;
+        SECTION|KEY limits the list to those sections (data, model, train) or keys."""
         rows = key_rows(name, selectors or ())
         typer.echo(markdown_table(rows) if markdown else text_listing(rows), nl=False)
 

@@ -49,7 +49,8 @@ Learning (called by :meth:`Estimator.fit`; the trainer is :func:`lstmkit.trainin
 
 Using a model:
 
-``predict(X)``, ``evaluate(X, y, source)``  predictions; metrics of the contract
+``predict(X)``, ``evaluate(X, y)``        predictions; metrics of the contract (the file they
+                                          came from, for messages: ``data_named``)
 ``predict_records(X) -> list[dict]``      JSON-ready records: what ``predict --json`` prints,
                                           ``predict --output`` writes and the server returns
 ``table_row(record)``, ``format_record(record)``  a record as a CSV row / one human line
@@ -190,6 +191,7 @@ class Estimator(HyperParameters, BaseEstimator, abc.ABC):
         from lstmkit.tasks.registry import get_hook
 
         cfg = self.resolved_config()
+        self._tracker = None
         if cfg.train.ensemble > 1 and get_hook(self.task, "ensemble") is None:
             raise ConfigError(f"train.ensemble: {self.task} models cannot be ensembled yet; use train.ensemble=1")
         self.config_ = cfg
@@ -218,6 +220,8 @@ class Estimator(HyperParameters, BaseEstimator, abc.ABC):
             self.valid_metrics_ = self._after_fit(X_valid, y_valid) or best
             if out_dir is not None and is_global_zero():  # under DDP only rank 0 writes files
                 self._plot_validation(X_valid, y_valid, Path(out_dir) / "plots")
+                if getattr(self, "_tracker", None) is not None:  # the task's plots join the tracked run
+                    self._tracker.on_plots_written(Path(out_dir) / "plots")
         return self
 
     def _train_member(self, X, y, X_valid, y_valid, cfg, k: int, run_dir: Path, callbacks: list):
@@ -250,7 +254,7 @@ class Estimator(HyperParameters, BaseEstimator, abc.ABC):
         result = run_training(network, train_loader, valid_loader, member_cfg.train, member_dir, monitor=self.monitor,
                               mode=self.monitor_mode, progress_bar=self._progress, callbacks=callbacks)
         if tracker is not None and k == 0:
-            self.tracking_run_id_ = tracker.run_id
+            self.tracking_run_id_, self._tracker = tracker.run_id, tracker
         network.load_state_dict(result.best_state_dict)
         network.cpu().eval()
         return network, result, valid_loader
@@ -331,8 +335,9 @@ class Estimator(HyperParameters, BaseEstimator, abc.ABC):
         """One JSON-ready record per input (plain str/int/float/bool/None, lists and dicts)."""
 
     @abc.abstractmethod
-    def evaluate(self, X, y, source: str | Path | None = None) -> dict:
-        """The task's metrics of the contract; ``source`` names the data in errors."""
+    def evaluate(self, X, y) -> dict:
+        """The task's metrics of the contract. A caller that read ``X, y`` from a file names it around
+        the call (:func:`lstmkit.data.naming.data_named`) for the messages of errors and warnings."""
 
     @abc.abstractmethod
     def score(self, X, y) -> float:

@@ -22,6 +22,7 @@ from typing import Any, Literal
 import numpy as np
 from sklearn.base import ClassifierMixin
 
+from lstmkit.data.naming import data_name
 from lstmkit.data.splits import stratified_split
 from lstmkit.errors import DataError
 from lstmkit.metrics.classification import classification_metrics
@@ -188,8 +189,9 @@ class Classifier(ClassifierMixin, Estimator):
                  "probabilities": {name: round(float(p), 6) for name, p in zip(names, row)}}
                 for extra, row in zip(self._input_records(X), proba)]
 
-    def evaluate(self, X, y, source: str | Path | None = None) -> dict:
+    def evaluate(self, X, y) -> dict:
         """``accuracy``, ``macro_f1`` (over the labels present), ``per_class`` and ``n``."""
+        source = data_name()
         X, y = self.coerce(X, y)
         true = self.labels_.encode(y, source)  # unknown labels are an error, not a silent miss
         pred = self.predict_proba(X).argmax(axis=1).tolist()

@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import math
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -28,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from lstmkit.data.batching import pad_sequences, sorted_batches
+from lstmkit.data.naming import data_name
 from lstmkit.data.vocab import Vocab
 from lstmkit.errors import ConfigError, DataError
 from lstmkit.tasks.base import Estimator
@@ -190,12 +190,12 @@ class CharLanguageModel(Estimator):
                  "forward_perplexity": round(math.exp(f / n), 4), "backward_perplexity": round(math.exp(b / n), 4)}
                 for text, (f, b, n) in zip(X, losses)]
 
-    def evaluate(self, X, y=None, source: str | Path | None = None) -> dict:
+    def evaluate(self, X, y=None) -> dict:
         """Over every character of the texts: ``perplexity`` (both models), ``forward_perplexity``,
         ``backward_perplexity``, ``bits_per_char``, ``n_chars``, ``n_texts``."""
         X = self.coerce(X)[0]
         if not len(X):
-            raise DataError("no texts to evaluate", source)
+            raise DataError("no texts to evaluate", data_name())
         losses = self.text_losses(list(X))
         n = losses[:, 2].sum()
         forward, backward = losses[:, 0].sum() / n, losses[:, 1].sum() / n

@@ -47,6 +47,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from lstmkit.data.formats.timeseries import calendar_feature_names, calendar_features, future_times
+from lstmkit.data.naming import data_name
 from lstmkit.data.scaling import Standardizer
 from lstmkit.errors import ConfigError, DataError, DataWarning, ModelFolderError
 from lstmkit.fingerprint import data_fingerprint
@@ -650,7 +651,7 @@ class Forecaster(Estimator):
             records.append(record)
         return records
 
-    def evaluate(self, X, y=None, source: str | Path | None = None) -> dict:
+    def evaluate(self, X, y=None) -> dict:
         """Rolling origins over every series (stride ``horizon``; each series' first ``lookback`` rows are
         context), scored as :func:`lstmkit.tasks.forecaster.scoring.score_forecasts` does: ``mae``,
         ``rmse``, ``smape``, ``mase``, ``coverage``, ``quantile_loss``, ``baselines`` (naive,
@@ -659,6 +660,7 @@ class Forecaster(Estimator):
         from lstmkit.tasks.forecaster.scoring import score_forecasts
 
         self._check_fitted()
+        source = data_name()
         contexts = self._contexts(X, future_rows=0)
         L, H = self.config_.model.lookback, self.config_.model.horizon
         where = source if source is not None else (contexts[0].label if contexts else None)

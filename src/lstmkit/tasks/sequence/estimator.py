@@ -37,6 +37,7 @@ from torch.utils.data import DataLoader
 
 from lstmkit.data.batching import BucketBatchSampler, IndexDataset, sorted_batches
 from lstmkit.data.formats.tables import Labels
+from lstmkit.data.naming import data_name
 from lstmkit.data.scaling import Standardizer
 from lstmkit.data.splits import random_split
 from lstmkit.errors import DataError, LstmkitError, ModelFolderError
@@ -484,11 +485,11 @@ class SequenceClassifier(Classifier):
             for x, p in zip(X, outputs)
         ]
 
-    def evaluate(self, X, y, source: str | Path | None = None) -> dict:
+    def evaluate(self, X, y) -> dict:
         """See the module docstring's table; per-step metrics count every real step once."""
-        mode = self._mode
+        mode, source = self._mode, data_name()
         if mode == "sequence":
-            return super().evaluate(X, y, source)
+            return super().evaluate(X, y)
         self._check_fitted()
         X, y = self.coerce(X, y)
         if not X:

@@ -40,6 +40,7 @@ from torch.utils.data import DataLoader
 from lstmkit.data.batching import IndexDataset, pad_sequences, sorted_batches
 from lstmkit.data.formats.conll import Sentences, iter_conll, read_conll, read_conll_tokens
 from lstmkit.data.formats.tables import DataFile
+from lstmkit.data.naming import data_name
 from lstmkit.data.splits import random_split_indices
 from lstmkit.data.store.folder import training_store_folder
 from lstmkit.data.store.rows import StoreBatchSampler, StoreRows
@@ -766,11 +767,12 @@ class Tagger(Estimator):
             records.append(record)
         return records
 
-    def evaluate(self, X, y, source: str | Path | None = None) -> dict:
+    def evaluate(self, X, y) -> dict:
         """``precision``, ``recall``, ``f1`` (entity-level, seqeval's conventions; word-level for
         BMES), ``per_type``, ``token_accuracy``, ``n_sentences``. Gold tags of the other entity
         scheme are first converted to the model's (:meth:`_in_model_scheme`)."""
         self._check_fitted()
+        source = data_name()
         X, y = self.coerce(X, y)
         if not len(X):
             raise DataError("no sentences to evaluate", source)
