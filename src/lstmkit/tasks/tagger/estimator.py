@@ -8,7 +8,8 @@ one with the best validation entity F1), and predicts tags, entity spans and wor
 
 Inputs ``X`` are sentences: each a list of tokens (as in a CoNLL file), or a raw text string
 that :mod:`lstmkit.tasks.tagger.text` cuts into tokens (``predict --text``, ``.txt`` files).
-Labels ``y`` are lists of tags, one per token.
+Labels ``y`` are lists of tags, one per token. Reading and checking them is
+:mod:`lstmkit.tasks.tagger.inputs`; the estimator learns and predicts.
 
 Entity offsets in records: for raw text input, ``start``/``end`` are *character* offsets into the
 text (``text[start:end]`` is the entity); for token input they are *token* offsets
@@ -38,7 +39,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from lstmkit.data.batching import IndexDataset, pad_sequences, sorted_batches
-from lstmkit.data.formats.conll import Sentences, iter_conll, read_conll, read_conll_tokens
+from lstmkit.data.formats.conll import Sentences, iter_conll, read_conll
 from lstmkit.data.formats.tables import DataFile
 from lstmkit.data.naming import data_name
 from lstmkit.data.splits import random_split_indices
@@ -82,11 +83,15 @@ from lstmkit.tasks.tagger.data import (
     token_strings,
 )
 from lstmkit.tasks.tagger.dictionary import BMES_BITS, WordDictionary, fold_of
+from lstmkit.tasks.tagger.inputs import (
+    TEXT_SUFFIXES,
+    as_sentences,
+    check_json_items,
+    read_sentences,
+    text_tokenizer,
+    tokenize,
+)
 from lstmkit.tasks.tagger.network import TaggerNet
-from lstmkit.tasks.tagger.text import tokenize_with_offsets
-
-TEXT_SUFFIXES = (".txt",)
-"""``--input`` files read as one raw text per line; anything else is read as CoNLL."""
 
 
 def _as_read_or_same(tags: list[str], scheme: str) -> list[str]:
@@ -191,96 +196,34 @@ class Tagger(Estimator):
         """``lstmkit train``'s files are read by ``fit``, a sentence at a time (nothing held in lists)."""
         return DataFile(path), None
 
-    def read_inputs(self, path):
+    def read_inputs(self, path) -> Sentences:
         """A ``.txt`` file: one raw text per non-blank line; any other file: CoNLL tokens
         (first column; other columns, such as gold tags, are ignored)."""
-        path = Path(path)
-        if path.suffix.lower() not in TEXT_SUFFIXES:
-            return read_conll_tokens(path)
-        from lstmkit.data.formats.tables import decode_text
-
-        if not path.is_file():
-            raise DataError("file not found", path)
-        texts = Sentences()
-        for number, line in enumerate(decode_text(path).split("\n"), start=1):
-            if line.strip():
-                texts.append(line.rstrip("\r"))
-                texts.origins.append((path, number))
-        if not texts:
-            raise DataError("no text found (expected one text per line)", path)
-        return texts
+        return read_sentences(path)
 
     def inputs_from_texts(self, texts: list[str]) -> list[str]:
         return self.coerce(list(texts))[0]
 
     def inputs_from_json(self, items: list) -> list:
         """Each item a text (a string) or a tokenised sentence (a list of token strings)."""
-        if not isinstance(items, list):
-            raise DataError(f"inputs must be a list of texts or token lists, got {type(items).__name__}")
-        for n, item in enumerate(items, start=1):
-            if isinstance(item, str):
-                continue
-            if not isinstance(item, list) or not all(isinstance(t, str) for t in item):
-                raise DataError(f"input {n}: expected a text (a string) or a list of token strings, "
-                                f"got {type(item).__name__}")
+        check_json_items(items)
         return self.coerce(items)[0]
 
     def coerce(self, X, y=None):
         """Sentences as a list (a :class:`Sentences` keeps its file and lines): each a non-empty
-        token list, or a non-blank text; tags one list per sentence, one tag per token."""
-        if isinstance(X, str):
-            X = [X]
-        sentences = X if isinstance(X, Sentences) else [list(s) if not isinstance(s, str) else s for s in X]
-        for n, sentence in enumerate(sentences):
-            path, line = sentences.where(n) if isinstance(sentences, Sentences) else (None, None)
-            at = "" if path else f"sentence {n + 1}: "
-            if isinstance(sentence, str):
-                if not sentence.strip():
-                    raise DataError(f"{at}empty text; give some text to tag", path, line)
-                if y is not None:
-                    raise DataError(f"{at}labelled sentences must be token lists (one tag per token), got a text",
-                                    path, line)
-                continue
-            if not sentence:
-                raise DataError(f"{at}empty sentence", path, line)
-            for position, token in enumerate(sentence):
-                if not isinstance(token, str) or not token or token.split() != [token]:
-                    raise DataError(f"{at}token {position + 1} ({token!r}) must be a non-empty string "
-                                    "without whitespace", path, line)
-        if y is None:
-            return sentences, None
-        tags = y if isinstance(y, Sentences) else [list(t) for t in y]
-        if len(tags) != len(sentences):
-            raise DataError(f"{len(sentences)} sentences but {len(tags)} tag lists")
-        for n, (sentence, row) in enumerate(zip(sentences, tags)):
-            if len(row) != len(sentence):
-                path, line = sentences.where(n) if isinstance(sentences, Sentences) else (None, None)
-                raise DataError(f"{'' if path else f'sentence {n + 1}: '}{len(sentence)} tokens but "
-                                f"{len(row)} tags", path, line)
-            for position, tag in enumerate(row):
-                if not isinstance(tag, str) or not tag or tag.split() != [tag]:
-                    raise DataError(f"sentence {n + 1}, token {position + 1}: tag {tag!r} must be a non-empty "
-                                    "string without whitespace")
-        return sentences, tags
+        token list, or a non-blank text; tags one list per sentence, one tag per token
+        (:func:`~lstmkit.tasks.tagger.inputs.as_sentences`)."""
+        return as_sentences(X, y)
 
     # ------------------------------------------------------------------ tokens
     def _text_tokenizer(self) -> str:
-        how = self.config_.data.text_tokenizer
-        return how if how != "auto" else ("char" if self.token_level_ == "char" else "words")
+        return text_tokenizer(self.config_.data.text_tokenizer, self.token_level_)
 
     def _tokens(self, X) -> list[tuple[list[str], list[tuple[int, int]] | None]]:
-        """``(tokens, character offsets or None)`` per input (offsets only for raw text)."""
+        """``(tokens, character offsets or None)`` per input (offsets only for raw text;
+        :func:`~lstmkit.tasks.tagger.inputs.tokenize`)."""
         how = self._text_tokenizer() if any(isinstance(x, str) for x in X) else None
-        out = []
-        for x in X:
-            if isinstance(x, str):
-                tokens, offsets = tokenize_with_offsets(x, how)
-                if not tokens:
-                    raise DataError("a text without any token")
-                out.append((tokens, offsets))
-            else:
-                out.append((list(x), None))
-        return out
+        return tokenize(X, how)
 
     # ------------------------------------------------------------------ learning
     @contextmanager
