@@ -85,7 +85,7 @@ TASKS: dict[str, Task] = {
         export="lstmkit.tasks.sequence.export:export_spec",
         explain="lstmkit.tasks.sequence.explain",
         ensemble="lstmkit.tasks.sequence.ensemble:SequenceEnsemble",
-        demos={"vowels": Demo("Japanese vowels (9 speakers, 12 LPC features, 7-29 frames), BiLSTM",
+        demos={"vowels": Demo("Japanese vowels (9 speakers, 12 LPC features, 7-29 frames), LSTM-FCN",
                               "lstmkit.tasks.sequence.demo:vowels"),
                "mnist": Demo("MNIST read row by row (28 steps of 28 pixels), BiLSTM; writes a PNG of predictions",
                              "lstmkit.tasks.sequence.demo:mnist")},

@@ -18,8 +18,11 @@ from lstmkit.config import build_config
 #: Settings of each demo, also what ``benchmarks/sequence_classification.py`` measures
 #: (``--set`` overrides them).
 PRESETS = {
-    "vowels": {"model": {"cell": "gru", "hidden_size": 64, "pooling": "max_mean", "input_dropout": 0.1},
-               "train": {"epochs": 30, "batch_size": 32, "lr": 3e-3}},
+    # LSTM-FCN, 60 epochs: chosen on validation only (docs/benchmarks.md, "LSTM-FCN"); the BiGRU settings
+    # under it were chosen on test before that rule, and are kept as the recurrent branch.
+    "vowels": {"model": {"architecture": "lstm_fcn", "cell": "gru", "hidden_size": 64, "pooling": "max_mean",
+                         "input_dropout": 0.1},
+               "train": {"epochs": 60, "batch_size": 32, "lr": 3e-3}},
     "mnist": {"model": {"cell": "lstm", "hidden_size": 128, "pooling": "max_mean", "input_dropout": 0.1},
               "train": {"epochs": 30, "batch_size": 32, "lr": 3e-3, "max_shift": 2, "feature_shift": 2}},
 }
@@ -52,7 +55,7 @@ def _run(name: str, out: Path, overrides: list[str], echo: Callable[[str], None]
 
 
 def vowels(out: Path, overrides: list[str], echo: Callable[[str], None]) -> None:
-    """BiLSTM speaker recognition on japanese-vowels; prints test metrics and a few predictions."""
+    """LSTM-FCN speaker recognition on japanese-vowels; prints test metrics and a few predictions."""
     _run("vowels", out, overrides, echo)
 
 
