@@ -10,6 +10,11 @@ per config key with its type and its task's default. This module writes those bl
     python -m lstmkit.tasks.signatures --check  # exit 1 when a block differs from its config
 
 ``tests/test_signatures.py`` runs the check, so a block never drifts from its config.
+
+A shared ``train.*`` key that the task refuses (:data:`lstmkit.tasks.registry.SOME_TASKS_READ`
+less the keys its registry entry reads: ``class_weights`` for the tagger) is left out of its
+block, so a type checker flags ``Tagger(class_weights="balanced")``; at run time the keyword is
+still there and takes only its default (:func:`~lstmkit.tasks.registry.check_unread_settings`).
 """
 
 from __future__ import annotations
@@ -61,14 +66,35 @@ def _hints(config_class: type, prefix: str = "") -> dict[str, typing.Any]:
     return out
 
 
+def refused_keys(estimator_class: type) -> tuple[str, ...]:
+    """The dotted keys of :data:`~lstmkit.tasks.registry.SOME_TASKS_READ` that the task of
+    ``estimator_class`` does not read (none for a class that is not a registered task)."""
+    from lstmkit.tasks.registry import SOME_TASKS_READ, TASKS
+
+    entry = TASKS.get(getattr(estimator_class, "task", ""))
+    if entry is None:
+        return ()
+    return tuple(key for key in SOME_TASKS_READ if key not in entry.settings_read())
+
+
+def written_names(estimator_class: type) -> list[str]:
+    """The keyword names the block declares: every run-time keyword but the refused keys'."""
+    refused = refused_keys(estimator_class)
+    return [name for name, key in estimator_class._param_spec.names.items() if key not in refused]
+
+
 def init_block(estimator_class: type) -> str:
-    """The ``if TYPE_CHECKING:`` block declaring ``estimator_class.__init__``'s keywords."""
+    """The ``if TYPE_CHECKING:`` block declaring ``estimator_class.__init__``'s keywords (those a
+    task refuses left out: :func:`refused_keys`)."""
     spec = estimator_class._param_spec
+    written = set(written_names(estimator_class))
     hints = _hints(estimator_class.config_class)
     defaults = estimator_class.config_class()
     lines = [BEGIN, "    if TYPE_CHECKING:\n", "        def __init__(\n", "            self,\n",
              f"            config: {estimator_class.config_class.__name__} | None = None,\n", "            *,\n"]
     for name, key in spec.names.items():
+        if name not in written:
+            continue
         value = get_value(defaults, key)
         simple = isinstance(value, (int, float, str, bool, type(None))) or (
             isinstance(value, tuple) and all(isinstance(v, (int, float, str, bool)) for v in value))

@@ -86,8 +86,6 @@ class CharLanguageModel(Estimator):
             num_nodes: int = 1,
             log_every_n_steps: int = 50,
             average_last: int = 0,
-            class_weights: Literal["none", "balanced"] = "none",
-            ensemble: int = 1,
             tracking: Literal["none", "mlflow"] = "none",
         ) -> None: ...
     # --- end of the generated keyword parameters

@@ -179,7 +179,6 @@ class Tagger(Estimator):
             num_nodes: int = 1,
             log_every_n_steps: int = 50,
             average_last: int = 0,
-            class_weights: Literal["none", "balanced"] = "none",
             ensemble: int = 1,
             tracking: Literal["none", "mlflow"] = "none",
         ) -> None: ...
