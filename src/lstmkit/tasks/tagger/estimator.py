@@ -32,7 +32,7 @@ import warnings
 from collections.abc import Iterable
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 import torch
@@ -289,8 +289,9 @@ class Tagger(Estimator):
             for _, values, _ in rows.blocks(channel="tags"):
                 present.update(np.unique(values).tolist())
             seen = {tags.names[t] for t in present}
+            scheme = cast(str, self.scheme_)  # a scheme of READINGS where there are illegal moves
             for row in sorted({row for row, _ in illegal}):  # the tags they are read as
-                seen.update(as_read([tags.names[t] for t in rows.tags(row).tolist()], self.scheme_))
+                seen.update(as_read([tags.names[t] for t in rows.tags(row).tolist()], scheme))
         else:
             seen = {t for row in tags for t in bio_to_bioes(row)}
         self.tags_ = sorted(seen, key=lambda t: (t != "O", t.partition("-")[2], t))
@@ -372,7 +373,7 @@ class Tagger(Estimator):
             where = (f"line{'s' if count != 1 else ''} {shown}" if path is not None else shown)
             warnings.warn(f"{path if path is not None else 'the training tags'}: {count} "
                           f"tag{' breaks' if count == 1 else 's break'} the {self.scheme_} order ({where}); read as "
-                          f"seqeval and conlleval read them: {self.READINGS[self.scheme_]}. Set "
+                          f"seqeval and conlleval read them: {self.READINGS[cast(str, self.scheme_)]}. Set "
                           "data.strict_tags=true to make this an error.", DataWarning, stacklevel=4)
 
     def _from_model_scheme(self, tags: list[str]) -> list[str]:
@@ -440,24 +441,26 @@ class Tagger(Estimator):
         return vectors
 
     def _build_network(self) -> TaggerNet:
+        char_lm = getattr(self, "char_lm_", None)
         return TaggerNet(len(self.vocab_), self.tags_, self.model_scheme_, self.config_.model,
                          num_bigrams=len(self.bigram_vocab_) if self.bigram_vocab_ is not None else 0,
                          num_chars=len(self.char_vocab_) if self.char_vocab_ is not None else 0,
                          embeddings=getattr(self, "embeddings_", None),
-                         char_lm=self.char_lm_.network() if getattr(self, "char_lm_", None) else None)
+                         char_lm=char_lm.network() if char_lm else None)
 
     def _encode(self, tokens: list[str], fold: int | None = None) -> dict:
         """One sentence's features (see :class:`TaggerNet`); ``fold``: a training sentence's own
         cross-fitting fold, left out of the dictionary."""
-        item = {"ids": self.vocab_.encode(self._lookup(tokens))}
+        item: dict[str, Any] = {"ids": self.vocab_.encode(self._lookup(tokens))}
         if self.bigram_vocab_ is not None:
             item["bigrams"] = self.bigram_vocab_.encode(self._bigrams(self._lookup(tokens)))
         if self.dictionary_ is not None:
             item["dictionary"] = self.dictionary_.codes(tokens, fold)  # B/M/E/S bits per token
         if self.char_vocab_ is not None:
             item["chars"] = [self.char_vocab_.encode(list(t[:MAX_CHARS])) for t in tokens]
-        if getattr(self, "char_lm_", None) is not None:
-            item.update(self.char_lm_.encode(tokens, self._joiner()))
+        char_lm = getattr(self, "char_lm_", None)
+        if char_lm is not None:
+            item.update(char_lm.encode(tokens, self._joiner()))
         return item
 
     def _joiner(self) -> str:
@@ -500,7 +503,7 @@ class Tagger(Estimator):
         if not train:
             self._warn_moves()  # once per file, training and validation rows together
         if illegal:  # learn illegal moves as they are read (bio_to_bioes reads them so already)
-            to_model = to_model or functools.partial(_as_read_or_same, scheme=self.scheme_)
+            to_model = to_model or functools.partial(_as_read_or_same, scheme=cast(str, self.scheme_))
         tag_file = RaggedFile(folder / f"tags-{name}.i32", rows, model_tag_ids(tags, self.tags_, to_model), "<i4")
         codes = None
         if self.dictionary_ is not None:
@@ -529,8 +532,9 @@ class Tagger(Estimator):
             extra["chars"] = self.char_vocab_.to_json()
         if self.dictionary_ is not None:
             extra["dictionary"] = self.dictionary_.to_json()
-        if getattr(self, "char_lm_", None) is not None:
-            extra["char_lm"] = self.char_lm_.to_json()
+        char_lm = getattr(self, "char_lm_", None)
+        if char_lm is not None:
+            extra["char_lm"] = char_lm.to_json()
         return {"config": {"tags": self.tags_, "scheme": self.scheme_, "model_scheme": self.model_scheme_,
                            "token_level": self.token_level_},
                 "vocab": self.vocab_.to_json(), "extra": extra}
