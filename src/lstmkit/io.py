@@ -37,7 +37,7 @@ import struct
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from safetensors import SafetensorError
@@ -45,6 +45,9 @@ from safetensors.torch import load_file, save_file
 
 from lstmkit.errors import ModelFolderError
 from lstmkit.files import atomic_write, atomic_write_text, honour_umask
+
+if TYPE_CHECKING:  # the estimators import this module
+    from lstmkit.tasks.base import Estimator
 
 FORMAT_VERSION = 2
 """Version of the model-folder layout; bump it when old readers cannot read new folders."""
@@ -377,7 +380,7 @@ def _vocabulary_sizes(folder: ModelFolder) -> dict[int, str]:
     return sizes
 
 
-def load(path: str | Path):
+def load(path: str | Path) -> Estimator:
     """Load any lstmkit model folder as its task's estimator (``TextClassifier``, ...)."""
     from lstmkit.tasks import TASKS, get_task_class  # lazy: tasks import torch models
 

@@ -79,7 +79,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import torch
 from sklearn.base import BaseEstimator
@@ -180,7 +180,7 @@ class Estimator(HyperParameters, BaseEstimator, abc.ABC):
 
     # ------------------------------------------------------------------ training
     def fit(self, X, y=None, valid=None, out_dir: str | Path | None = None, progress_bar: bool = False,
-            epoch_callback=None, callbacks: list | None = None):
+            epoch_callback=None, callbacks: list | None = None) -> Self:
         """Learn from ``(X, y)``; ``valid=(X_valid, y_valid)`` or, when None, a held-out part.
 
         ``out_dir`` keeps checkpoints (rerunning resumes), ``logs/metrics.csv`` and ``plots/``;
@@ -327,7 +327,7 @@ class Estimator(HyperParameters, BaseEstimator, abc.ABC):
 
     # ------------------------------------------------------------------ using a model
     @abc.abstractmethod
-    def predict(self, X) -> list:
+    def predict(self, X) -> Any:
         """One prediction per input."""
 
     @abc.abstractmethod
@@ -500,7 +500,7 @@ class Estimator(HyperParameters, BaseEstimator, abc.ABC):
         return folder
 
     @classmethod
-    def load(cls, path: str | Path):
+    def load(cls, path: str | Path) -> Self:
         """Read a model folder written by :meth:`save`; safe on a folder from anyone.
 
         Reads only ``config.json``, ``vocab.json``, the other ``*.json`` files and

@@ -440,7 +440,7 @@ class SequenceClassifier(Classifier):
             return outputs
         return np.stack(outputs) if outputs else np.zeros((0, len(self.labels_)), dtype=np.float32)
 
-    def predict(self, X) -> list:
+    def predict(self, X) -> np.ndarray | list:
         """A label per sequence, or a list of ``T_i`` labels / floats per sequence (per-step modes)."""
         mode = self._mode
         if mode == "sequence":
