@@ -216,8 +216,11 @@ class Estimator(HyperParameters, BaseEstimator, abc.ABC):
             self.history_ = results[0].history
             if len(members) > 1:
                 self.member_histories_ = [result.history for result in results]
-            best = results[0].best_metrics if len(members) == 1 else validation_metrics(self.network_, valid_loader)
-            self.valid_metrics_ = self._after_fit(X_valid, y_valid) or best
+            final = self._after_fit(X_valid, y_valid)  # the task's own last step may score the final model
+            if not final:  # else the kept epoch's scores, or the ensemble scored as its members were
+                final = results[0].best_metrics if len(members) == 1 else validation_metrics(self.network_,
+                                                                                              valid_loader)
+            self.valid_metrics_ = final
             if out_dir is not None and is_global_zero():  # under DDP only rank 0 writes files
                 self._plot_validation(X_valid, y_valid, Path(out_dir) / "plots")
                 if getattr(self, "_tracker", None) is not None:  # the task's plots join the tracked run
