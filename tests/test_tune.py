@@ -253,6 +253,33 @@ def test_two_processes_share_one_sqlite_study(tmp_path):
                for rows in seen)
 
 
+def test_opening_a_storage_another_process_is_creating_tries_again(tmp_path, monkeypatch):
+    """Processes started together on a new database race to create its tables; the loser's
+    "table ... already exists" is tried again, not reported (CI saw this in the test above), while a
+    storage that cannot be opened at all is still one clear error."""
+    from sqlalchemy.exc import OperationalError
+
+    from lstmkit.tuning import study as study_module
+
+    real = optuna.storages.RDBStorage
+    calls = []
+
+    def racing(url, **kwargs):
+        calls.append(url)
+        if len(calls) == 1:  # the other process created the tables between our check and our CREATE
+            raise OperationalError("CREATE TABLE alembic_version", {},
+                                   Exception("table alembic_version already exists"))
+        return real(url, **kwargs)
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", racing)
+    storage = f"sqlite:///{tmp_path / 'raced.db'}"
+    backend = study_module._open_rdb_storage(storage)
+    assert len(calls) == 2 and backend.get_all_studies() == []
+    monkeypatch.setattr(optuna.storages, "RDBStorage", real)
+    with pytest.raises(ConfigError, match=r"--storage sqlite:////nonexistent/dir/x\.db: cannot open it"):
+        study_module._open_rdb_storage("sqlite:////nonexistent/dir/x.db")
+
+
 # ------------------------------------------------------------------------------------- outputs
 def test_command_line_outputs(tmp_path):
     """`lstmkit tune` writes trials.csv (rows = the study's trials), best.yaml (which `lstmkit train

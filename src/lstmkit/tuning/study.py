@@ -272,12 +272,7 @@ def _open_study(task: str, metric: str, mode: str, out_dir: Path | None, storage
     if storage is None:
         backend = optuna.storages.InMemoryStorage()
     else:
-        try:
-            backend = optuna.storages.RDBStorage(
-                storage, engine_kwargs={"connect_args": {"timeout": 60}} if storage.startswith("sqlite") else None,
-                heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS)
-        except Exception as error:  # noqa: BLE001 - SQLAlchemy's many errors for a bad URL or server
-            raise ConfigError(f"--storage {storage}: cannot open it: {_describe(error)}") from None
+        backend = _open_rdb_storage(storage)
     direction = "minimize" if mode == "min" else "maximize"
     study = optuna.create_study(storage=backend, study_name=name, direction=direction, sampler=sampler,
                                 pruner=pruner, load_if_exists=True)
@@ -292,6 +287,37 @@ def _open_study(task: str, metric: str, mode: str, out_dir: Path | None, storage
         study.set_user_attr("task", task)
         study.set_user_attr("metric", metric)
     return study, storage is not None
+
+
+SCHEMA_RACE_TRIES = 5
+"""How often opening an RDB storage is tried while another process is creating its tables."""
+
+
+def _open_rdb_storage(storage: str) -> optuna.storages.RDBStorage:
+    """Open (creating its tables if new) an RDB storage.
+
+    Several ``lstmkit tune`` processes started together on a new database race to create its
+    tables: the loser's ``CREATE TABLE`` fails with "already exists" (SQLite: ``table
+    alembic_version already exists``). That is not an error of the user's: the tables are there
+    a moment later, so the opening is tried again; any other failure (a bad URL, a server that
+    does not answer) is reported at once."""
+    for attempt in range(1, SCHEMA_RACE_TRIES + 1):
+        try:
+            return optuna.storages.RDBStorage(
+                storage, engine_kwargs={"connect_args": {"timeout": 60}} if storage.startswith("sqlite") else None,
+                heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS)
+        except Exception as error:  # noqa: BLE001 - SQLAlchemy's many errors for a bad URL or server
+            if attempt < SCHEMA_RACE_TRIES and _is_schema_race(error):
+                time.sleep(0.2 * attempt)
+                continue
+            raise ConfigError(f"--storage {storage}: cannot open it: {_describe(error)}") from None
+    raise AssertionError("unreachable")
+
+
+def _is_schema_race(error: Exception) -> bool:
+    """Whether opening failed because another process created the same tables first."""
+    text = str(error).lower()
+    return "already exists" in text or "duplicate" in text or "unique constraint" in text
 
 
 def _finish(study: optuna.Study, run: _TrialRunner) -> TuneResult:
