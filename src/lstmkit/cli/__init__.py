@@ -16,7 +16,16 @@ from pathlib import Path
 
 import typer
 
-from lstmkit.cli.common import DATA_SET_HELP, SET_HELP, user_errors
+from lstmkit.cli.common import (
+    DATA_SET_HELP,
+    config_option,
+    device_option,
+    epochs_option,
+    seed_option,
+    set_option,
+    user_errors,
+    with_shortcuts,
+)
 from lstmkit.errors import LstmkitError
 from lstmkit.tasks import TASKS
 from lstmkit.version import __version__
@@ -57,11 +66,11 @@ def train(
         None, "--valid", metavar="FILE", help="Validation file (default: 10% of --train)."
     ),
     out: Path | None = typer.Option(None, "--out", metavar="DIR", help="Run folder (default: runs/TASK)."),
-    config: Path | None = typer.Option(None, "--config", metavar="FILE.yaml", help="YAML file of settings."),
-    overrides: list[str] | None = typer.Option(None, "--set", metavar="KEY=VALUE", help=SET_HELP),
-    epochs: int | None = typer.Option(None, "--epochs", metavar="N", help="Shortcut for --set train.epochs=N."),
-    seed: int | None = typer.Option(None, "--seed", metavar="N", help="Shortcut for --set train.seed=N."),
-    device: str | None = typer.Option(None, "--device", metavar="auto|cpu|cuda", help="Where to train."),
+    config: Path | None = config_option(),
+    overrides: list[str] | None = set_option(),
+    epochs: int | None = epochs_option(),
+    seed: int | None = seed_option(),
+    device: str | None = device_option(),
 ) -> None:
     """Train a model; writes OUT/model, OUT/checkpoints, OUT/logs/metrics.csv and OUT/plots."""
     from lstmkit.config import build_config
@@ -70,10 +79,7 @@ def train(
     from lstmkit.training.distributed import is_global_zero
 
     cls = get_task_class(task)
-    settings = list(overrides or [])
-    for key, value in (("epochs", epochs), ("seed", seed), ("device", device)):
-        if value is not None:
-            settings.append(f"train.{key}={value}")
+    settings = with_shortcuts(overrides, epochs=epochs, seed=seed, device=device)
     cfg = build_config(cls.config_class, yaml_path=config, overrides=settings)
     out = out or Path("runs") / task
     estimator = cls(config=cfg)
@@ -203,15 +209,15 @@ def _demo_help() -> str:
 def demo(
     name: str = typer.Argument(..., metavar="NAME", help=_demo_help()),
     out: Path | None = typer.Option(None, "--out", metavar="DIR", help="Run folder (default: runs/demo-NAME)."),
-    overrides: list[str] | None = typer.Option(None, "--set", metavar="KEY=VALUE", help=SET_HELP),
-    epochs: int | None = typer.Option(None, "--epochs", metavar="N", help="Shortcut for --set train.epochs=N."),
+    overrides: list[str] | None = set_option(),
+    epochs: int | None = epochs_option(),
 ) -> None:
     """Train a bundled demo end to end and show what it learned."""
     from lstmkit.tasks import all_demos, get_demo
 
     run = get_demo(name)
     out = out or Path("runs") / f"demo-{name}"
-    settings = list(overrides or []) + ([f"train.epochs={epochs}"] if epochs is not None else [])
+    settings = with_shortcuts(overrides, epochs=epochs)
     typer.echo(f"demo {name}: {all_demos()[name][1].description}; run folder {out}")
     run(out, settings, typer.echo)
 

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import typer
 
-from lstmkit.cli.common import SET_HELP, user_errors
+from lstmkit.cli.common import (
+    config_option,
+    device_option,
+    epochs_option,
+    seed_option,
+    set_option,
+    user_errors,
+    with_shortcuts,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -22,11 +30,11 @@ def register(app: typer.Typer) -> None:
         valid: Path | None = typer.Option(
             None, "--valid", metavar="FILE", help="Held-out text file (default: 10% of the lines)."
         ),
-        config: Path | None = typer.Option(None, "--config", metavar="FILE.yaml", help="YAML file of settings."),
-        overrides: list[str] | None = typer.Option(None, "--set", metavar="KEY=VALUE", help=SET_HELP),
-        epochs: int | None = typer.Option(None, "--epochs", metavar="N", help="Shortcut for --set train.epochs=N."),
-        seed: int | None = typer.Option(None, "--seed", metavar="N", help="Shortcut for --set train.seed=N."),
-        device: str | None = typer.Option(None, "--device", metavar="auto|cpu|cuda", help="Where to train."),
+        config: Path | None = config_option(),
+        overrides: list[str] | None = set_option(),
+        epochs: int | None = epochs_option(),
+        seed: int | None = seed_option(),
+        device: str | None = device_option(),
     ) -> None:
         """Train a forward and a backward character LSTM language model (task char-lm) on raw text."""
         from lstmkit.config import build_config
@@ -35,10 +43,7 @@ def register(app: typer.Typer) -> None:
         from lstmkit.tasks.charlm.bundled import CORPORA, corpus_texts
         from lstmkit.tasks.charlm.corpus import Texts, read_texts
 
-        settings = list(overrides or [])
-        for key, value in (("epochs", epochs), ("seed", seed), ("device", device)):
-            if value is not None:
-                settings.append(f"train.{key}={value}")
+        settings = with_shortcuts(overrides, epochs=epochs, seed=seed, device=device)
         cfg = build_config(CharLMConfig, yaml_path=config, overrides=settings)
         corpus = Texts()
         for text in texts:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from lstmkit.cli.common import SET_HELP, user_errors
+from lstmkit.cli.common import SET_HELP, config_option, set_option, user_errors
 
 
 def register(app: typer.Typer) -> None:
@@ -36,12 +36,11 @@ def register(app: typer.Typer) -> None:
                                          "(default: the task)."),
         space: Path | None = typer.Option(None, "--space", metavar="FILE.yaml", help="Search space: key -> "
                                           "{low, high, log} or {choices: [...]} (default: the task's)."),
-        config: Path | None = typer.Option(None, "--config", metavar="FILE.yaml", help="YAML file of settings "
-                                           "every trial starts from (as train --config)."),
+        config: Path | None = config_option("YAML file of settings every trial starts from (as train --config)."),
         pruner: str = typer.Option("median", "--pruner", metavar="median|halving|none",
                                    help="How hopeless trials are stopped, from their per-epoch validation metric."),
-        overrides: list[str] | None = typer.Option(None, "--set", metavar="KEY=VALUE", help=SET_HELP + " Applies "
-                                                   "to every trial; the space's keys are drawn per trial."),
+        overrides: list[str] | None = set_option(SET_HELP + " Applies to every trial; the space's keys are drawn "
+                                                 "per trial."),
     ) -> None:
         """Search a task's settings with Optuna, scored on validation data; keeps the best model."""
         from lstmkit.config import build_config
