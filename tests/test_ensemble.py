@@ -1,7 +1,7 @@
 """Seed ensembles (``train.ensemble=N``): N members trained from seeds ``seed..seed+N-1``, kept in one
 model folder, combined as the contract says (class probabilities averaged; tag marginals averaged and
-decoded under the scheme's constraints; quantiles averaged), exported as one graph, explained on the
-first member, resumed member by member.
+decoded under the scheme's constraints; quantiles averaged), exported as one graph (a tagger's: every
+member's emissions, decoded beside it in numpy), explained on the first member, resumed member by member.
 
 Each test names the bug it catches: members trained from one seed, logits averaged instead of
 probabilities, a tagger ensemble decoding paths its scheme forbids, an ensemble folder that loads
@@ -25,11 +25,14 @@ from typer.testing import CliRunner
 from lstmkit import Forecaster, load
 from lstmkit.cli import app
 from lstmkit.errors import ConfigError
-from lstmkit.export.onnx import ExportError, export_onnx, run_onnx
+from lstmkit.export.marginals import mean_log_marginals
+from lstmkit.export.onnx import export_onnx, run_onnx, sidecar_path
+from lstmkit.export.viterbi import decode
 from lstmkit.nn.crf import DISALLOWED_SCORE
 from lstmkit.nn.ensemble import Ensemble, mean_log_probs, members_of
 from lstmkit.tasks import get_task_class
 from lstmkit.tasks.forecaster.export import graph_inputs
+from lstmkit.tasks.tagger.export import graph_inputs as tagger_graph_inputs
 
 TASKS = ["text-classifier", "tagger", "sequence-classifier", "forecaster"]
 
@@ -180,14 +183,13 @@ def test_explanations_read_the_first_member(fitted):
 
 def test_export_is_one_graph_of_every_member(fitted, tmp_path):
     """onnxruntime on the exported ensemble equals the estimator's predictions (a graph of the first member
-    alone does not); a tagger ensemble says plainly that it cannot be exported yet."""
+    alone does not)."""
     task, estimator, case, _ = fitted
     path = tmp_path / "m.onnx"
-    if task == "tagger":
-        with pytest.raises(ExportError, match="ensemble"):
-            export_onnx(estimator, path)
-        return
     sidecar = export_onnx(estimator, path)
+    if task == "tagger":
+        _check_tagger_ensemble_graph(estimator, path, json.loads(json.dumps(sidecar)))
+        return
     if task == "text-classifier":
         ids, lengths = _text_batch(estimator, case.json_inputs)
         (out,) = run_onnx(path, {"ids": ids.numpy(), "lengths": lengths.numpy()})
@@ -204,6 +206,49 @@ def test_export_is_one_graph_of_every_member(fitted, tmp_path):
         X = estimator.inputs_from_json([features[i, :n].tolist() for i, n in enumerate(lengths)])
         expected = estimator.predict_proba(X)
     np.testing.assert_allclose(out, expected, atol=1e-4)
+
+
+TAGGER_SENTENCES = [["Anna", "visited", "Rome", "today"], ["John"], "Peter saw Tokyo",
+                    ["Zoe", "left", "Berlin", "and", "Paris", "with", "Maria"], ["Rome", "Anna"]]
+
+
+def _check_tagger_ensemble_graph(estimator, path, sidecar: dict) -> None:
+    """A tagger ensemble's graph gives every member's emissions ``(N, B, T, K)``; decoded with its sidecar
+    (members' marginals averaged, then constrained Viterbi) they give ``predict``'s tags. Sentences of 1 to 7
+    tokens share one padded batch, so padding read into a member's forward-backward, emissions averaged
+    instead of marginals, or a member left out changes the mean marginals checked here."""
+    assert sidecar["decoder"] == "ensemble" and len(sidecar["ensemble"]["members"]) == 2
+    feeds = tagger_graph_inputs(sidecar, TAGGER_SENTENCES)
+    assert list(feeds) == sidecar["input_names"]
+    (out,) = run_onnx(path, feeds)
+    lengths = feeds["lengths"]
+    assert out.shape[:3] == (2, len(TAGGER_SENTENCES), max(lengths)) and sorted(set(lengths)) == [1, 2, 3, 4, 7]
+    real = np.arange(out.shape[2])[None, :] < lengths[:, None]  # (B, T)
+    assert np.all(out[:, ~real] == 0.0)
+    with torch.no_grad():
+        expected = estimator.network_.emissions({k: torch.from_numpy(v) for k, v in feeds.items()}).numpy()
+    got = mean_log_marginals(out, lengths, sidecar)  # (B, T, K)
+    np.testing.assert_allclose(np.exp(got[real]), np.exp(expected[real]), atol=1e-5)
+    assert decode(out, lengths, sidecar) == estimator.predict(TAGGER_SENTENCES)
+    for n in (1, 3):  # one sentence alone: batch 1, its own length
+        one = tagger_graph_inputs(sidecar, [TAGGER_SENTENCES[n]])
+        (single,) = run_onnx(path, one)
+        assert decode(single, one["lengths"], sidecar) == estimator.predict([TAGGER_SENTENCES[n]])
+
+
+def test_cli_exports_a_tagger_ensemble(ensembles, tmp_path):
+    """``lstmkit export`` on a tagger ensemble's model folder writes one graph and its sidecar, exit 0."""
+    _, estimator, _, _ = ensembles("tagger")
+    estimator.save(tmp_path / "model")
+    out = tmp_path / "ner.onnx"
+    result = CliRunner().invoke(app, ["export", str(tmp_path / "model"), "--format", "onnx", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert f"tagger model exported to {out}" in result.output and "outputs: emissions" in result.output
+    sidecar = json.loads(sidecar_path(out).read_text(encoding="utf-8"))
+    assert [m["decoder"] for m in sidecar["ensemble"]["members"]] == ["crf", "crf"]
+    feeds = tagger_graph_inputs(sidecar, TAGGER_SENTENCES[:2])
+    (emissions,) = run_onnx(out, feeds)
+    assert decode(emissions, feeds["lengths"], sidecar) == estimator.predict(TAGGER_SENTENCES[:2])
 
 
 def test_a_rerun_resumes_every_member_and_other_settings_are_refused(tmp_path):

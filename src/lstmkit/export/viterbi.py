@@ -18,7 +18,12 @@ tags equal the tagger's own ``predict``. A softmax tagger ships all-zero tables 
 are log-probabilities): the best path is then each token's arg-max, within the scheme's rules when
 constrained.
 
-Only numpy and the standard library are used.
+A tagger ensemble's graph outputs every member's emissions ``(N, B, T, K)``; :func:`decode` first
+turns them into the log of the members' mean tag marginals (:mod:`lstmkit.export.marginals`, which
+it imports only then), then decodes those with the sidecar's zero tables under the scheme's rules.
+
+Only numpy and the standard library are used (copy ``marginals.py`` beside this file, and adjust
+its one import, to decode an ensemble's output without lstmkit).
 """
 
 from __future__ import annotations
@@ -91,14 +96,23 @@ def decode(emissions, lengths, sidecar: dict) -> list[list[str]]:
     """Tag names of every sentence of a batch, as the tagger's ``predict`` gives them.
 
     Args:
-        emissions: ``(B, T, K)``, the graph's output.
+        emissions: ``(B, T, K)``, the graph's output; a tagger ensemble's (its sidecar has
+            ``ensemble``): ``(N, B, T, K)``, combined first by
+            :func:`lstmkit.export.marginals.mean_log_marginals`.
         lengths: ``(B,)`` true lengths (the graph's ``lengths`` input).
         sidecar: the export's JSON sidecar (``tags``, ``start_transitions``, ``transitions``,
-            ``end_transitions``, ``allowed``, ``scheme``, ``model_scheme``).
+            ``end_transitions``, ``allowed``, ``scheme``, ``model_scheme``; ``ensemble``).
 
     A model trained in BIOES on BIO data (``model_scheme`` BIOES, ``scheme`` BIO) has its tags
     mapped back to BIO (``E-X`` -> ``I-X``, ``S-X`` -> ``B-X``), as ``predict`` does.
     """
+    if sidecar.get("ensemble"):
+        from lstmkit.export.marginals import mean_log_marginals
+
+        emissions = mean_log_marginals(emissions, lengths, sidecar)
+    elif np.ndim(emissions) != 3:
+        raise ValueError(f"emissions must be (B, T, K), got shape {np.shape(emissions)} (the emissions of an "
+                         "ensemble's graph are decoded with its own sidecar)")
     tags = sidecar["tags"]
     to_bio = sidecar.get("model_scheme") == "BIOES" and sidecar.get("scheme") == "BIO"
     out = []

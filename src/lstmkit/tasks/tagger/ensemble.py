@@ -6,6 +6,10 @@ Each member gives ``p_k(y_t = j | sentence)`` ``(B, T, K)``: its CRF's marginals
 log-marginals among the paths the scheme allows (a CRF with zero, frozen scores and the members'
 allowed-transition constraints), so an ensemble never outputs ``O I-PER`` where its members could not.
 Its confidence is read from the averaged marginals (the estimator's softmax-decoder path).
+
+Export (:mod:`lstmkit.tasks.tagger.export`) writes one graph of every member's emissions
+``(N, B, T, K)``; the same combination, forward-backward included, is done when decoding, in numpy
+(:mod:`lstmkit.export.marginals`).
 """
 
 from __future__ import annotations
@@ -17,14 +21,15 @@ from lstmkit.nn.crf import CRF
 from lstmkit.nn.ensemble import Ensemble
 from lstmkit.tasks.tagger.network import TaggerNet
 
-_FLOOR = 1e-12
-"""Smallest marginal kept before the log (a tag no member gives any probability)."""
+FLOOR = 1e-12
+"""Smallest mean marginal kept before the log (a tag no member gives any probability); an exported
+ensemble's sidecar carries it (``ensemble.floor``)."""
 
 
 class TaggerEnsemble(Ensemble):
     """Members' :class:`TaggerNet`; their marginals averaged and decoded under the constraints."""
 
-    export_by = None  # the graph would need each member's CRF forward-backward (a loop over steps) inside it
+    export_by = "network"  # one graph of the members' emissions; their marginals are averaged when decoding
     decoder = "softmax"
     mask = TaggerNet.__dict__["mask"]
     loss = TaggerNet.loss
@@ -46,4 +51,4 @@ class TaggerEnsemble(Ensemble):
         for member in self.members:
             scores = member.emissions(batch)  # (B, T, K)
             marginals.append(member.crf.marginals(scores, mask) if member.decoder == "crf" else scores.exp())
-        return torch.stack(marginals).mean(0).clamp_min(_FLOOR).log()
+        return torch.stack(marginals).mean(0).clamp_min(FLOOR).log()

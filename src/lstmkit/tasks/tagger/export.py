@@ -19,6 +19,14 @@ outside the graph: the sidecar carries the CRF's ``start_transitions``, ``transi
 ``end_transitions``, the scheme's ``allowed`` moves when decoding is constrained, and the
 ``tags``; :func:`lstmkit.export.viterbi.decode` (plain numpy) gives ``predict``'s tags.
 
+**A seed ensemble** (``train.ensemble=N``) is one graph of every member side by side, with the same
+inputs (the members share the preprocessing) and ``emissions (N, B, T, K)``: each member's scores,
+zero at padded steps. The sidecar's ``ensemble.members`` hold each member's decoder and CRF tables;
+:func:`lstmkit.export.viterbi.decode` averages the members' tag marginals (forward-backward in numpy,
+:mod:`lstmkit.export.marginals`), logs them and decodes them with the top-level tables (zeros: the
+best allowed path of summed log-marginals), as :class:`~lstmkit.tasks.tagger.ensemble.TaggerEnsemble`
+does.
+
 Making the inputs is string work (vocabulary lookups, bigrams, dictionary matching), so it is
 outside the graph too; the sidecar holds everything it needs (vocabularies, the dictionary's
 words, the tokenizer of raw text) and :func:`graph_inputs` does it in one call::
@@ -40,9 +48,11 @@ from lstmkit.data.batching import pad_sequences
 from lstmkit.data.vocab import Vocab
 from lstmkit.errors import DataError
 from lstmkit.export.rnn import ExportableRecurrent, steps_mask
+from lstmkit.nn.ensemble import Ensemble
 from lstmkit.tasks.base import ExportSpec
 from lstmkit.tasks.charlm.features import collate_lm, lm_inputs
 from lstmkit.tasks.tagger.dictionary import BMES_BITS, WordDictionary
+from lstmkit.tasks.tagger.ensemble import FLOOR
 from lstmkit.tasks.tagger.text import tokenize_with_offsets
 
 INPUT_AXES = {"ids": {0: "batch", 1: "steps"}, "lengths": {0: "batch"}, "bigrams": {0: "batch", 1: "steps"},
@@ -139,19 +149,46 @@ class TaggerGraph(nn.Module):
         return scores * steps_mask(lengths, ids.size(1)).unsqueeze(-1).to(scores.dtype)  # zero at padding
 
 
+class EnsembleTaggerGraph(nn.Module):
+    """A tagger ensemble's members' :class:`TaggerGraph` as one: ``inputs -> emissions (N, B, T, K)``,
+    the members' emissions stacked (the averaging of their marginals is decoding, outside the graph)."""
+
+    def __init__(self, ensemble: nn.Module) -> None:
+        super().__init__()
+        self.graphs = nn.ModuleList([TaggerGraph(member) for member in ensemble.members])
+
+    def forward(self, *inputs: Tensor) -> Tensor:
+        return torch.stack([graph(*inputs) for graph in self.graphs])  # (N, B, T, K)
+
+
+def _crf_tables(crf) -> dict:
+    return {"start_transitions": crf.start_transitions.detach().cpu().tolist(),
+            "transitions": crf.transitions.detach().cpu().tolist(),
+            "end_transitions": crf.end_transitions.detach().cpu().tolist()}
+
+
+def _ensemble_extra(ensemble) -> dict:
+    """The sidecar's ``ensemble``: per member its decoder and CRF tables, and how they combine."""
+    return {"members": [{"decoder": member.decoder, **(_crf_tables(member.crf) if member.decoder == "crf" else {})}
+                        for member in ensemble.members],
+            "floor": FLOOR,
+            "combine": "log max(mean over members of p_k(y_t = j), floor): p_k by forward-backward for a crf member "
+                       "(its tables, the allowed moves), exp(emissions) for a softmax member; then Viterbi with the "
+                       "top-level (zero) tables and allowed moves (lstmkit.export.viterbi.decode)"}
+
+
 def sidecar_extra(tagger) -> dict:
     """What the sidecar carries: tags, CRF tables, constraints and what :func:`graph_inputs` needs."""
     net = tagger.network_
+    ensemble = isinstance(net, Ensemble)
     crf = net.crf
     constrained = not (crf.start_allowed.all() and crf.transitions_allowed.all() and crf.end_allowed.all())
     extra = {
         "tags": list(tagger.tags_),
         "scheme": tagger.scheme_,
         "model_scheme": tagger.model_scheme_,
-        "decoder": net.decoder,
-        "start_transitions": crf.start_transitions.detach().cpu().tolist(),
-        "transitions": crf.transitions.detach().cpu().tolist(),
-        "end_transitions": crf.end_transitions.detach().cpu().tolist(),
+        "decoder": "ensemble" if ensemble else net.decoder,
+        **_crf_tables(crf),  # an ensemble's: zeros, the tables its mean log-marginals are decoded with
         "allowed": {"start": crf.start_allowed.cpu().tolist(), "transitions": crf.transitions_allowed.cpu().tolist(),
                     "end": crf.end_allowed.cpu().tolist()} if constrained else None,
         "token_level": tagger.token_level_,
@@ -171,9 +208,15 @@ def sidecar_extra(tagger) -> dict:
         extra["char_lm_vocab"], extra["char_lm_joiner"] = list(tagger.char_lm_.vocab.tokens), tagger._joiner()
     names = input_names(net)
     extra["inputs"] = {name: INPUT_DOCS[name] for name in names}
-    extra["outputs"] = {"emissions": "per-token tag scores (batch, steps, tags) float32, zero at padded steps"
-                                     + (" (log-probabilities)" if net.decoder == "softmax" else "")
-                                     + "; decode with Viterbi (lstmkit.export.viterbi.decode)"}
+    if ensemble:
+        extra["ensemble"] = _ensemble_extra(net)
+        extra["outputs"] = {"emissions": "each member's per-token tag scores (members, batch, steps, tags) float32, "
+                                         "zero at padded steps; decode with lstmkit.export.viterbi.decode (the "
+                                         "members' mean marginals, then Viterbi: see ensemble.combine)"}
+    else:
+        extra["outputs"] = {"emissions": "per-token tag scores (batch, steps, tags) float32, zero at padded steps"
+                                         + (" (log-probabilities)" if net.decoder == "softmax" else "")
+                                         + "; decode with Viterbi (lstmkit.export.viterbi.decode)"}
     return extra
 
 
@@ -233,11 +276,13 @@ def export_spec(tagger) -> ExportSpec:
     examples = [[known[i % len(known)] for i in range(n)] + ["<never-seen>"] for n in (5, 2, 0)]  # 6, 3, 1 tokens
     feeds = graph_inputs(extra, examples)
     names = input_names(net)
+    ensemble = isinstance(net, Ensemble)
     return ExportSpec(
-        module=TaggerGraph(net),
+        module=EnsembleTaggerGraph(net) if ensemble else TaggerGraph(net),
         example_inputs=tuple(torch.from_numpy(feeds[name]) for name in names),
         input_names=names,
         output_names=["emissions"],
-        dynamic_axes={**{name: INPUT_AXES[name] for name in names}, "emissions": {0: "batch", 1: "steps"}},
+        dynamic_axes={**{name: INPUT_AXES[name] for name in names},
+                      "emissions": {1: "batch", 2: "steps"} if ensemble else {0: "batch", 1: "steps"}},
         extra=extra,
     )
