@@ -220,10 +220,19 @@ def backtest_speed(repeats: int = 7) -> dict:
         start = time.perf_counter()
         fc.backtest(test, stride=1, baselines=False)
         times["backtest"].append(time.perf_counter() - start)
+    # The floor: the network alone on the backtest's windows (already cut), which no batching removes.
+    windows = fc._series_windows(fc._contexts(test, future_rows=0), stride=1)
+    times["network"] = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fc._quantiles(windows)
+        times["network"].append(time.perf_counter() - start)
     medians = {k: float(np.median(v)) for k, v in times.items()}
     print(f"Python API: backtest of {origins} origins: {medians['backtest'] * 1000:.1f} ms; one predict call: "
           f"{medians['predict'] * 1000:.1f} ms; ratio {medians['backtest'] / medians['predict']:.2f} "
-          f"(median of {repeats})", flush=True)
+          f"(median of {repeats}); the network alone on the {len(windows['past'])} windows: "
+          f"{medians['network'] * 1000:.1f} ms ({medians['network'] / medians['predict']:.2f}x one predict call)",
+          flush=True)
     # What the batched pass saves: one predict call per origin, as a loop over origins would do it.
     start = time.perf_counter()
     dates = test["date"].to_numpy()
