@@ -33,10 +33,10 @@ from torch import Tensor, nn
 class Ensemble(nn.Module):
     """Members ``(N,)`` of one architecture; a task's subclass says how their outputs combine."""
 
-    export_by: str | None = "network"
+    export_by: str = "network"
     """How ``lstmkit export`` makes one graph of an ensemble: ``"network"``: the task's export function
     takes the ensemble as it takes one network; ``"mean"``: the members' graphs side by side, their
-    outputs (probabilities or values) averaged (:class:`MeanGraph`); None: not supported."""
+    outputs (probabilities or values) averaged (:class:`MeanGraph`)."""
 
     def __init__(self, members: list[nn.Module]) -> None:
         super().__init__()

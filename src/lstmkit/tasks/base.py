@@ -223,8 +223,9 @@ class Estimator(HyperParameters, BaseEstimator, abc.ABC):
             self.valid_metrics_ = final
             if out_dir is not None and is_global_zero():  # under DDP only rank 0 writes files
                 self._plot_validation(X_valid, y_valid, Path(out_dir) / "plots")
-                if getattr(self, "_tracker", None) is not None:  # the task's plots join the tracked run
+                if self._tracker is not None:  # the task's plots join the tracked run
                     self._tracker.on_plots_written(Path(out_dir) / "plots")
+        self._tracker = None  # only for this fit: a fitted model holds no handle on the tracking run
         return self
 
     def _train_member(self, X, y, X_valid, y_valid, cfg, k: int, run_dir: Path, callbacks: list):
@@ -410,9 +411,6 @@ class Estimator(HyperParameters, BaseEstimator, abc.ABC):
         network = getattr(self, "network_", None)
         if not isinstance(network, Ensemble) or network.export_by == "network":
             return hook(self)
-        if network.export_by is None:
-            raise NotImplementedError(f"export of a {self.task} ensemble (train.ensemble={len(network)}) is not "
-                                      "available yet; train with train.ensemble=1 to export")
         specs = []
         try:
             for member in network.members:

@@ -301,17 +301,17 @@ def _open_rdb_storage(storage: str) -> optuna.storages.RDBStorage:
     alembic_version already exists``). That is not an error of the user's: the tables are there
     a moment later, so the opening is tried again; any other failure (a bad URL, a server that
     does not answer) is reported at once."""
-    for attempt in range(1, SCHEMA_RACE_TRIES + 1):
+    attempt = 1
+    while True:
         try:
             return optuna.storages.RDBStorage(
                 storage, engine_kwargs={"connect_args": {"timeout": 60}} if storage.startswith("sqlite") else None,
                 heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS)
         except Exception as error:  # noqa: BLE001 - SQLAlchemy's many errors for a bad URL or server
-            if attempt < SCHEMA_RACE_TRIES and _is_schema_race(error):
-                time.sleep(0.2 * attempt)
-                continue
-            raise ConfigError(f"--storage {storage}: cannot open it: {_describe(error)}") from None
-    raise AssertionError("unreachable")
+            if attempt == SCHEMA_RACE_TRIES or not _is_schema_race(error):
+                raise ConfigError(f"--storage {storage}: cannot open it: {_describe(error)}") from None
+            time.sleep(0.2 * attempt)
+            attempt += 1
 
 
 def _is_schema_race(error: Exception) -> bool:
