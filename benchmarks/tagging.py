@@ -10,6 +10,7 @@ Usage (each run trains one model per seed and prints one JSON line per seed and 
         --set model.bigram_dim=50 --set model.dictionary=pd-train --epochs 4
     ... benchmarks/tagging.py cws --set model.dictionary=training --set model.bigram_dim=50
     ... benchmarks/tagging.py ner --set model.decoder=softmax          # the softmax row
+    ... benchmarks/tagging.py ner --set train.ensemble=3               # + each member, both ensemble rules
 
 The test split is scored after every epoch (``epoch_callback``), so one run shows F1 against
 training time; the kept model (best validation F1) is scored at the end, and its decoding speed
@@ -29,6 +30,7 @@ import torch
 
 from lstmkit.config import build_config
 from lstmkit.data.datasets import load_dataset
+from lstmkit.nn.ensemble import Ensemble
 from lstmkit.tasks.tagger import Tagger, TaggerConfig
 
 DATASETS = {"ner": "pd-ner", "cws": "pd-cws"}
@@ -53,6 +55,32 @@ def decoding_speed(tagger: Tagger, sentences: list[list[str]], reps: int = 3) ->
             emit, crf = emit + middle - start, crf + time.perf_counter() - middle
     return {"sentences_per_s": len(sentences) / statistics.median(times), "crf_share": crf / (emit + crf),
             "threads": torch.get_num_threads()}
+
+
+def ensemble_rules(tagger: Tagger, valid, test) -> dict:
+    """An ensemble (``--set train.ensemble=N``): valid and test F1 of each member alone, and of the
+    ensemble decoded by each ``model.ensemble_decoding`` rule, all from the same trained members."""
+    from lstmkit.tasks.tagger.ensemble import RULES, TaggerEnsemble
+
+    ensemble, members = tagger.network_, list(tagger.network_.members)
+    out = {}
+
+    def score(name: str, network) -> None:
+        tagger.network_ = network
+        out[name] = {"valid_f1": round(tagger.evaluate(*valid)["f1"], 4),
+                     "test_f1": round(tagger.evaluate(*test)["f1"], 4)}
+        print(json.dumps({name: out[name]}), flush=True)
+
+    for k, member in enumerate(members):
+        score(f"member {k}", member)
+    for rule in RULES:
+        for member in members:
+            member.ensemble_decoding = rule
+        score(f"ensemble ({rule})", TaggerEnsemble(members).eval())
+    for member in members:  # as trained
+        member.ensemble_decoding = tagger.config_.model.ensemble_decoding
+    tagger.network_ = ensemble
+    return out
 
 
 def main() -> None:
@@ -88,6 +116,8 @@ def main() -> None:
             result.update(test_f1=round(metrics["f1"], 4), test_precision=round(metrics["precision"], 4),
                           test_recall=round(metrics["recall"], 4), valid_f1=round(tagger.valid_metrics_["f1"], 4),
                           per_type={k: round(v["f1"], 4) for k, v in metrics["per_type"].items()})
+        if isinstance(tagger.network_, Ensemble):
+            result["ensemble"] = ensemble_rules(tagger, valid, test)
         result.update({k: round(v, 3) for k, v in decoding_speed(tagger, load_dataset("pd-ner")["test"][0]
                                                                   if args.task == "ner" else test[0]).items()})
         print(json.dumps(result, ensure_ascii=False), flush=True)

@@ -4,8 +4,10 @@ decoded under the scheme's constraints; quantiles averaged), exported as one gra
 member's emissions, decoded beside it in numpy), explained on the first member, resumed member by member.
 
 Each test names the bug it catches: members trained from one seed, logits averaged instead of
-probabilities, a tagger ensemble decoding paths its scheme forbids, an ensemble folder that loads
-as one member, a graph that exports only the first member, a rerun that retrains finished members.
+probabilities, a tagger ensemble decoding paths its scheme forbids (or, with
+``model.ensemble_decoding=scores``, not the best mean path of the members' own scores), an ensemble
+folder that loads as one member, a graph that exports only the first member, a rerun that retrains
+finished members.
 """
 
 from __future__ import annotations
@@ -234,6 +236,53 @@ def _check_tagger_ensemble_graph(estimator, path, sidecar: dict) -> None:
         one = tagger_graph_inputs(sidecar, [TAGGER_SENTENCES[n]])
         (single,) = run_onnx(path, one)
         assert decode(single, one["lengths"], sidecar) == estimator.predict([TAGGER_SENTENCES[n]])
+
+
+def _path_score(crf, emissions: torch.Tensor, path: list[int]) -> float:
+    """One member's unnormalised log-score of a tag path, from its own tables (the reference for the
+    ``scores`` rule: the members' mean of these, whose arg-max is the mean of their log p_k(y))."""
+    score = crf.start_transitions[path[0]] + crf.end_transitions[path[-1]]
+    score = score + sum(emissions[t, k] for t, k in enumerate(path))
+    return float(score + sum(crf.transitions[a, b] for a, b in zip(path, path[1:])))
+
+
+def test_tagger_ensemble_by_scores_decodes_the_best_mean_path(tmp_path):
+    """``model.ensemble_decoding=scores``: brute force over every allowed path of each short sentence, the
+    ensemble's path maximises the members' mean path score, each member scoring with its OWN tables (tables
+    taken from the first member only, marginals averaged instead, or transitions left at zero pick another
+    path where the members disagree); the export decodes to the same tags, and the rule survives the model
+    folder."""
+    case = CASES["tagger"]
+    estimator = get_task_class("tagger")(**case.params, ensemble=2, ensemble_decoding="scores")
+    estimator.fit(*estimator.read_data(case.write_train(tmp_path)), out_dir=tmp_path / "run")
+    network, members = estimator.network_, members_of(estimator.network_)
+    assert network.rule == "scores" and network.decoder == "crf"
+    for name in ("start_transitions", "transitions", "end_transitions"):
+        torch.testing.assert_close(getattr(network.crf, name), (getattr(members[0].crf, name)
+                                                                + getattr(members[1].crf, name)) / 2)
+    assert not torch.equal(members[0].crf.transitions, members[1].crf.transitions)
+    crf = network.crf
+    for tokens in [list(t)[:5] for t in estimator.inputs_from_json(case.json_inputs)] + [["Anna", "saw", "Rome"]]:
+        batch = estimator._collate([estimator._encode(tokens)])
+        with torch.no_grad():
+            scores = [m.emissions(batch)[0] for m in members]  # (T, K) each
+        best, best_score = None, -float("inf")
+        for path in itertools.product(range(crf.num_tags), repeat=len(tokens)):
+            if crf.constraints.allows(list(path)):
+                with torch.no_grad():
+                    mean = sum(_path_score(m.crf, e, list(path)) for m, e in zip(members, scores)) / 2
+                if mean > best_score:
+                    best, best_score = list(path), mean
+        assert estimator._run([tokens])[0] == best
+    sidecar = json.loads(json.dumps(export_onnx(estimator, tmp_path / "m.onnx")))
+    assert sidecar["ensemble"]["rule"] == "scores"
+    feeds = tagger_graph_inputs(sidecar, TAGGER_SENTENCES)
+    (out,) = run_onnx(tmp_path / "m.onnx", feeds)
+    assert decode(out, feeds["lengths"], sidecar) == estimator.predict(TAGGER_SENTENCES)
+    estimator.save(tmp_path / "model")
+    again = load(tmp_path / "model")
+    assert again.network_.rule == "scores" and again.predict(TAGGER_SENTENCES) == estimator.predict(TAGGER_SENTENCES)
+    torch.testing.assert_close(again.network_.crf.transitions, crf.transitions)
 
 
 def test_cli_exports_a_tagger_ensemble(ensembles, tmp_path):

@@ -129,3 +129,47 @@ def test_decode_refuses_emissions_of_the_wrong_rank():
         decode(four, [3], {k: v for k, v in sidecar.items() if k != "ensemble"})
     with pytest.raises(ValueError, match="ensemble of 2 members"):
         decode(four[0], [3], sidecar)
+
+
+def test_the_scores_rule_decodes_the_best_whole_path_where_marginals_do_not():
+    """One member over two tokens whose paths have probabilities OO 0.4, XO 0.3, XX 0.3 (OX ~0): its best
+    path is OO, while each token's most likely tag gives X then O. The ``scores`` rule decodes OO, the
+    ``marginals`` rule X O (a decoder reading the rule wrongly swaps them)."""
+    table = np.log(np.array([[0.4, 1e-12], [0.3, 0.3]]))  # transitions[from, to]
+    sidecar = {"tags": ["O", "X"], "scheme": None, "model_scheme": None, "allowed": None,
+               "start_transitions": [0.0, 0.0], "transitions": table.tolist(), "end_transitions": [0.0, 0.0],
+               "ensemble": {"rule": "scores", "floor": FLOOR, "members": [
+                   {"decoder": "crf", "start_transitions": [0.0, 0.0], "transitions": table.tolist(),
+                    "end_transitions": [0.0, 0.0]}]}}
+    emissions = np.zeros((1, 1, 2, 2))
+    assert decode(emissions, [2], sidecar) == [["O", "O"]]
+    by_marginals = {**sidecar, "ensemble": {**sidecar["ensemble"], "rule": "marginals"},
+                    "transitions": np.zeros((2, 2)).tolist()}
+    assert decode(emissions, [2], by_marginals) == [["X", "O"]]
+
+
+@pytest.mark.parametrize("decoders", [("crf", "crf", "crf"), ("crf", "softmax")])
+def test_decode_by_scores_equals_the_tagger_ensemble(decoders):
+    """``model.ensemble_decoding=scores``: numpy's mean of the members' emissions (garbage in their padding),
+    decoded with the members' mean tables, gives ``TaggerEnsemble``'s tags; those tables are the sidecar's
+    top-level ones, and the same members decoded by their marginals give other tags here."""
+    members = [_member(d, seed) for seed, d in enumerate(decoders)]
+    for member in members:
+        member.ensemble_decoding = "scores"
+    ensemble = TaggerEnsemble(members).eval()
+    torch.manual_seed(9)
+    batch = {"ids": torch.randint(2, 20, (len(LENGTHS), max(LENGTHS))), "lengths": torch.tensor(LENGTHS)}
+    mask = _mask(LENGTHS, max(LENGTHS))
+    batch["ids"][~mask] = 0
+    with torch.no_grad():
+        paths = ensemble.decode(ensemble.emissions(batch), batch)
+        stacked = torch.stack([m.emissions(batch) for m in members]).numpy()  # (N, B, T, K)
+    stacked[:, ~mask.numpy()] = 50.0
+    tables = {k: v.tolist() for k, v in _tables(ensemble.crf).items()}
+    for key, value in tables.items():
+        np.testing.assert_allclose(value, np.mean([_tables(m.crf)[key] for m in members], axis=0), atol=1e-6)
+    marginal_sidecar = _sidecar(ensemble)
+    sidecar = {**marginal_sidecar, **tables, "ensemble": {**marginal_sidecar["ensemble"], "rule": "scores"}}
+    tags = [[TAGS[i] for i in path] for path in paths]
+    assert decode(stacked, np.array(LENGTHS), sidecar) == tags
+    assert decode(stacked, np.array(LENGTHS), marginal_sidecar) != tags

@@ -19,8 +19,11 @@ are log-probabilities): the best path is then each token's arg-max, within the s
 constrained.
 
 A tagger ensemble's graph outputs every member's emissions ``(N, B, T, K)``; :func:`decode` first
-turns them into the log of the members' mean tag marginals (:mod:`lstmkit.export.marginals`, which
-it imports only then), then decodes those with the sidecar's zero tables under the scheme's rules.
+combines them by the sidecar's ``ensemble.rule``: ``scores`` takes their mean (decoded with the
+sidecar's tables, the members' mean tables: the best path of the members' mean path scores);
+``marginals`` (the default, and what a sidecar without ``rule`` means) turns them into the log of the
+members' mean tag marginals (:mod:`lstmkit.export.marginals`, which it imports only then), decoded
+with the sidecar's zero tables. Both under the scheme's rules.
 
 Only numpy and the standard library are used (copy ``marginals.py`` beside this file, and adjust
 its one import, to decode an ensemble's output without lstmkit).
@@ -97,8 +100,8 @@ def decode(emissions, lengths, sidecar: dict) -> list[list[str]]:
 
     Args:
         emissions: ``(B, T, K)``, the graph's output; a tagger ensemble's (its sidecar has
-            ``ensemble``): ``(N, B, T, K)``, combined first by
-            :func:`lstmkit.export.marginals.mean_log_marginals`.
+            ``ensemble``): ``(N, B, T, K)``, combined first by ``ensemble.rule``: their mean
+            (``scores``), or :func:`lstmkit.export.marginals.mean_log_marginals` (``marginals``).
         lengths: ``(B,)`` true lengths (the graph's ``lengths`` input).
         sidecar: the export's JSON sidecar (``tags``, ``start_transitions``, ``transitions``,
             ``end_transitions``, ``allowed``, ``scheme``, ``model_scheme``; ``ensemble``).
@@ -106,7 +109,12 @@ def decode(emissions, lengths, sidecar: dict) -> list[list[str]]:
     A model trained in BIOES on BIO data (``model_scheme`` BIOES, ``scheme`` BIO) has its tags
     mapped back to BIO (``E-X`` -> ``I-X``, ``S-X`` -> ``B-X``), as ``predict`` does.
     """
-    if sidecar.get("ensemble"):
+    ensemble = sidecar.get("ensemble")
+    if ensemble and ensemble.get("rule", "marginals") == "scores":
+        if np.ndim(emissions) != 4:
+            raise ValueError(f"an ensemble's emissions must be (N, B, T, K), got shape {np.shape(emissions)}")
+        emissions = np.asarray(emissions, dtype=np.float64).mean(axis=0)  # (B, T, K): the members' mean scores
+    elif ensemble:
         from lstmkit.export.marginals import mean_log_marginals
 
         emissions = mean_log_marginals(emissions, lengths, sidecar)

@@ -92,6 +92,8 @@ class TaggerModelConfig:
     """CRF (joint Viterbi decoding) or independent softmax per token."""
     constrained: bool = True
     """Decode only tag sequences the scheme allows (BIO, BIOES, BMES)"""
+    ensemble_decoding: Literal["marginals", "scores"] = "marginals"
+    """How a seed ensemble (train.ensemble) decodes: the members' mean tag marginals, or their mean CRF scores"""
     init: Literal["default", "orthogonal"] = "orthogonal"
     """Recurrent weight initialisation."""
 

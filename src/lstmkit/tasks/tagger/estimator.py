@@ -156,6 +156,7 @@ class Tagger(Estimator):
             dropout: float = 0.3,
             decoder: Literal["crf", "softmax"] = "crf",
             constrained: bool = True,
+            ensemble_decoding: Literal["marginals", "scores"] = "marginals",
             init: Literal["default", "orthogonal"] = "orthogonal",
             epochs: int = 6,
             batch_size: int = 32,

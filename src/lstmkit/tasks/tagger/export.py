@@ -22,10 +22,11 @@ outside the graph: the sidecar carries the CRF's ``start_transitions``, ``transi
 **A seed ensemble** (``train.ensemble=N``) is one graph of every member side by side, with the same
 inputs (the members share the preprocessing) and ``emissions (N, B, T, K)``: each member's scores,
 zero at padded steps. The sidecar's ``ensemble.members`` hold each member's decoder and CRF tables;
-:func:`lstmkit.export.viterbi.decode` averages the members' tag marginals (forward-backward in numpy,
-:mod:`lstmkit.export.marginals`), logs them and decodes them with the top-level tables (zeros: the
-best allowed path of summed log-marginals), as :class:`~lstmkit.tasks.tagger.ensemble.TaggerEnsemble`
-does.
+:func:`lstmkit.export.viterbi.decode` combines them by the sidecar's ``ensemble.rule``, as
+:class:`~lstmkit.tasks.tagger.ensemble.TaggerEnsemble` does: ``marginals`` averages the members' tag
+marginals (forward-backward in numpy, :mod:`lstmkit.export.marginals`), logs them and decodes them
+with the top-level tables (zeros: the best allowed path of summed log-marginals); ``scores`` averages
+the emissions and decodes them with the top-level tables, the members' mean tables.
 
 Making the inputs is string work (vocabulary lookups, bigrams, dictionary matching), so it is
 outside the graph too; the sidecar holds everything it needs (vocabularies, the dictionary's
@@ -168,19 +169,25 @@ def _crf_tables(crf) -> dict:
 
 
 def _ensemble_extra(ensemble) -> dict:
-    """The sidecar's ``ensemble``: per member its decoder and CRF tables, and how they combine."""
+    """The sidecar's ``ensemble``: per member its decoder and CRF tables, the rule and how they combine."""
+    if ensemble.rule == "scores":
+        combine = ("mean over members of the emissions (a softmax member's are log-probabilities); then Viterbi with "
+                   "the top-level tables (the members' mean tables) and allowed moves (lstmkit.export.viterbi.decode)")
+    else:
+        combine = ("log max(mean over members of p_k(y_t = j), floor): p_k by forward-backward for a crf member "
+                   "(its tables, the allowed moves), exp(emissions) for a softmax member; then Viterbi with the "
+                   "top-level (zero) tables and allowed moves (lstmkit.export.viterbi.decode)")
     return {"members": [{"decoder": member.decoder, **(_crf_tables(member.crf) if member.decoder == "crf" else {})}
                         for member in ensemble.members],
-            "floor": FLOOR,
-            "combine": "log max(mean over members of p_k(y_t = j), floor): p_k by forward-backward for a crf member "
-                       "(its tables, the allowed moves), exp(emissions) for a softmax member; then Viterbi with the "
-                       "top-level (zero) tables and allowed moves (lstmkit.export.viterbi.decode)"}
+            "rule": ensemble.rule, "floor": FLOOR, "combine": combine}
 
 
 def sidecar_extra(tagger) -> dict:
     """What the sidecar carries: tags, CRF tables, constraints and what :func:`graph_inputs` needs."""
     net = tagger.network_
     ensemble = isinstance(net, Ensemble)
+    if ensemble:
+        net.pool_tables()
     crf = net.crf
     constrained = not (crf.start_allowed.all() and crf.transitions_allowed.all() and crf.end_allowed.all())
     extra = {
@@ -188,7 +195,7 @@ def sidecar_extra(tagger) -> dict:
         "scheme": tagger.scheme_,
         "model_scheme": tagger.model_scheme_,
         "decoder": "ensemble" if ensemble else net.decoder,
-        **_crf_tables(crf),  # an ensemble's: zeros, the tables its mean log-marginals are decoded with
+        **_crf_tables(crf),  # an ensemble's: the members' mean tables (rule scores), else zeros
         "allowed": {"start": crf.start_allowed.cpu().tolist(), "transitions": crf.transitions_allowed.cpu().tolist(),
                     "end": crf.end_allowed.cpu().tolist()} if constrained else None,
         "token_level": tagger.token_level_,
@@ -212,7 +219,7 @@ def sidecar_extra(tagger) -> dict:
         extra["ensemble"] = _ensemble_extra(net)
         extra["outputs"] = {"emissions": "each member's per-token tag scores (members, batch, steps, tags) float32, "
                                          "zero at padded steps; decode with lstmkit.export.viterbi.decode (the "
-                                         "members' mean marginals, then Viterbi: see ensemble.combine)"}
+                                         "members combined, then Viterbi: see ensemble.combine)"}
     else:
         extra["outputs"] = {"emissions": "per-token tag scores (batch, steps, tags) float32, zero at padded steps"
                                          + (" (log-probabilities)" if net.decoder == "softmax" else "")

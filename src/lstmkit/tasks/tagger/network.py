@@ -85,6 +85,7 @@ class TaggerNet(nn.Module):
         self.tags = list(tags)
         self.scheme = scheme
         self.decoder = cfg.decoder
+        self.ensemble_decoding = cfg.ensemble_decoding  # read by TaggerEnsemble
         self.embedding = token_embedding(vocab_size, cfg.embedding_dim, embeddings, cfg.freeze_embeddings)
         size = cfg.embedding_dim
         self.bigrams = nn.Embedding(num_bigrams, cfg.bigram_dim, padding_idx=0) if cfg.bigram_dim else None
