@@ -62,8 +62,8 @@ class TaggerEnsemble(Ensemble):
             raise ValueError(f"ensemble decoding must be one of {', '.join(RULES)}, got {self.rule!r}")
         self.decoder = "crf" if self.rule == "scores" else "softmax"
         self.crf = CRF(first.crf.num_tags, batch_first=True, constraints=first.crf.constraints)
-        for scores in (self.crf.start_transitions, self.crf.end_transitions, self.crf.transitions):
-            nn.init.zeros_(scores)
+        for name in TABLES:
+            nn.init.zeros_(getattr(self.crf, name))
         self.crf.requires_grad_(False)
         self.pool_tables()
 
