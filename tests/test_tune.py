@@ -191,7 +191,7 @@ def test_ctrl_c_then_the_same_command_runs_only_the_missing_trials(tmp_path):
     _write_space(tmp_path / "space.yaml", {"model.hidden_size": {"low": 4, "high": 12}})
     command = [sys.executable, "-m", "lstmkit", "tune", "forecaster", "--train", str(data), "--out",
                str(tmp_path / "out"), "--trials", "3", "--space", str(tmp_path / "space.yaml"), "--pruner", "none",
-               *(a for item in [*FAST_SET, "train.epochs=12"] for a in ("--set", item))]
+               *(a for item in [*FAST_SET, "train.epochs=30"] for a in ("--set", item))]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     first = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
     lines = []
@@ -199,7 +199,9 @@ def test_ctrl_c_then_the_same_command_runs_only_the_missing_trials(tmp_path):
         lines.append(line)
         if line.startswith("trial 0:"):
             break
-    time.sleep(1.0)
+    # Soon after: a trial of 30 epochs takes seconds, so the signal lands inside trial 1 even when a busy
+    # machine delays this process (12 epochs and a 1 s wait once let trials 1 and 2 finish first).
+    time.sleep(0.2)
     first.send_signal(signal.SIGINT)
     _, rest = first.communicate(timeout=120)
     assert first.returncode == 130, "".join(lines) + rest
