@@ -153,9 +153,10 @@ def employment(seeds: list[int], per_series: bool = True, ensemble: int = 1, ref
     """The global LSTM, a per-series LSTM and per-series ETS on us-employment's 2015 (see the docstring).
     ``ensemble`` > 1: each global model is a seed ensemble of that many members (seeds seed..seed+N-1).
     ``refit_all``: also train the same settings again on every month before 2015 (2006-2014, as the
-    ETS row sees) for the number of epochs whose 2014 validation loss was best, without early
-    stopping (the kept weights are still those of the lowest 2014 loss, in-sample now), and score
-    that model on 2015 too. Its quantiles are calibrated on 2014 in-sample, so only its MASE is reported."""
+    ETS row sees) for the number of epochs whose 2014 validation loss was best (the first member's,
+    for an ensemble), without early stopping (the kept weights are still those of the lowest 2014
+    loss, in-sample now), and score that model on 2015 too. Its quantiles are calibrated on 2014
+    in-sample, so only its MASE is reported."""
     from lstmkit.config import build_config
     from lstmkit.data.datasets.timeseries import load_us_employment
     from lstmkit.metrics.forecast import ets_forecast, forecast_metrics as score

@@ -57,9 +57,7 @@ class TaggerEnsemble(Ensemble):
     def __init__(self, members: list[nn.Module]) -> None:
         super().__init__(members)
         first = members[0]
-        self.rule = getattr(first, "ensemble_decoding", "marginals")
-        if self.rule not in RULES:
-            raise ValueError(f"ensemble decoding must be one of {', '.join(RULES)}, got {self.rule!r}")
+        self.rule = first.ensemble_decoding  # one of RULES (the config checks it)
         self.decoder = "crf" if self.rule == "scores" else "softmax"
         self.crf = CRF(first.crf.num_tags, batch_first=True, constraints=first.crf.constraints)
         for name in TABLES:
@@ -69,7 +67,8 @@ class TaggerEnsemble(Ensemble):
 
     def pool_tables(self) -> None:
         """``scores``: set the ensemble's CRF tables to the members' means (``marginals``: they stay zero).
-        Called by :meth:`emissions`, so tables loaded into or trained in the members are never stale."""
+        Done once, when the ensemble is made of trained members; a model folder saves the pooled
+        tables (``crf.*``) with the members' weights, so loading restores them as they were."""
         if self.rule != "scores":
             return
         with torch.no_grad():
@@ -81,7 +80,6 @@ class TaggerEnsemble(Ensemble):
         marginals, logged; ``scores``: ``(1/N) sum_k e_k``, the members' mean emission scores (decoded
         with the members' mean tables)."""
         if self.rule == "scores":
-            self.pool_tables()
             return torch.stack([member.emissions(batch) for member in self.members]).mean(0)
         mask = self.mask(batch)
         marginals = []
@@ -89,3 +87,4 @@ class TaggerEnsemble(Ensemble):
             scores = member.emissions(batch)  # (B, T, K)
             marginals.append(member.crf.marginals(scores, mask) if member.decoder == "crf" else scores.exp())
         return torch.stack(marginals).mean(0).clamp_min(FLOOR).log()
+

@@ -186,8 +186,6 @@ def sidecar_extra(tagger) -> dict:
     """What the sidecar carries: tags, CRF tables, constraints and what :func:`graph_inputs` needs."""
     net = tagger.network_
     ensemble = isinstance(net, Ensemble)
-    if ensemble:
-        net.pool_tables()
     crf = net.crf
     constrained = not (crf.start_allowed.all() and crf.transitions_allowed.all() and crf.end_allowed.all())
     extra = {
