@@ -5,6 +5,7 @@ processes, two of them on one SQLite study."""
 from __future__ import annotations
 
 import csv
+import importlib.util
 import os
 import subprocess
 import sys
@@ -280,6 +281,19 @@ def test_opening_a_storage_another_process_is_creating_tries_again(tmp_path, mon
     monkeypatch.setattr(optuna.storages, "RDBStorage", real)
     with pytest.raises(ConfigError, match=r"--storage sqlite:////nonexistent/dir/x\.db: cannot open it"):
         study_module._open_rdb_storage("sqlite:////nonexistent/dir/x.db")
+
+
+def test_a_storage_whose_driver_is_missing_says_what_to_install():
+    """``postgresql://`` alone means psycopg2 to SQLAlchemy 2.0 and psycopg 3 to 2.1: a user who
+    installed the other one saw only Optuna's "Failed to import DB access module"."""
+    from lstmkit.tuning import study as study_module
+
+    pytest.importorskip("sqlalchemy")
+    if importlib.util.find_spec("pg8000") is not None:
+        pytest.skip("pg8000 is installed here")
+    with pytest.raises(ConfigError, match=r"cannot open it: .*driver is not installed.*lstmkit\[postgresql\].*"
+                                          r"postgresql\+psycopg://"):
+        study_module._open_rdb_storage("postgresql+pg8000://user:secret@localhost/studies")
 
 
 # ------------------------------------------------------------------------------------- outputs

@@ -8,7 +8,7 @@ never seen. Trial 0 of a new study is the run's own settings (the task's default
 so the best trial is never worse than the defaults on validation.
 
 The study lives in an Optuna storage: ``sqlite:///OUT/study.db`` by default, or any RDB URL
-(``postgresql://user:password@host/db``) shared by several processes or machines. ``trials`` is
+(``postgresql+psycopg://user:password@host/db``) shared by several processes or machines. ``trials`` is
 the study's total, counted in the storage:
 
 * a trial counts when it completed, was pruned, or failed by itself (a bad combination of
@@ -289,6 +289,13 @@ def _open_study(task: str, metric: str, mode: str, out_dir: Path | None, storage
     return study, storage is not None
 
 
+DRIVER_HINT = ("the database's Python driver is not installed: for PostgreSQL, pip install 'lstmkit[postgresql]' "
+               "and give postgresql+psycopg://user:password@host/db; for MySQL, pip install pymysql and give "
+               "mysql+pymysql://...")
+"""Added to the error when SQLAlchemy cannot import the driver a storage URL names. A bare
+``postgresql://`` means psycopg2 to SQLAlchemy 2.0 and psycopg (3) to 2.1, so the docs name the
+driver in the URL."""
+
 SCHEMA_RACE_TRIES = 5
 """How often opening an RDB storage is tried while another process is creating its tables."""
 
@@ -309,7 +316,8 @@ def _open_rdb_storage(storage: str) -> optuna.storages.RDBStorage:
                 heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS)
         except Exception as error:  # noqa: BLE001 - SQLAlchemy's many errors for a bad URL or server
             if attempt == SCHEMA_RACE_TRIES or not _is_schema_race(error):
-                raise ConfigError(f"--storage {storage}: cannot open it: {_describe(error)}") from None
+                hint = f" ({DRIVER_HINT})" if isinstance(error, ImportError) else ""
+                raise ConfigError(f"--storage {storage}: cannot open it: {_describe(error)}{hint}") from None
             time.sleep(0.2 * attempt)
             attempt += 1
 
