@@ -81,16 +81,38 @@ def test_frozen_keeps_the_language_model_and_finetune_trains_it(classifiers, lm_
 
 
 def test_the_model_folder_holds_the_language_model(classifiers, tmp_path):
-    """Loading must rebuild the same network (LM, its character table) and predict the same; explain
-    runs; export says plainly it is not there yet."""
+    """Loading must rebuild the same network (LM, its character table) and predict the same; explain runs."""
     texts = ["新华社记者陈静在南京报道", "刘洋在杭州市访问"]
     for finetune, clf in classifiers.items():
         clf.save(tmp_path / str(finetune))
         same = load(tmp_path / str(finetune))
         assert same.predict_records(texts) == clf.predict_records(texts)
     assert len(classifiers[False].run_with_states(texts[:1])[0]["tokens"]) == len(texts[0])
-    with pytest.raises(NotImplementedError, match="not available for text classifiers with a character language"):
-        classifiers[False].export_module()
+
+
+@pytest.mark.parametrize("ensemble", [1, 2])
+def test_onnx_export_reads_the_language_model_as_pytorch_does(lm_dir, classifiers, tmp_path, ensemble):
+    """The graph must compute the language model's states from the token ids alone, on batches of
+    other sizes and lengths than traced, padded: states read at the wrong position, a direction
+    left out, the LM's character table skipped, or the padding read would change the probabilities.
+    With an ensemble each member reads its own fine-tuned language model."""
+    import numpy as np
+
+    from lstmkit.export.onnx import export_onnx, run_onnx
+
+    texts, labels = labelled_texts()
+    clf = classifiers[False] if ensemble == 1 else TextClassifier(
+        char_lm=str(lm_dir), char_lm_finetune=True, ensemble=2, **CHEAP).fit(texts, labels)  # members' LMs differ
+    sidecar = export_onnx(clf, tmp_path / "clf.onnx")
+    assert sidecar["input_names"] == ["ids", "lengths"]
+    X = ["新华社记者陈静在南京报道", "李", "刘洋在杭州市访问上海浦东开发区的外资企业已经超过一万家", "南京"]
+    ids = [clf.vocab_.encode(list(t)) for t in X]
+    lengths = np.array([len(row) for row in ids], dtype=np.int64)
+    padded = np.zeros((len(X), lengths.max()), dtype=np.int64)
+    for b, row in enumerate(ids):
+        padded[b, : len(row)] = row
+    (probabilities,) = run_onnx(tmp_path / "clf.onnx", {"ids": padded, "lengths": lengths})
+    np.testing.assert_allclose(probabilities, clf.predict_proba(X), atol=1e-5)
 
 
 def test_word_tokens_are_refused(lm_dir):

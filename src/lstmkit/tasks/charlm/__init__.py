@@ -10,6 +10,7 @@ whose hidden states other tasks read as contextual character features (``model.c
 ``features.py``   the models' states at each token's boundaries, for the tagger
 ``pretrained.py`` what a tagger or text classifier keeps of the language model it reads
 ``bundled.py``    language models shipped with lstmkit (``model.char_lm=peoples-daily``)
+``export.py``     the models' states through exportable LSTMs, for the tasks' ONNX graphs
 ================  ==========================================================
 """
 

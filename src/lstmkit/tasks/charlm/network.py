@@ -32,6 +32,7 @@ break), from a zero state.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -131,12 +132,16 @@ class CharLMNet(nn.Module):
             parts.append(states.gather(1, at.unsqueeze(-1).expand(-1, -1, states.size(-1))))  # (B, T, H)
         return torch.cat(parts, dim=-1)
 
-    def character_states(self, chars: Tensor, lengths: Tensor, newline: int) -> Tensor:
+    def character_states(self, chars: Tensor, lengths: Tensor, newline: int,
+                         text_states: Callable[[str, Tensor, Tensor], Tensor] | None = None) -> Tensor:
         """:meth:`boundary_states` for texts of one-character tokens, made from their ids alone:
         ``chars (B, T)`` (this model's character ids, anything at padding), ``lengths (B,)`` ->
         ``(B, T, 2H)``. Character ``t`` of a text of ``n`` gets the forward state at position
         ``t + 1`` of ``"\\n" c_0 .. c_{n-1}`` and the backward state at position ``n - t`` of
-        ``"\\n" c_{n-1} .. c_0`` (:mod:`lstmkit.tasks.charlm.features`); no Python branch on the data."""
+        ``"\\n" c_{n-1} .. c_0`` (:mod:`lstmkit.tasks.charlm.features`); no Python branch on the data.
+        ``text_states`` computes one direction's states as :meth:`text_states` does (the default);
+        the ONNX export gives one made of exportable layers with the same weights."""
+        text_states = text_states or self.text_states
         b, t = chars.shape
         steps = torch.arange(t, device=chars.device).unsqueeze(0)  # (1, T)
         inside = steps < lengths.unsqueeze(1)  # (B, T)
@@ -144,8 +149,8 @@ class CharLMNet(nn.Module):
         reverse = torch.where(inside, lengths.unsqueeze(1) - 1 - steps, steps)  # (B, T): reversed within the length
         start = torch.full((b, 1), newline, dtype=chars.dtype, device=chars.device)
         lm_lengths = lengths + 1
-        forward = self.text_states("forward", torch.cat([start, chars], dim=1), lm_lengths)  # (B, T + 1, H)
-        backward = self.text_states("backward", torch.cat([start, chars.gather(1, reverse)], dim=1), lm_lengths)
+        forward = text_states("forward", torch.cat([start, chars], dim=1), lm_lengths)  # (B, T + 1, H)
+        backward = text_states("backward", torch.cat([start, chars.gather(1, reverse)], dim=1), lm_lengths)
         at = (lengths.unsqueeze(1) - steps).clamp(min=0)  # (B, T): n - t (0 at padding)
         backward = backward.gather(1, at.unsqueeze(-1).expand(-1, -1, backward.size(-1)))  # (B, T, H)
         return torch.cat([forward[:, 1:], backward], dim=-1)  # (B, T, 2H)

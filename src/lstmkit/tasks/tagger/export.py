@@ -51,7 +51,9 @@ from lstmkit.errors import DataError
 from lstmkit.export.rnn import ExportableRecurrent, steps_mask
 from lstmkit.nn.ensemble import Ensemble
 from lstmkit.tasks.base import ExportSpec
+from lstmkit.tasks.charlm.export import ExportableCharLM
 from lstmkit.tasks.charlm.features import collate_lm, lm_inputs
+from lstmkit.tasks.charlm.network import DIRECTIONS
 from lstmkit.tasks.tagger.dictionary import BMES_BITS, WordDictionary
 from lstmkit.tasks.tagger.ensemble import FLOOR
 from lstmkit.tasks.tagger.text import tokenize_with_offsets
@@ -107,9 +109,7 @@ class TaggerGraph(nn.Module):
         self.rnn = ExportableRecurrent(net.rnn)
         chars = net.chars
         self.char_rnn = ExportableRecurrent(chars.rnn) if chars is not None and chars.kind == "lstm" else None
-        lm = net.char_lm
-        self.lm_rnns = None if lm is None else nn.ModuleList(
-            [ExportableRecurrent(lm.direction(name).rnn) for name in ("forward", "backward")])
+        self.char_lm = ExportableCharLM(net.char_lm) if net.char_lm is not None else None
 
     def char_vectors(self, chars: Tensor, char_lengths: Tensor) -> Tensor:
         """:class:`~lstmkit.tasks.tagger.network.CharFeatures` without data-dependent branches:
@@ -137,10 +137,9 @@ class TaggerGraph(nn.Module):
             parts.append(batch["dictionary"].to(parts[0].dtype))  # (B, T, 4)
         if net.chars is not None:
             parts.append(self.char_vectors(batch["chars"], batch["char_lengths"]))  # (B, T, F)
-        if self.lm_rnns is not None:
-            for name, rnn in zip(("forward", "backward"), self.lm_rnns):
-                lm_states, _ = rnn(net.char_lm.direction(name).embedding(batch[f"lm_{name}"]),
-                                   batch["lm_lengths"])  # (B, S, H')
+        if self.char_lm is not None:
+            for name in DIRECTIONS:
+                lm_states = self.char_lm.text_states(name, batch[f"lm_{name}"], batch["lm_lengths"])  # (B, S, H')
                 at = batch[f"lm_{name}_at"].unsqueeze(-1).expand(-1, -1, lm_states.size(-1))  # (B, T, H')
                 parts.append(lm_states.gather(1, at))  # (B, T, H'): the state at each token's boundary
         states, _ = self.rnn(torch.cat(parts, dim=-1), lengths)  # (B, T, D*H)

@@ -21,6 +21,7 @@ from lstmkit.export.rnn import ExportableRecurrent, steps_mask
 from lstmkit.nn.ensemble import mean_log_probs, members_of
 from lstmkit.nn.pooling import masked_last, masked_max, masked_mean
 from lstmkit.tasks.base import ExportSpec
+from lstmkit.tasks.charlm.export import ExportableCharLM
 
 
 def pool(pooling: nn.Module, states: Tensor, lengths: Tensor) -> Tensor:
@@ -50,12 +51,15 @@ class TextClassifierGraph(nn.Module):
         self.net = net.eval()
         self.members = members_of(net)  # an ensemble's LSTM branches: their probabilities are averaged
         self.rnns = nn.ModuleList(ExportableRecurrent(member.rnn) for member in self.members)
+        self.char_lms = nn.ModuleList(ExportableCharLM(member.char_lm) if member.char_lm is not None else nn.Identity()
+                                      for member in self.members)  # model.char_lm: read through exportable LSTMs
         self.ngrams = ExportableNgramTfidf(net.ngrams) if net.ngrams is not None else None
 
     def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
         net, branches = self.net, []
-        for member, rnn in zip(self.members, self.rnns):
-            states, _ = rnn(member.rnn_inputs(ids, lengths), lengths)  # (B, T, D*H)
+        for member, rnn, lm in zip(self.members, self.rnns, self.char_lms):
+            lm_states = lm.text_states if isinstance(lm, ExportableCharLM) else None
+            states, _ = rnn(member.rnn_inputs(ids, lengths, char_lm_states=lm_states), lengths)  # (B, T, D*H)
             branches.append(member.classifier(pool(member.pooling, states, lengths)))  # (B, C)
         logits = branches[0] if len(branches) == 1 else mean_log_probs(branches)  # as TextEnsemble.lstm_branch
         if self.ngrams is not None:
@@ -67,9 +71,6 @@ def export_spec(clf) -> ExportSpec:
     """The :class:`ExportSpec` of a fitted :class:`~lstmkit.tasks.text.TextClassifier`."""
     clf._check_fitted()
     net = clf.network_.cpu().eval()
-    if getattr(net, "char_lm", None) is not None:
-        raise NotImplementedError("ONNX export is not available for text classifiers with a character language "
-                                  "model (model.char_lm) yet")
     examples = ["a first example text", "a second, longer example text to pad the others", "short"]
     ids = clf.encode(examples)
     lengths = torch.tensor([max(1, len(s)) for s in ids])

@@ -32,6 +32,8 @@ result; batches are length-bucketed so little time goes into padding.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -122,8 +124,11 @@ class TextClassifierNet(nn.Module):
         pooled, attention = self.pooling(states, lengths)  # (B, P), (B, T) | None
         return self.classifier(pooled), attention  # (B, C)
 
-    def rnn_inputs(self, ids: Tensor, lengths: Tensor, fold: Tensor | None = None) -> Tensor:
-        """What the recurrent layers read at each step: ``(B, T, E [+ bigram_dim] [+ 2H'] [+ n*C])``."""
+    def rnn_inputs(self, ids: Tensor, lengths: Tensor, fold: Tensor | None = None,
+                   char_lm_states: Callable[[str, Tensor, Tensor], Tensor] | None = None) -> Tensor:
+        """What the recurrent layers read at each step: ``(B, T, E [+ bigram_dim] [+ 2H'] [+ n*C])``.
+        ``char_lm_states``: how the language model's states are computed (its own layers by default;
+        see :meth:`~lstmkit.tasks.charlm.network.CharLMNet.character_states`)."""
         x = self.embedding(ids)  # (B, T, E)
         if self.bigrams is not None:  # (token_t, token_t+1) hashed; the last step pairs with padding
             following = torch.cat([ids[:, 1:], torch.zeros_like(ids[:, :1])], dim=1)  # (B, T)
@@ -133,7 +138,8 @@ class TextClassifierNet(nn.Module):
             x = torch.cat([x, self.bigrams(bigram)], dim=-1)  # (B, T, E + bigram_dim)
         if self.char_lm is not None:
             with torch.set_grad_enabled(self.char_lm_finetune and torch.is_grad_enabled()):
-                states = self.char_lm.character_states(self.char_lm_ids[ids], lengths, self.newline)  # (B, T, 2H')
+                states = self.char_lm.character_states(self.char_lm_ids[ids], lengths, self.newline,
+                                                       char_lm_states)  # (B, T, 2H')
             x = torch.cat([x, states], dim=-1)
         x = self.embedding_dropout(x)
         if self.lexicon is not None:
