@@ -87,7 +87,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("task", choices=sorted(DATASETS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[13])
-    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--epochs", type=int, default=None, help="default: the tagger's own (train.epochs)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--speed-only", action="store_true", help="train 1 epoch on 2,000 sentences; time decoding")
     args = parser.parse_args()
@@ -97,8 +97,9 @@ def main() -> None:
     if args.speed_only:
         train = (train[0][:2000], train[1][:2000])
     for seed in args.seeds:
+        epochs = 1 if args.speed_only else args.epochs
         cfg = build_config(TaggerConfig, overrides=[*args.overrides, f"train.seed={seed}",
-                                                    f"train.epochs={1 if args.speed_only else args.epochs}"])
+                                                    *([f"train.epochs={epochs}"] if epochs is not None else [])])
         start = time.perf_counter()
 
         def each_epoch(tagger, epoch, seconds, seed=seed):
