@@ -97,6 +97,52 @@ def test_frozen_keeps_the_language_model_and_finetune_trains_it(taggers, lm_dir)
     net.eval()
 
 
+@pytest.mark.parametrize("ensemble", [1, 2])
+def test_a_frozen_language_model_runs_once_per_sentence_and_its_stored_states_are_its_states(lm_dir, monkeypatch,
+                                                                                             ensemble):
+    """Frozen, the LM's states are computed once per fit and read back every epoch: the stored
+    states must be the LM's own at each token (a row stored under another's index, a batch in
+    another order, or an off-by-one would give a sentence another's features), and the LM must
+    not run again per epoch or per ensemble member (the point of storing them). Fine-tuned, the LM
+    must run on every batch (stored states would freeze it)."""
+    import numpy as np
+
+    from lstmkit.tasks.charlm.features import collate_lm
+    from lstmkit.tasks.charlm.network import CharLMNet
+    from lstmkit.tasks.tagger.data import Batches
+
+    seen, sentences_run = [], []
+    real_call, real_states = Batches.__call__, CharLMNet.boundary_states
+
+    def recording(self, indices):
+        batch = real_call(self, indices)
+        raw = [np.asarray(self.rows[i], dtype=np.int64) for i in indices]
+        seen.append((batch, collate_lm([self.lm(r) for r in raw])))
+        return batch
+
+    def counting(self, batch):
+        sentences_run.append(len(batch["lm_lengths"]))
+        return real_states(self, batch)
+
+    monkeypatch.setattr(Batches, "__call__", recording)
+    monkeypatch.setattr(CharLMNet, "boundary_states", counting)
+    X, y = read_conll(TRAIN)
+    tagger = Tagger(char_lm=str(lm_dir), **{**TAGGER, "epochs": 3, "ensemble": ensemble}).fit(X, y)
+    assert sum(sentences_run) == len(X)  # training + validation sentences, once
+    assert seen and all("lm_states" in batch and "lm_forward" not in batch for batch, _ in seen)
+    lm = (tagger.network_.members[0] if ensemble > 1 else tagger.network_).char_lm
+    with torch.no_grad():
+        for batch, inputs in seen:
+            reference = real_states(lm, inputs)  # (B, T, 2H')
+            inside = torch.arange(batch["ids"].size(1))[None, :] < batch["lengths"][:, None]
+            torch.testing.assert_close(batch["lm_states"][inside], reference[inside], atol=2e-3, rtol=0)
+            assert not batch["lm_states"][~inside].any()
+
+    seen.clear()
+    Tagger(char_lm=str(lm_dir), char_lm_finetune=True, **TAGGER).fit(X, y)
+    assert seen and all("lm_states" not in batch and "lm_forward" in batch for batch, _ in seen)
+
+
 def test_the_model_folder_holds_the_language_model(taggers, lm_dir, tmp_path):
     """A folder that only named the LM's path would break when that folder moves or changes."""
     texts = ["新华社记者陈静在南京报道", "刘洋在杭州市访问"]

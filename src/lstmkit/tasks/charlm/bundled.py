@@ -31,7 +31,7 @@ CORPORA = {
 }
 
 PRETRAIN_COMMAND = ("lstmkit pretrain --text peoples-daily --out runs/pretrain-pd --set model.hidden_size=256 "
-                    "--epochs 5")
+                    "--set data.sequence_length=100 --epochs 4")
 """The command that makes the bundled ``peoples-daily`` model (docs/pretraining.md)."""
 
 

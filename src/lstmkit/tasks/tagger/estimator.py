@@ -71,6 +71,7 @@ from lstmkit.tasks.tagger.data import (
     PairTable,
     RaggedFile,
     TagView,
+    TokenVectorsFile,
     bigram_vocab,
     char_table,
     char_vocab,
@@ -257,6 +258,7 @@ class Tagger(Estimator):
                        TagView(valid_rows, names, valid_origins))
             finally:
                 self._scratch = self._raw_tokens = self._tables = None
+                self._lm_state_files = {}  # their files go with the scratch folder
 
     def _sentence_source(self, X, y):
         """A function giving ``(tokens, tags, (path, line))`` per sentence of ``X`` afresh."""
@@ -516,10 +518,34 @@ class Tagger(Estimator):
             else None
         char_lm, joiner = getattr(self, "char_lm_", None), self._joiner()
         lm = None if char_lm is None else (lambda raw: char_lm.encode([tokens[i] for i in raw], joiner))
-        collate = Batches(rows, tables["vocab"], tag_file, pairs, codes, tables.get("chars"), BMES_BITS, lm)
         cfg = self.config_.train
+        lm_states = None
+        if lm is not None and not self.config_.model.char_lm_finetune:
+            lm_states = self._frozen_lm_states(folder / f"lm-states-{name}.f16", rows, lm)
+        collate = Batches(rows, tables["vocab"], tag_file, pairs, codes, tables.get("chars"), BMES_BITS, lm,
+                          lm_states)
         sampler = StoreBatchSampler(rows.lengths, cfg.batch_size, shuffle=train, seed=cfg.seed)
         return DataLoader(IndexDataset(len(rows)), batch_sampler=sampler, collate_fn=collate)
+
+    def _frozen_lm_states(self, path: Path, rows: StoreRows, lm_inputs) -> TokenVectorsFile:
+        """The frozen language model's states at every token of ``rows``, computed once (the members
+        of an ensemble share the file: the same language model, the same rows); see
+        :class:`~lstmkit.tasks.tagger.data.TokenVectorsFile`."""
+        cached = getattr(self, "_lm_state_files", {})
+        if path in cached:
+            return cached[path]
+        lm = self.network_.char_lm.eval()
+        self._say(f"computing the language model's states of {len(rows)} sentences once ({path.name})")
+
+        def compute(indices: list[int]) -> torch.Tensor:
+            batch = collate_lm([lm_inputs(np.asarray(rows[i], dtype=np.int64)) for i in indices])
+            with torch.inference_mode():
+                return lm.boundary_states(batch)  # (B, T, 2H')
+
+        batches = StoreBatchSampler(rows.lengths, 64, shuffle=False, seed=0)
+        cached[path] = TokenVectorsFile(path, rows.lengths, 2 * lm.hidden_size, batches, compute)
+        self._lm_state_files = cached
+        return cached[path]
 
     def _lookup_one(self, token: str) -> str:
         return token.lower() if self.config_.data.lowercase else token

@@ -24,7 +24,9 @@ With ``model.char_lm`` a pretrained :class:`~lstmkit.tasks.charlm.network.CharLM
 reads each sentence as text and gives each token its forward state after the token and its
 backward state before it (:mod:`lstmkit.tasks.charlm.pretrained`). Frozen (the default), its
 weights take no gradient, its states are computed under ``torch.no_grad()`` and it stays in
-eval mode; with ``char_lm_finetune`` it trains with the tagger.
+eval mode; with ``char_lm_finetune`` it trains with the tagger. Frozen, the training and
+validation batches bring its states ready-made (``lm_states (B, T, 2H')``, computed once per
+fit: :class:`lstmkit.tasks.tagger.data.TokenVectorsFile`), so an epoch does not run it again.
 """
 
 from __future__ import annotations
@@ -132,7 +134,9 @@ class TaggerNet(nn.Module):
             parts.append(batch["dictionary"])  # (B, T, 4)
         if self.chars is not None:
             parts.append(self.chars(batch["chars"], batch["char_lengths"]))  # (B, T, F)
-        if self.char_lm is not None:
+        if self.char_lm is not None and "lm_states" in batch and not self.char_lm_finetune:
+            parts.append(batch["lm_states"])  # (B, T, 2H'): the frozen model's states, computed once for training
+        elif self.char_lm is not None:
             with torch.set_grad_enabled(self.char_lm_finetune and torch.is_grad_enabled()):
                 parts.append(self.char_lm.boundary_states(batch))  # (B, T, 2H')
         return torch.cat(parts, dim=-1)
