@@ -43,6 +43,10 @@ from lstmkit.tasks.charlm.config import CharLMModelConfig
 
 DIRECTIONS = ("forward", "backward")
 
+TextStates = Callable[[str, Tensor, Tensor], Tensor]
+"""``(direction, ids (B, S), lengths (B,)) -> states (B, S, H)``: :meth:`CharLMNet.text_states`, or
+the same through exportable layers (:class:`lstmkit.tasks.charlm.export.ExportableCharLM`)."""
+
 
 class DirectionLM(nn.Module):
     """One direction's language model: ``ids (B, T)`` -> ``states (B, T, H)`` -> ``logits (B, T, V)``."""
@@ -121,19 +125,21 @@ class CharLMNet(nn.Module):
         states, _ = self.direction(name)(ids, lengths=lengths)
         return states
 
-    def boundary_states(self, batch: dict) -> Tensor:
+    def boundary_states(self, batch: dict, text_states: TextStates | None = None) -> Tensor:
         """Per token, the forward state after its last character and the backward state after
         (reading backwards) its first character: ``(B, T, 2H)`` (see
-        :func:`lstmkit.tasks.charlm.features.lm_inputs` for the positions)."""
+        :func:`lstmkit.tasks.charlm.features.lm_inputs` for the positions). ``text_states`` as in
+        :meth:`character_states`."""
+        text_states = text_states or self.text_states
         parts = []
         for name in DIRECTIONS:
-            states = self.text_states(name, batch[f"lm_{name}"], batch["lm_lengths"])  # (B, S, H)
+            states = text_states(name, batch[f"lm_{name}"], batch["lm_lengths"])  # (B, S, H)
             at = batch[f"lm_{name}_at"]  # (B, T)
             parts.append(states.gather(1, at.unsqueeze(-1).expand(-1, -1, states.size(-1))))  # (B, T, H)
         return torch.cat(parts, dim=-1)
 
     def character_states(self, chars: Tensor, lengths: Tensor, newline: int,
-                         text_states: Callable[[str, Tensor, Tensor], Tensor] | None = None) -> Tensor:
+                         text_states: TextStates | None = None) -> Tensor:
         """:meth:`boundary_states` for texts of one-character tokens, made from their ids alone:
         ``chars (B, T)`` (this model's character ids, anything at padding), ``lengths (B,)`` ->
         ``(B, T, 2H)``. Character ``t`` of a text of ``n`` gets the forward state at position

@@ -346,9 +346,9 @@ class TokenVectorsFile:
     def __getitem__(self, i: int) -> np.ndarray:
         return self.values[self.starts[i]: self.starts[i + 1]]
 
-    def padded(self, indices: Sequence[int], width: int) -> torch.Tensor:
-        """The rows' vectors ``(B, width, D)`` float32, zero after each row's length."""
-        out = np.zeros((len(indices), width, self.width), dtype=np.float32)
+    def padded(self, indices: Sequence[int], steps: int) -> torch.Tensor:
+        """The rows' vectors ``(B, steps, D)`` float32, zero after each row's length."""
+        out = np.zeros((len(indices), steps, self.width), dtype=np.float32)
         for row, i in enumerate(indices):
             vectors = self[i]
             out[row, : len(vectors)] = vectors

@@ -87,4 +87,3 @@ class TaggerEnsemble(Ensemble):
             scores = member.emissions(batch)  # (B, T, K)
             marginals.append(member.crf.marginals(scores, mask) if member.decoder == "crf" else scores.exp())
         return torch.stack(marginals).mean(0).clamp_min(FLOOR).log()
-

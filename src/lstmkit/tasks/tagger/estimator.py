@@ -253,6 +253,7 @@ class Tagger(Estimator):
                 digest = hashlib.sha256(f"{streamed.digest}+{other.digest}".encode()).hexdigest()
             names = list(tag_ids)
             self._scratch, self._raw_tokens, self._data_sha256 = folder, list(token_ids), digest
+            self._lm_state_files: dict[Path, TokenVectorsFile] = {}  # _frozen_lm_states, for this fit's loaders
             try:
                 yield (rows, TagView(rows, names, streamed.origins), valid_rows,
                        TagView(valid_rows, names, valid_origins))
@@ -531,9 +532,8 @@ class Tagger(Estimator):
         """The frozen language model's states at every token of ``rows``, computed once (the members
         of an ensemble share the file: the same language model, the same rows); see
         :class:`~lstmkit.tasks.tagger.data.TokenVectorsFile`."""
-        cached = getattr(self, "_lm_state_files", {})
-        if path in cached:
-            return cached[path]
+        if path in self._lm_state_files:
+            return self._lm_state_files[path]
         lm = self.network_.char_lm.eval()
         self._say(f"computing the language model's states of {len(rows)} sentences once ({path.name})")
 
@@ -543,9 +543,8 @@ class Tagger(Estimator):
                 return lm.boundary_states(batch)  # (B, T, 2H')
 
         batches = StoreBatchSampler(rows.lengths, 64, shuffle=False, seed=0)
-        cached[path] = TokenVectorsFile(path, rows.lengths, 2 * lm.hidden_size, batches, compute)
-        self._lm_state_files = cached
-        return cached[path]
+        self._lm_state_files[path] = TokenVectorsFile(path, rows.lengths, 2 * lm.hidden_size, batches, compute)
+        return self._lm_state_files[path]
 
     def _lookup_one(self, token: str) -> str:
         return token.lower() if self.config_.data.lowercase else token

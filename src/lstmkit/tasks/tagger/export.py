@@ -53,7 +53,6 @@ from lstmkit.nn.ensemble import Ensemble
 from lstmkit.tasks.base import ExportSpec
 from lstmkit.tasks.charlm.export import ExportableCharLM
 from lstmkit.tasks.charlm.features import collate_lm, lm_inputs
-from lstmkit.tasks.charlm.network import DIRECTIONS
 from lstmkit.tasks.tagger.dictionary import BMES_BITS, WordDictionary
 from lstmkit.tasks.tagger.ensemble import FLOOR
 from lstmkit.tasks.tagger.text import tokenize_with_offsets
@@ -138,10 +137,7 @@ class TaggerGraph(nn.Module):
         if net.chars is not None:
             parts.append(self.char_vectors(batch["chars"], batch["char_lengths"]))  # (B, T, F)
         if self.char_lm is not None:
-            for name in DIRECTIONS:
-                lm_states = self.char_lm.text_states(name, batch[f"lm_{name}"], batch["lm_lengths"])  # (B, S, H')
-                at = batch[f"lm_{name}_at"].unsqueeze(-1).expand(-1, -1, lm_states.size(-1))  # (B, T, H')
-                parts.append(lm_states.gather(1, at))  # (B, T, H'): the state at each token's boundary
+            parts.append(net.char_lm.boundary_states(batch, self.char_lm.text_states))  # (B, T, 2H')
         states, _ = self.rnn(torch.cat(parts, dim=-1), lengths)  # (B, T, D*H)
         scores = net.emit(states)  # (B, T, K)
         if net.decoder == "softmax":

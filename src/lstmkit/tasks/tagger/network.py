@@ -134,7 +134,7 @@ class TaggerNet(nn.Module):
             parts.append(batch["dictionary"])  # (B, T, 4)
         if self.chars is not None:
             parts.append(self.chars(batch["chars"], batch["char_lengths"]))  # (B, T, F)
-        if self.char_lm is not None and "lm_states" in batch and not self.char_lm_finetune:
+        if self.char_lm is not None and "lm_states" in batch:  # only a frozen model's loaders bring them
             parts.append(batch["lm_states"])  # (B, T, 2H'): the frozen model's states, computed once for training
         elif self.char_lm is not None:
             with torch.set_grad_enabled(self.char_lm_finetune and torch.is_grad_enabled()):

@@ -51,14 +51,15 @@ class TextClassifierGraph(nn.Module):
         self.net = net.eval()
         self.members = members_of(net)  # an ensemble's LSTM branches: their probabilities are averaged
         self.rnns = nn.ModuleList(ExportableRecurrent(member.rnn) for member in self.members)
-        self.char_lms = nn.ModuleList(ExportableCharLM(member.char_lm) if member.char_lm is not None else nn.Identity()
-                                      for member in self.members)  # model.char_lm: read through exportable LSTMs
+        # model.char_lm (every member has one, or none): each member's language model through exportable LSTMs
+        self.char_lms = nn.ModuleList(ExportableCharLM(member.char_lm) for member in self.members
+                                      if member.char_lm is not None)
         self.ngrams = ExportableNgramTfidf(net.ngrams) if net.ngrams is not None else None
 
     def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
         net, branches = self.net, []
-        for member, rnn, lm in zip(self.members, self.rnns, self.char_lms):
-            lm_states = lm.text_states if isinstance(lm, ExportableCharLM) else None
+        for k, (member, rnn) in enumerate(zip(self.members, self.rnns)):
+            lm_states = self.char_lms[k].text_states if len(self.char_lms) else None
             states, _ = rnn(member.rnn_inputs(ids, lengths, char_lm_states=lm_states), lengths)  # (B, T, D*H)
             branches.append(member.classifier(pool(member.pooling, states, lengths)))  # (B, C)
         logits = branches[0] if len(branches) == 1 else mean_log_probs(branches)  # as TextEnsemble.lstm_branch

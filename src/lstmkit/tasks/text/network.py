@@ -32,8 +32,6 @@ result; batches are length-bucketed so little time goes into padding.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -44,6 +42,7 @@ from lstmkit.nn.embedding import token_embedding
 from lstmkit.nn.lexicon import NgramLexicon
 from lstmkit.nn.ngrams import NgramTfidf
 from lstmkit.nn.pooling import Pooling
+from lstmkit.tasks.charlm.network import TextStates
 from lstmkit.tasks.text.config import TextModelConfig
 
 
@@ -125,7 +124,7 @@ class TextClassifierNet(nn.Module):
         return self.classifier(pooled), attention  # (B, C)
 
     def rnn_inputs(self, ids: Tensor, lengths: Tensor, fold: Tensor | None = None,
-                   char_lm_states: Callable[[str, Tensor, Tensor], Tensor] | None = None) -> Tensor:
+                   char_lm_states: TextStates | None = None) -> Tensor:
         """What the recurrent layers read at each step: ``(B, T, E [+ bigram_dim] [+ 2H'] [+ n*C])``.
         ``char_lm_states``: how the language model's states are computed (its own layers by default;
         see :meth:`~lstmkit.tasks.charlm.network.CharLMNet.character_states`)."""
